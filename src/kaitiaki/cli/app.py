@@ -1,0 +1,39 @@
+"""The root ``kaitiaki`` Typer application; command groups register themselves here."""
+
+from __future__ import annotations
+
+import typer
+
+from kaitiaki import __version__
+
+app = typer.Typer(
+    name="kaitiaki",
+    help="Hash, match and triage evidence against known hash sets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    """kaitiaki: a guardian's toolkit for child-exploitation investigations."""
+
+
+def _register() -> None:
+    # Imported here so that each command module can import ``app`` without a cycle.
+    from kaitiaki.cli import hash as hash_cmd
+
+    hash_cmd.register(app)
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,66 @@
+"""The kinds of content kaitiaki tells apart, and detection by magic bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import filetype
+
+# filetype looks at the first 261 bytes; MP4/MOV boxes and TAR's "ustar" at 257 need that much.
+HEADER_SIZE = 8192
+
+
+class ContentKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    ARCHIVE = "archive"
+    OTHER = "other"
+    EMPTY = "empty"
+
+
+# Compressed single-stream formats are archives to us only when they wrap a tar; the reader decides.
+_ARCHIVE_MIMES = {
+    "application/zip",
+    "application/x-tar",
+    "application/gzip",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/x-7z-compressed",
+}
+# Types Pillow can decode into pixels for PDQ.
+_IMAGE_MIMES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/tiff",
+    "image/x-icon",
+    "image/vnd.adobe.photoshop",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    kind: ContentKind
+    mime: str
+
+
+def detect(header: bytes) -> Detected:
+    """Classify content from its first bytes (at least ``HEADER_SIZE`` when the blob has them)."""
+    if not header:
+        return Detected(ContentKind.EMPTY, "application/x-empty")
+    guess = filetype.guess(header)
+    if guess is None:
+        if len(header) > 262 and header[257:262] == b"ustar":
+            return Detected(ContentKind.ARCHIVE, "application/x-tar")
+        return Detected(ContentKind.OTHER, "application/octet-stream")
+    mime: str = guess.mime
+    if mime in _IMAGE_MIMES:
+        return Detected(ContentKind.IMAGE, mime)
+    if mime.startswith("video/"):
+        return Detected(ContentKind.VIDEO, mime)
+    if mime in _ARCHIVE_MIMES:
+        return Detected(ContentKind.ARCHIVE, mime)
+    return Detected(ContentKind.OTHER, mime)

@@ -1,0 +1,1 @@
+"""Scanning: walk evidence, hash every file (archive members included), store the results."""

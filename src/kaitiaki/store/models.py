@@ -1,0 +1,177 @@
+"""Records of the store. Every table here has an Alembic migration under ``store/migrations``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Evidence(Base):
+    """A source as received: a seized device, a cache, a provider export. Never modified."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    acquired_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # SHA-256 over the sorted manifest lines "sha256  size  path" of everything read from it.
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class Scan(Base):
+    """One run of ``kaitiaki scan`` over an evidence item; a resumed scan is the same row."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    roots: Mapped[list[Any]] = mapped_column(JSON)
+    hash_sets: Mapped[list[Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tool_version: Mapped[str] = mapped_column(String(40))
+
+
+class File(Base):
+    """One content blob, keyed by SHA-256; many instances may point at it."""
+
+    __tablename__ = "files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha1: Mapped[str] = mapped_column(String(40), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    mime: Mapped[str] = mapped_column(String(100))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    # The 8 dihedral hashes, space separated, in pdqhash's order (original first).
+    pdq_dihedral: Mapped[str | None] = mapped_column(Text)
+    # [[frame, quality, hex, seconds], ...]
+    vpdq: Mapped[list[Any] | None] = mapped_column(JSON)
+    exif: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Content that was read but could not be decoded (corrupt image, bomb, ...).
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class FileInstance(Base):
+    """A path inside an evidence item (``archive.zip!/inner/a.jpg`` for archive members)."""
+
+    __tablename__ = "file_instances"
+    __table_args__ = (UniqueConstraint("evidence_id", "path", name="uq_instance_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    # The top-level file the instance was read from: the unit of work a resumed scan skips.
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("files.sha256"), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the instance has no hashes (unreadable, encrypted member, path traversal, ...).
+    error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+Index("ix_instances_source", FileInstance.evidence_id, FileInstance.source)
+
+
+class HashSet(Base):
+    """A bank of known signals from one source, with its category profile and PDQ threshold."""
+
+    __tablename__ = "hash_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    profile: Mapped[str] = mapped_column(String(40))
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # SHA-256 of the imported file (chain of custody for the set itself).
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    source_format: Mapped[str] = mapped_column(String(20))
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HashSetEntry(Base):
+    """One known item of a hash set; the VICS Media fields we keep, the rest in ``extra``."""
+
+    __tablename__ = "hash_set_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_set_id: Mapped[int] = mapped_column(
+        ForeignKey("hash_sets.id", ondelete="CASCADE"), index=True
+    )
+    media_id: Mapped[str | None] = mapped_column(String(100))
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    sha1: Mapped[str | None] = mapped_column(String(40), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    vpdq: Mapped[list[Any] | None] = mapped_column(JSON)
+    photodna: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(20))
+    series: Mapped[str | None] = mapped_column(String(200))
+    victim_identified: Mapped[bool | None] = mapped_column(Boolean)
+    offender_identified: Mapped[bool | None] = mapped_column(Boolean)
+    is_distributed: Mapped[bool | None] = mapped_column(Boolean)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Match(Base):
+    """A file meeting a hash-set entry, by which signal and at which distance."""
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("sha256", "entry_id", "signal", name="uq_match"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("files.sha256"), index=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="CASCADE"), index=True
+    )
+    signal: Mapped[str] = mapped_column(String(16))
+    distance: Mapped[int] = mapped_column(Integer)
+
+
+class Classification(Base):
+    """What a file is for one evidence item: known, ignorable, new or error."""
+
+    __tablename__ = "classifications"
+
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("files.sha256"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(20))
+    hash_set_id: Mapped[int | None] = mapped_column(ForeignKey("hash_sets.id", ondelete="SET NULL"))
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="SET NULL")
+    )
+    signal: Mapped[str | None] = mapped_column(String(16))
+    distance: Mapped[int | None] = mapped_column(Integer)
+    series: Mapped[str | None] = mapped_column(String(200))
+    victim_identified: Mapped[bool | None] = mapped_column(Boolean)
