@@ -30,8 +30,10 @@ def root(
 def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
     from kaitiaki.cli import hash as hash_cmd
+    from kaitiaki.cli import match, scan
 
-    hash_cmd.register(app)
+    for module in (hash_cmd, scan, match):
+        module.register(app)
 
 
 def main() -> None:

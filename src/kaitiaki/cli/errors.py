@@ -1,0 +1,21 @@
+"""How commands fail: one clear line on standard error, exit status 1, no traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def user_errors(*kinds: type[Exception]) -> Iterator[None]:
+    """Turn the listed exception types (the user's mistakes, bad input) into a clean exit."""
+    try:
+        yield
+    except kinds as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None

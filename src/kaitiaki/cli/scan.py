@@ -1,0 +1,122 @@
+"""``kaitiaki scan`` and ``kaitiaki export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from kaitiaki.cli.errors import user_errors
+from kaitiaki.cli.options import DbOption, store_from
+from kaitiaki.match import HashSetNotFound
+from kaitiaki.scan.export import FORMATS, export
+from kaitiaki.scan.runner import run_scan
+from kaitiaki.scan.summary import EvidenceNotFound, Summary, summarise
+
+console = Console()
+
+
+class RateColumn(ProgressColumn):
+    """Files per second over the whole run so far (Rich's own speed column is a short window)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        rate = task.completed / elapsed if elapsed else 0.0
+        return Text(f"{rate:,.1f} files/s", style="progress.data.speed")
+
+
+def print_summary(summary: Summary, out: Console) -> None:
+    table = Table(title=f"Evidence {summary.evidence!r}", show_header=True)
+    table.add_column("", style="bold")
+    table.add_column("files", justify="right")
+    table.add_row("file instances", f"{summary.instances:,}")
+    table.add_row("unique contents", f"{summary.unique_files:,}")
+    table.add_section()
+    for kind, count in sorted(summary.by_type.items()):
+        table.add_row(f"type: {kind}", f"{count:,}")
+    table.add_section()
+    for (hash_set, category), count in sorted(summary.known_by_category.items()):
+        table.add_row(f"known: {hash_set} category {category}", f"{count:,}")
+    table.add_row("known", f"{summary.by_label['known']:,}")
+    table.add_row("ignorable (non-pertinent)", f"{summary.by_label['ignorable']:,}")
+    new_detail = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.new_by_type.items()))
+    table.add_row(f"new ({new_detail})" if new_detail else "new", f"{summary.by_label['new']:,}")
+    table.add_row("errors", f"{summary.by_label['error']:,}")
+    out.print(table)
+    if summary.manifest_sha256:
+        out.print(f"manifest SHA-256: {summary.manifest_sha256}")
+
+
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives to scan.")],
+    evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
+    hash_set: Annotated[list[str] | None, typer.Option(
+        "--hash-set", "-s", help="Hash set to match (repeat); default: every enabled set.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", min=1, help="Hashing processes; default one per core.")] = None,
+    description: Annotated[str, typer.Option(help="What the evidence is.")] = "",
+    acquired_by: Annotated[str, typer.Option(help="Who acquired it.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Hash, match and classify every file under PATHS; resumes an interrupted scan."""
+    store = store_from(db)
+    columns = (TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(),
+               TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with user_errors(HashSetNotFound, FileNotFoundError), Progress(
+        *columns, console=console, transient=False
+    ) as progress:
+        task = progress.add_task("scan", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run_scan(store, paths, evidence, hash_set, workers=workers,
+                          description=description, acquired_by=acquired_by, on_progress=update)
+    if result.sources_skipped:
+        console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
+    console.print(f"{result.records_written:,} records written in {result.seconds:.1f} s")
+    print_summary(summarise(store, evidence), console)
+
+
+def summary(
+    evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
+    db: DbOption = None,
+) -> None:
+    """Print the summary of an evidence item already scanned."""
+    store = store_from(db)
+    with user_errors(EvidenceNotFound):
+        print_summary(summarise(store, evidence), console)
+
+
+def export_results(
+    evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    db: DbOption = None,
+) -> None:
+    """Write an evidence item's results (hashes and records, never images)."""
+    store = store_from(db)
+    with user_errors(EvidenceNotFound, ValueError):
+        count = export(store, evidence, fmt, output)
+    console.print(f"wrote {count:,} records to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("summary")(summary)
+    app.command("export")(export_results)

@@ -1,0 +1,236 @@
+"""The matcher: exact digests, PDQ with dihedral queries, and vPDQ, against chosen hash sets.
+
+Exact lookups go to the store's indexes batch by batch, so memory does not grow with the size
+of the sets; PDQ goes through one in-memory range index per hash set, each with its own
+threshold; vPDQ entries are few (an operation's own videos) and are compared directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+
+from kaitiaki.hashsets.profiles import get_profile
+from kaitiaki.index.pdq import PdqIndex, hex_to_bytes
+from kaitiaki.match.videos import match_videos, unique_frames
+from kaitiaki.scan.hasher import FileRecord
+from kaitiaki.store import Store
+from kaitiaki.store.models import HashSet, HashSetEntry
+
+PDQ_QUALITY_FLOOR = 50
+_LOOKUP_CHUNK = 500
+
+
+class HashSetNotFound(LookupError):
+    """A hash set named on the command line is not in the store (or is disabled)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatchHit:
+    hash_set_id: int
+    hash_set: str
+    entry_id: int
+    media_id: str | None
+    signal: str
+    distance: int
+    category: str | None
+    series: str | None
+    victim_identified: bool | None
+    ignorable: bool
+
+    def as_json(self, query: str) -> dict[str, Any]:
+        return {
+            "query": query,
+            "hash_set": self.hash_set,
+            "entry_id": self.entry_id,
+            "media_id": self.media_id,
+            "signal": self.signal,
+            "distance": self.distance,
+            "category": self.category,
+            "series": self.series,
+            "victim_identified": self.victim_identified,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    row: HashSet
+    pdq: PdqIndex | None
+    videos: list[tuple[int, NDArray[np.uint64]]]
+
+
+class Matcher:
+    """Matches batches of hashed files against a fixed choice of hash sets."""
+
+    def __init__(self, store: Store, sets: Sequence[_Set]) -> None:
+        self._store = store
+        self._sets = {s.row.id: s for s in sets}
+        self._entries: dict[int, HashSetEntry] = {}
+
+    @property
+    def hash_sets(self) -> list[HashSet]:
+        return [s.row for s in self._sets.values()]
+
+    @classmethod
+    def load(cls, store: Store, names: Sequence[str] | None = None) -> Matcher:
+        """Load the named hash sets, or every enabled one when ``names`` is None or empty."""
+        with store.session() as session:
+            if names:
+                rows = list(session.scalars(select(HashSet).where(HashSet.name.in_(names))))
+                found = {row.name for row in rows}
+                missing = [n for n in names if n not in found]
+                if missing:
+                    raise HashSetNotFound(f"no hash set named {', '.join(map(repr, missing))}")
+                disabled = [row.name for row in rows if not row.enabled]
+                if disabled:
+                    raise HashSetNotFound(
+                        f"hash set {', '.join(map(repr, disabled))} is disabled; enable it first"
+                    )
+            else:
+                rows = list(session.scalars(select(HashSet).where(HashSet.enabled)))
+            sets = [cls._load_set(session, row) for row in rows]
+        return cls(store, sets)
+
+    @staticmethod
+    def _load_set(session: Any, row: HashSet) -> _Set:
+        pdq_rows = session.execute(
+            select(HashSetEntry.id, HashSetEntry.pdq).where(
+                HashSetEntry.hash_set_id == row.id, HashSetEntry.pdq.is_not(None)
+            )
+        ).all()
+        index = None
+        if pdq_rows:
+            ids = np.fromiter((r[0] for r in pdq_rows), dtype=np.int64, count=len(pdq_rows))
+            index = PdqIndex.build(hex_to_bytes([r[1] for r in pdq_rows]), ids)
+        video_rows = session.execute(
+            select(HashSetEntry.id, HashSetEntry.vpdq).where(
+                HashSetEntry.hash_set_id == row.id, HashSetEntry.vpdq.is_not(None)
+            )
+        ).all()
+        videos = [(entry_id, unique_frames(frames)) for entry_id, frames in video_rows]
+        return _Set(row, index, videos)
+
+    def match(self, records: Sequence[FileRecord]) -> list[list[MatchHit]]:
+        """Hits for each record, best first (exact before perceptual, then by distance)."""
+        found: list[dict[int, tuple[str, int]]] = [{} for _ in records]
+        if self._sets:
+            self._exact(records, found)
+            self._pdq([r.pdq_dihedral if _usable(r) else None for r in records], found)
+            self._videos(records, found)
+        return self._hits(found)
+
+    def match_pdq(self, hexes: Sequence[str]) -> list[list[MatchHit]]:
+        """Hits for bare PDQ hashes (as typed by a user): the hash itself, not its rotations."""
+        found: list[dict[int, tuple[str, int]]] = [{} for _ in hexes]
+        self._pdq([[h] for h in hexes], found)
+        return self._hits(found)
+
+    def _exact(self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
+               ) -> None:
+        set_ids = list(self._sets)
+        for signal in ("sha256", "sha1", "md5"):
+            column = getattr(HashSetEntry, signal)
+            wanted: dict[str, list[int]] = {}
+            for i, record in enumerate(records):
+                value = getattr(record, signal)
+                if value:
+                    wanted.setdefault(value, []).append(i)
+            values = list(wanted)
+            with self._store.session() as session:
+                for start in range(0, len(values), _LOOKUP_CHUNK):
+                    chunk = values[start : start + _LOOKUP_CHUNK]
+                    rows = session.execute(
+                        select(HashSetEntry.id, column).where(
+                            column.in_(chunk), HashSetEntry.hash_set_id.in_(set_ids)
+                        )
+                    )
+                    for entry_id, value in rows:
+                        for i in wanted[value]:
+                            _keep(found[i], entry_id, signal, 0)
+
+    def _pdq(self, queries: Sequence[Sequence[str] | None],
+             found: list[dict[int, tuple[str, int]]]) -> None:
+        owners: list[int] = []
+        hexes: list[str] = []
+        for i, variants in enumerate(queries):
+            for h in variants or ():
+                owners.append(i)
+                hexes.append(h)
+        if not hexes:
+            return
+        packed = hex_to_bytes(hexes)
+        owner = np.asarray(owners, dtype=np.int64)
+        for s in self._sets.values():
+            if s.pdq is None:
+                continue
+            result = s.pdq.query(packed, threshold=s.row.pdq_threshold)
+            for q, entry_id, distance in zip(
+                result.query.tolist(), result.ids.tolist(), result.distance.tolist(), strict=True
+            ):
+                _keep(found[int(owner[q])], int(entry_id), "pdq", int(distance))
+
+    def _videos(self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
+                ) -> None:
+        for i, record in enumerate(records):
+            if not record.vpdq:
+                continue
+            frames = unique_frames(record.vpdq)
+            for s in self._sets.values():
+                for entry_id, entry_frames in s.videos:
+                    hit = match_videos(frames, entry_frames)
+                    if hit is not None:
+                        _keep(found[i], entry_id, "vpdq", hit.distance)
+
+    def _hits(self, found: list[dict[int, tuple[str, int]]]) -> list[list[MatchHit]]:
+        self._fetch_entries({e for f in found for e in f})
+        out: list[list[MatchHit]] = []
+        for per_record in found:
+            hits = [self._hit(entry_id, sig, dist) for entry_id, (sig, dist) in per_record.items()]
+            hits.sort(key=lambda h: (h.signal not in _EXACT, h.distance, h.hash_set_id, h.entry_id))
+            out.append(hits)
+        return out
+
+    def _fetch_entries(self, ids: Iterable[int]) -> None:
+        missing = [i for i in ids if i not in self._entries]
+        with self._store.session() as session:
+            for start in range(0, len(missing), _LOOKUP_CHUNK):
+                chunk = missing[start : start + _LOOKUP_CHUNK]
+                for entry in session.scalars(select(HashSetEntry).where(HashSetEntry.id.in_(chunk))):
+                    self._entries[entry.id] = entry
+
+    def _hit(self, entry_id: int, signal: str, distance: int) -> MatchHit:
+        entry = self._entries[entry_id]
+        row = self._sets[entry.hash_set_id].row
+        profile = get_profile(row.profile)
+        return MatchHit(
+            hash_set_id=row.id,
+            hash_set=row.name,
+            entry_id=entry.id,
+            media_id=entry.media_id,
+            signal=signal,
+            distance=distance,
+            category=entry.category,
+            series=entry.series,
+            victim_identified=entry.victim_identified,
+            ignorable=entry.category is not None and profile.is_ignorable(entry.category),
+        )
+
+
+_EXACT = frozenset({"sha256", "sha1", "md5"})
+
+
+def _usable(record: FileRecord) -> bool:
+    return bool(record.pdq_dihedral) and (record.pdq_quality or 0) >= PDQ_QUALITY_FLOOR
+
+
+def _keep(found: dict[int, tuple[str, int]], entry_id: int, signal: str, distance: int) -> None:
+    """Keep the strongest evidence per entry: an exact digest, else the smallest distance."""
+    current = found.get(entry_id)
+    if current is None or (current[0] not in _EXACT and
+                           (signal in _EXACT or distance < current[1])):
+        found[entry_id] = (signal, distance)

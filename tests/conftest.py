@@ -1,0 +1,82 @@
+"""Fixtures shared by the whole suite: stores on SQLite and PostgreSQL, the conformance data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kaitiaki.store import Store, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service or data set is missing, but fail in CI: nothing skips silently."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing service fails the run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pdq_testdata() -> Path:
+    path = SHARED_TESTDATA / "pdq"
+    require(path.is_dir(), f"conformance data missing at {path}")
+    return path
+
+
+def _postgres_schema() -> Iterator[str]:
+    """A fresh schema per test, dropped afterwards, so tests never see each other's rows."""
+    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        require(False, f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kaitiaki.db'}"
+    else:
+        yield from _postgres_schema()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite only, for tests about behaviour that does not depend on the engine."""
+    opened = open_store(f"sqlite:///{tmp_path / 'kaitiaki.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
