@@ -1,0 +1,5 @@
+"""``python -m kaitiaki`` runs the command line."""
+
+from kaitiaki.cli.app import main
+
+main()
