@@ -37,7 +37,16 @@ def test_folder_link_back_to_an_ancestor_is_not_walked_twice(tmp_path: Path) -> 
     (tmp_path / "dir" / "up").symlink_to(tmp_path)
     entries = _by_name(tmp_path)
     assert list(entries) == ["dir/f.txt", "dir/up"]
-    assert "walked at its target" in (entries["dir/up"] or "")
+    assert "symlink loop" in (entries["dir/up"] or "")
+
+
+def test_folder_link_to_a_sibling_is_walked_only_at_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f.txt").write_text("x")
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    entries = _by_name(tmp_path)
+    assert list(entries) == ["alias", "real/f.txt"]
+    assert "walked at its target" in (entries["alias"] or "")
 
 
 def test_links_outside_the_evidence_are_not_followed(tmp_path: Path) -> None:

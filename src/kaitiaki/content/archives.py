@@ -1,50 +1,51 @@
 """Archive readers (zip, tar and its gz/bz2/xz forms, 7z): members as streams, never extracted.
 
-INTERFACE DRAFT — to be implemented (see ``iter_members``).
+``iter_members`` is the one entry point; each format has its own module. Every limit breach or
+damaged input ends in ``ArchiveError`` (``ArchiveBombError`` for limits), which the hasher records
+before going on: members already yielded stay yielded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import BinaryIO
 
+from kaitiaki.content.archivebase import (
+    ENCRYPTED,
+    ArchiveBombError,
+    ArchiveError,
+    ArchiveLimits,
+    ArchiveMember,
+    ExpansionBudget,
+)
+from kaitiaki.content.sevenzip import iter_7z
+from kaitiaki.content.tarreader import iter_compressed, iter_tar
+from kaitiaki.content.zipreader import iter_zip
 
-class ArchiveError(Exception):
-    """The archive as a whole cannot be read (corrupt, unsupported, encrypted headers)."""
-
-
-class ArchiveBombError(ArchiveError):
-    """Expansion passed a limit: total expanded bytes, expansion ratio or member count."""
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveLimits:
-    max_depth: int = 5
-    max_total_bytes: int = 32 << 30
-    max_ratio: float = 250.0
-    max_members: int = 1_000_000
-
-
-@dataclass
-class ExpansionBudget:
-    """Bytes expanded so far under one top-level archive, nested archives included."""
-
-    limits: ArchiveLimits
-    compressed_size: int
-    expanded: int = 0
-    members: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveMember:
-    name: str
-    size: int | None
-    open: Callable[[], BinaryIO] | None
-    error: str | None = None
-    note: str | None = None
+__all__ = [
+    "ENCRYPTED",
+    "ArchiveBombError",
+    "ArchiveError",
+    "ArchiveLimits",
+    "ArchiveMember",
+    "ExpansionBudget",
+    "iter_members",
+]
 
 
 def iter_members(stream: BinaryIO, mime: str, budget: ExpansionBudget) -> Iterator[ArchiveMember]:
-    raise NotImplementedError
+    """The members of the archive in ``stream`` (of type ``mime``, detected from its bytes).
+
+    Directories are skipped; links, devices and encrypted members come with ``open=None`` and an
+    ``error``. Each member must be read (or left) before the next is asked for. zip and 7z need
+    a seekable stream; tar and the compressed forms are read forward only.
+    """
+    if mime == "application/zip":
+        return iter_zip(stream, budget)
+    if mime == "application/x-tar":
+        return iter_tar(stream, budget)
+    if mime in ("application/gzip", "application/x-bzip2", "application/x-xz"):
+        return iter_compressed(stream, mime, budget)
+    if mime == "application/x-7z-compressed":
+        return iter_7z(stream, budget)
+    raise ArchiveError(f"not an archive type kaitiaki reads: {mime or 'unknown'}")
