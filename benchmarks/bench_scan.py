@@ -64,9 +64,22 @@ def run_scan(tree: Path, workers: int, workdir: Path) -> tuple[float, int]:
     db.unlink(missing_ok=True)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "kaitiaki", "scan", str(tree), "--evidence", "bench",
-         "--workers", str(workers), "--db", f"sqlite:///{db}"],
-        check=True, stdout=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120"},
+        [
+            sys.executable,
+            "-m",
+            "kaitiaki",
+            "scan",
+            str(tree),
+            "--evidence",
+            "bench",
+            "--workers",
+            str(workers),
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "120"},
     )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -76,21 +89,26 @@ def run_scan(tree: Path, workers: int, workdir: Path) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=20_000)
-    parser.add_argument("--tree", type=Path, default=Path(tempfile.gettempdir()) / "kaitiaki-bench-tree")
+    parser.add_argument(
+        "--tree", type=Path, default=Path(tempfile.gettempdir()) / "kaitiaki-bench-tree"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
     build_tree(args.tree, args.files)
     count = sum(1 for p in args.tree.rglob("*") if p.is_file() and p.name != ".complete")
-    print(f"tree: {count:,} files in {args.tree} (built/checked in {time.perf_counter() - started:.1f} s)")
+    built = time.perf_counter() - started
+    print(f"tree: {count:,} files in {args.tree} (built/checked in {built:.1f} s)")
     print(f"cores: {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as work:
         results = {}
         for workers in (1, 2):
             seconds, peak = run_scan(args.tree, workers, Path(work))
             results[workers] = count / seconds
-            print(f"workers={workers}: {seconds:7.1f} s  {results[workers]:8.1f} files/s  "
-                  f"peak RSS (largest process) {peak / 2**20:,.0f} MiB")
+            print(
+                f"workers={workers}: {seconds:7.1f} s  {results[workers]:8.1f} files/s  "
+                f"peak RSS (largest process) {peak / 2**20:,.0f} MiB"
+            )
     scaling = results[2] / results[1]
     print(f"scaling 1 -> 2 workers: {scaling:.2f}x (target >= 1.8x)")
     print(f"files_per_s_1={results[1]:.1f} files_per_s_2={results[2]:.1f} scaling={scaling:.2f}")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .conftest import noise_image
+from scan_samples import noise_image
 
 FILES = 600
 
@@ -25,16 +25,44 @@ def _count(db: Path) -> int:
 
 def _scan(db: Path, root: Path, evidence: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "kaitiaki", "scan", str(root), "--evidence", evidence,
-         "--workers", "2", "--db", f"sqlite:///{db}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "kaitiaki",
+            "scan",
+            str(root),
+            "--evidence",
+            evidence,
+            "--workers",
+            "2",
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
 def _manifest(db: Path, evidence: str, out: Path) -> str:
     subprocess.run(
-        [sys.executable, "-m", "kaitiaki", "export", "--evidence", evidence, "--format",
-         "manifest", "-o", str(out), "--db", f"sqlite:///{db}"], check=True, capture_output=True)
+        [
+            sys.executable,
+            "-m",
+            "kaitiaki",
+            "export",
+            "--evidence",
+            evidence,
+            "--format",
+            "manifest",
+            "-o",
+            str(out),
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out.read_text()
 
 
@@ -63,11 +91,13 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
 
     with sqlite3.connect(db) as conn:
         total, distinct = conn.execute(
-            "SELECT count(*), count(DISTINCT path) FROM file_instances").fetchone()
+            "SELECT count(*), count(DISTINCT path) FROM file_instances"
+        ).fetchone()
     assert total == distinct == FILES
 
     fresh_db = tmp_path / "fresh.db"
     fresh = _scan(fresh_db, root, "device")
     fresh.communicate(timeout=300)
     assert _manifest(db, "device", tmp_path / "a.txt") == _manifest(
-        fresh_db, "device", tmp_path / "b.txt")
+        fresh_db, "device", tmp_path / "b.txt"
+    )

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 from PIL import Image
+from scan_samples import add_hash_set, bomb_png, md5, noise_image, pdq
 from sqlalchemy import func, select
 
 from kaitiaki.scan.export import export, result_rows
@@ -18,8 +19,6 @@ from kaitiaki.scan.runner import run_scan
 from kaitiaki.scan.summary import summarise
 from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, FileInstance
-
-from .conftest import add_hash_set, bomb_png, md5, noise_image, pdq
 
 
 def _evidence_tree(root: Path, photos: dict[str, bytes]) -> dict[str, bytes]:
@@ -52,30 +51,60 @@ def _evidence_tree(root: Path, photos: dict[str, bytes]) -> dict[str, bytes]:
     return files
 
 
-def test_scan_classifies_records_and_summarises(store: Store, tmp_path: Path,
-                                                photos: dict[str, bytes]) -> None:
+def test_scan_classifies_records_and_summarises(
+    store: Store, tmp_path: Path, photos: dict[str, bytes]
+) -> None:
     root = tmp_path / "device"
     files = _evidence_tree(root, photos)
-    add_hash_set(store, "vics", [
-        # Exact MD5 (uppercase as in distributions is normalised by importers; stored lower).
-        {"md5": md5(photos["astronaut"]), "category": "1", "series": "S-1",
-         "victim_identified": True, "media_id": "m-astronaut"},
-        # Perceptual only: the coffee photo and the rocket photo (rotated on the device).
-        {"md5": "0" * 32, "pdq": pdq(photos["coffee"]), "category": "2", "media_id": "m-coffee"},
-        {"md5": "1" * 32, "pdq": pdq(photos["rocket"]), "category": "1", "media_id": "m-rocket"},
-        # Non-pertinent (category 0) makes the first unrelated image ignorable.
-        {"md5": md5(noise_image(1)), "category": "0", "media_id": "m-ignorable"},
-    ])
-    before = {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-              for p in root.rglob("*") if p.is_file()}
+    add_hash_set(
+        store,
+        "vics",
+        [
+            # Exact MD5 (uppercase as in distributions is normalised by importers; stored lower).
+            {
+                "md5": md5(photos["astronaut"]),
+                "category": "1",
+                "series": "S-1",
+                "victim_identified": True,
+                "media_id": "m-astronaut",
+            },
+            # Perceptual only: the coffee photo and the rocket photo (rotated on the device).
+            {
+                "md5": "0" * 32,
+                "pdq": pdq(photos["coffee"]),
+                "category": "2",
+                "media_id": "m-coffee",
+            },
+            {
+                "md5": "1" * 32,
+                "pdq": pdq(photos["rocket"]),
+                "category": "1",
+                "media_id": "m-rocket",
+            },
+            # Non-pertinent (category 0) makes the first unrelated image ignorable.
+            {"md5": md5(noise_image(1)), "category": "0", "media_id": "m-ignorable"},
+        ],
+    )
+    before = {
+        p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
     result = run_scan(store, [root], "device-1", ["vics"], workers=2)
 
-    after = {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-             for p in root.rglob("*") if p.is_file()}
+    after = {
+        p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in root.rglob("*")
+        if p.is_file()
+    }
     assert before == after, "evidence must never be modified"
-    rows = {Path(r["path"]).relative_to(root).as_posix() if "!/" not in r["path"]
-            else r["path"].split(str(root) + "/")[1]: r for r in result_rows(store, "device-1")}
+    rows = {
+        Path(r["path"]).relative_to(root).as_posix()
+        if "!/" not in r["path"]
+        else r["path"].split(str(root) + "/")[1]: r
+        for r in result_rows(store, "device-1")
+    }
 
     assert rows["DCIM/astronaut.jpg"]["classification"] == "known"
     assert rows["DCIM/astronaut.jpg"]["signal"] == "md5"
@@ -109,13 +138,22 @@ def test_scan_classifies_records_and_summarises(store: Store, tmp_path: Path,
     out = tmp_path / "out.jsonl"
     assert export(store, "device-1", "jsonl", out) == len(rows)
     first = json.loads(out.read_text().splitlines()[0])
-    for column in ("path", "sha256", "md5", "classification", "category", "hash_set",
-                   "distance", "error"):
+    for column in (
+        "path",
+        "sha256",
+        "md5",
+        "classification",
+        "category",
+        "hash_set",
+        "distance",
+        "error",
+    ):
         assert column in first
 
 
-def test_rescan_records_every_file_exactly_once(store: Store, tmp_path: Path,
-                                                photos: dict[str, bytes]) -> None:
+def test_rescan_records_every_file_exactly_once(
+    store: Store, tmp_path: Path, photos: dict[str, bytes]
+) -> None:
     root = tmp_path / "device"
     _evidence_tree(root, photos)
     first = run_scan(store, [root], "device-1", workers=1)
@@ -132,11 +170,11 @@ def test_rescan_records_every_file_exactly_once(store: Store, tmp_path: Path,
 
 
 def test_non_utf8_names_and_unreadable_entries_are_recorded(
-        sqlite_store: Store, tmp_path: Path) -> None:
+    sqlite_store: Store, tmp_path: Path
+) -> None:
     root = tmp_path / "device"
     root.mkdir()
-    with open(os.path.join(os.fsencode(root), b"caf\xe9.jpg"), "wb") as handle:
-        handle.write(noise_image(5))
+    (root / os.fsdecode(b"caf\xe9.jpg")).write_bytes(noise_image(5))
     (root / "loop").symlink_to(root / "loop")
     os.mkfifo(root / "pipe")
     run_scan(sqlite_store, [root], "odd", workers=1)
@@ -148,8 +186,9 @@ def test_non_utf8_names_and_unreadable_entries_are_recorded(
     assert rows["pipe"]["classification"] == rows["loop"]["classification"] == "error"
 
 
-def test_decompression_bomb_image_is_an_error_not_a_crash(sqlite_store: Store,
-                                                          tmp_path: Path) -> None:
+def test_decompression_bomb_image_is_an_error_not_a_crash(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
     root = tmp_path / "device"
     root.mkdir()
     (root / "bomb.png").write_bytes(bomb_png(30000, 30000))
@@ -159,3 +198,40 @@ def test_decompression_bomb_image_is_an_error_not_a_crash(sqlite_store: Store,
     assert rows["bomb.png"]["classification"] == "error"
     assert "pixel" in rows["bomb.png"]["error"] or "bomb" in rows["bomb.png"]["error"]
     assert rows["fine.jpg"]["classification"] == "new"
+
+
+def test_vics_export_reads_back_identically(
+    store: Store, tmp_path: Path, photos: dict[str, bytes]
+) -> None:
+    from kaitiaki.hashsets import import_hash_set, iter_entries
+    from kaitiaki.scan.vics_export import result_entries
+
+    root = tmp_path / "device"
+    _evidence_tree(root, photos)
+    add_hash_set(
+        store,
+        "vics",
+        [
+            {
+                "md5": md5(photos["astronaut"]),
+                "category": "1",
+                "series": "S-1",
+                "victim_identified": True,
+                "media_id": "m-astronaut",
+            },
+            {"md5": md5(noise_image(1)), "category": "0"},
+        ],
+    )
+    run_scan(store, [root], "device-1", ["vics"], workers=1)
+    out = tmp_path / "results.json"
+    written = export(store, "device-1", "vics", out)
+    assert written > 0
+    assert '"@odata.context"' in out.read_text() and "/US/" in out.read_text()
+
+    import_hash_set(store, out, "roundtrip", "vics")
+    exported = list(result_entries(store, 1))
+    assert list(iter_entries(store, "roundtrip")) == exported
+    by_md5 = {e.md5: e for e in exported}
+    assert by_md5[md5(photos["astronaut"])].category == "1"
+    assert by_md5[md5(photos["astronaut"])].series == "S-1"
+    assert by_md5[md5(noise_image(1))].category == "0"

@@ -69,9 +69,7 @@ def test_link_to_a_file_inside_is_read(tmp_path: Path) -> None:
 
 def test_special_files_and_non_utf8_names(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
-    odd = os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt")
-    with open(odd, "wb") as handle:
-        handle.write(b"latin-1 name")
+    (tmp_path / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"latin-1 name")
     entries = list(walk([tmp_path]))
     errors = {os.fsencode(e.path.name): e.error for e in entries}
     assert "not a regular file" in (errors[b"pipe"] or "")

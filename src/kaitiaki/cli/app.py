@@ -30,9 +30,9 @@ def root(
 def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
     from kaitiaki.cli import hash as hash_cmd
-    from kaitiaki.cli import match, scan
+    from kaitiaki.cli import hashset, match, scan
 
-    for module in (hash_cmd, scan, match):
+    for module in (hash_cmd, scan, match, hashset):
         module.register(app)
 
 

@@ -13,7 +13,7 @@ import typer
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
-from kaitiaki.match import HashSetNotFound, MatchHit, Matcher
+from kaitiaki.match import HashSetNotFoundError, Matcher, MatchHit
 from kaitiaki.scan.hasher import FileRecord, hash_path
 
 PDQ_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -34,15 +34,23 @@ def _emit(query: str, hits: list[MatchHit]) -> None:
 
 
 def match(
-    queries: Annotated[list[str], typer.Argument(
-        help="Files or 64-hex PDQ hashes; '-' reads them from standard input, one a line.")],
-    hash_set: Annotated[list[str] | None, typer.Option(
-        "--hash-set", "-s", help="Hash set to match (repeat); default: every enabled set.")] = None,
+    queries: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or 64-hex PDQ hashes; '-' reads them from standard input, one a line."
+        ),
+    ],
+    hash_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hash-set", "-s", help="Hash set to match (repeat); default: every enabled set."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Print one JSON object per match: query, hash_set, entry_id, signal, distance, category."""
     store = store_from(db)
-    with user_errors(HashSetNotFound):
+    with user_errors(HashSetNotFoundError):
         matcher = Matcher.load(store, hash_set)
     pending: list[tuple[str, FileRecord]] = []
 

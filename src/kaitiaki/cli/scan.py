@@ -23,10 +23,10 @@ from rich.text import Text
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
-from kaitiaki.match import HashSetNotFound
+from kaitiaki.match import HashSetNotFoundError
 from kaitiaki.scan.export import FORMATS, export
 from kaitiaki.scan.runner import run_scan
-from kaitiaki.scan.summary import EvidenceNotFound, Summary, summarise
+from kaitiaki.scan.summary import EvidenceNotFoundError, Summary, summarise
 
 console = Console()
 
@@ -65,28 +65,50 @@ def print_summary(summary: Summary, out: Console) -> None:
 def scan(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives to scan.")],
     evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
-    hash_set: Annotated[list[str] | None, typer.Option(
-        "--hash-set", "-s", help="Hash set to match (repeat); default: every enabled set.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", min=1, help="Hashing processes; default one per core.")] = None,
+    hash_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hash-set", "-s", help="Hash set to match (repeat); default: every enabled set."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="Hashing processes; default one per core."),
+    ] = None,
     description: Annotated[str, typer.Option(help="What the evidence is.")] = "",
     acquired_by: Annotated[str, typer.Option(help="Who acquired it.")] = "",
     db: DbOption = None,
 ) -> None:
     """Hash, match and classify every file under PATHS; resumes an interrupted scan."""
     store = store_from(db)
-    columns = (TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(),
-               TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with user_errors(HashSetNotFound, FileNotFoundError), Progress(
-        *columns, console=console, transient=False
-    ) as progress:
+    columns = (
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        user_errors(HashSetNotFoundError, FileNotFoundError),
+        Progress(*columns, console=console, transient=False) as progress,
+    ):
         task = progress.add_task("scan", total=None)
 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = run_scan(store, paths, evidence, hash_set, workers=workers,
-                          description=description, acquired_by=acquired_by, on_progress=update)
+        result = run_scan(
+            store,
+            paths,
+            evidence,
+            hash_set,
+            workers=workers,
+            description=description,
+            acquired_by=acquired_by,
+            on_progress=update,
+        )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
     console.print(f"{result.records_written:,} records written in {result.seconds:.1f} s")
@@ -99,7 +121,7 @@ def summary(
 ) -> None:
     """Print the summary of an evidence item already scanned."""
     store = store_from(db)
-    with user_errors(EvidenceNotFound):
+    with user_errors(EvidenceNotFoundError):
         print_summary(summarise(store, evidence), console)
 
 
@@ -111,7 +133,7 @@ def export_results(
 ) -> None:
     """Write an evidence item's results (hashes and records, never images)."""
     store = store_from(db)
-    with user_errors(EvidenceNotFound, ValueError):
+    with user_errors(EvidenceNotFoundError, ValueError):
         count = export(store, evidence, fmt, output)
     console.print(f"wrote {count:,} records to {output}")
 

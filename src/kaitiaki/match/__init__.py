@@ -1,6 +1,6 @@
 """Matching: files against the hash sets in the store, and what that makes each file."""
 
 from kaitiaki.match.classify import Classified, classify
-from kaitiaki.match.matcher import HashSetNotFound, MatchHit, Matcher
+from kaitiaki.match.matcher import HashSetNotFoundError, Matcher, MatchHit
 
-__all__ = ["Classified", "HashSetNotFound", "MatchHit", "Matcher", "classify"]
+__all__ = ["Classified", "HashSetNotFoundError", "MatchHit", "Matcher", "classify"]

@@ -26,7 +26,7 @@ PDQ_QUALITY_FLOOR = 50
 _LOOKUP_CHUNK = 500
 
 
-class HashSetNotFound(LookupError):
+class HashSetNotFoundError(LookupError):
     """A hash set named on the command line is not in the store (or is disabled)."""
 
 
@@ -85,10 +85,10 @@ class Matcher:
                 found = {row.name for row in rows}
                 missing = [n for n in names if n not in found]
                 if missing:
-                    raise HashSetNotFound(f"no hash set named {', '.join(map(repr, missing))}")
+                    raise HashSetNotFoundError(f"no hash set named {', '.join(map(repr, missing))}")
                 disabled = [row.name for row in rows if not row.enabled]
                 if disabled:
-                    raise HashSetNotFound(
+                    raise HashSetNotFoundError(
                         f"hash set {', '.join(map(repr, disabled))} is disabled; enable it first"
                     )
             else:
@@ -130,8 +130,9 @@ class Matcher:
         self._pdq([[h] for h in hexes], found)
         return self._hits(found)
 
-    def _exact(self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
-               ) -> None:
+    def _exact(
+        self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
+    ) -> None:
         set_ids = list(self._sets)
         for signal in ("sha256", "sha1", "md5"):
             column = getattr(HashSetEntry, signal)
@@ -153,8 +154,9 @@ class Matcher:
                         for i in wanted[value]:
                             _keep(found[i], entry_id, signal, 0)
 
-    def _pdq(self, queries: Sequence[Sequence[str] | None],
-             found: list[dict[int, tuple[str, int]]]) -> None:
+    def _pdq(
+        self, queries: Sequence[Sequence[str] | None], found: list[dict[int, tuple[str, int]]]
+    ) -> None:
         owners: list[int] = []
         hexes: list[str] = []
         for i, variants in enumerate(queries):
@@ -174,8 +176,9 @@ class Matcher:
             ):
                 _keep(found[int(owner[q])], int(entry_id), "pdq", int(distance))
 
-    def _videos(self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
-                ) -> None:
+    def _videos(
+        self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
+    ) -> None:
         for i, record in enumerate(records):
             if not record.vpdq:
                 continue
@@ -200,7 +203,9 @@ class Matcher:
         with self._store.session() as session:
             for start in range(0, len(missing), _LOOKUP_CHUNK):
                 chunk = missing[start : start + _LOOKUP_CHUNK]
-                for entry in session.scalars(select(HashSetEntry).where(HashSetEntry.id.in_(chunk))):
+                for entry in session.scalars(
+                    select(HashSetEntry).where(HashSetEntry.id.in_(chunk))
+                ):
                     self._entries[entry.id] = entry
 
     def _hit(self, entry_id: int, signal: str, distance: int) -> MatchHit:
@@ -231,6 +236,7 @@ def _usable(record: FileRecord) -> bool:
 def _keep(found: dict[int, tuple[str, int]], entry_id: int, signal: str, distance: int) -> None:
     """Keep the strongest evidence per entry: an exact digest, else the smallest distance."""
     current = found.get(entry_id)
-    if current is None or (current[0] not in _EXACT and
-                           (signal in _EXACT or distance < current[1])):
+    if current is None or (
+        current[0] not in _EXACT and (signal in _EXACT or distance < current[1])
+    ):
         found[entry_id] = (signal, distance)

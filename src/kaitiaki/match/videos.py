@@ -29,7 +29,9 @@ class VideoMatch:
     distance: int
 
 
-def unique_frames(frames: Sequence[Sequence[Any]], floor: int = QUALITY_FLOOR) -> NDArray[np.uint64]:
+def unique_frames(
+    frames: Sequence[Sequence[Any]], floor: int = QUALITY_FLOOR
+) -> NDArray[np.uint64]:
     """Frames given as [frame, quality, hex, seconds] -> unique usable hashes as (n, 4) words."""
     hexes = sorted({str(f[2]) for f in frames if int(f[1]) >= floor})
     if not hexes:
@@ -41,7 +43,8 @@ def unique_frames(frames: Sequence[Sequence[Any]], floor: int = QUALITY_FLOOR) -
 def distances(a: NDArray[np.uint64], b: NDArray[np.uint64]) -> NDArray[np.int64]:
     """All pairwise Hamming distances between two sets of 256-bit hashes."""
     xor = a[:, None, :] ^ b[None, :, :]
-    return np.bitwise_count(xor).sum(axis=2, dtype=np.int64)
+    counts: NDArray[np.int64] = np.bitwise_count(xor).sum(axis=2, dtype=np.int64)
+    return counts
 
 
 def match_videos(

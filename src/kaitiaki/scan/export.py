@@ -15,13 +15,29 @@ from sqlalchemy import select
 
 from kaitiaki.scan.manifest import manifest_lines
 from kaitiaki.scan.summary import evidence_id
+from kaitiaki.scan.vics_export import export_vics_results
 from kaitiaki.store import Store
 from kaitiaki.store.models import Classification, File, FileInstance, HashSet, HashSetEntry
 
 COLUMNS = (
-    "path", "sha256", "md5", "sha1", "size", "type", "classification", "category", "hash_set",
-    "media_id", "signal", "distance", "series", "victim_identified", "pdq", "pdq_quality",
-    "error", "notes",
+    "path",
+    "sha256",
+    "md5",
+    "sha1",
+    "size",
+    "type",
+    "classification",
+    "category",
+    "hash_set",
+    "media_id",
+    "signal",
+    "distance",
+    "series",
+    "victim_identified",
+    "pdq",
+    "pdq_quality",
+    "error",
+    "notes",
 )
 FORMATS = ("csv", "jsonl", "vics", "manifest")
 
@@ -31,10 +47,27 @@ def result_rows(store: Store, evidence: str) -> Iterator[dict[str, Any]]:
     eid = evidence_id(store, evidence)
     label = Classification
     query = (
-        select(FileInstance.path, FileInstance.sha256, File.md5, File.sha1, FileInstance.size,
-               File.kind, label.label, label.category, HashSet.name, HashSetEntry.media_id,
-               label.signal, label.distance, label.series, label.victim_identified, File.pdq,
-               File.pdq_quality, FileInstance.error, File.error, FileInstance.notes)
+        select(
+            FileInstance.path,
+            FileInstance.sha256,
+            File.md5,
+            File.sha1,
+            FileInstance.size,
+            File.kind,
+            label.label,
+            label.category,
+            HashSet.name,
+            HashSetEntry.media_id,
+            label.signal,
+            label.distance,
+            label.series,
+            label.victim_identified,
+            File.pdq,
+            File.pdq_quality,
+            FileInstance.error,
+            File.error,
+            FileInstance.notes,
+        )
         .select_from(FileInstance)
         .outerjoin(File, File.sha256 == FileInstance.sha256)
         .outerjoin(label, (label.sha256 == FileInstance.sha256) & (label.evidence_id == eid))
@@ -77,17 +110,15 @@ def export(store: Store, evidence: str, fmt: str, path: Path) -> int:
     """Write the evidence item's results to ``path``; returns the number of records written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "vics":
+        return export_vics_results(store, evidence, path)
     with path.open("w", encoding="utf-8", newline="") as out:
         if fmt == "csv":
             return write_csv(result_rows(store, evidence), out)
         if fmt == "jsonl":
             return write_jsonl(result_rows(store, evidence), out)
-        if fmt == "manifest":
-            count = 0
-            for line in manifest_lines(store, evidence_id(store, evidence)):
-                out.write(line)
-                count += 1
-            return count
-    from kaitiaki.scan.vics_export import export_vics_results
-
-    return export_vics_results(store, evidence, path)
+        count = 0
+        for line in manifest_lines(store, evidence_id(store, evidence)):
+            out.write(line)
+            count += 1
+        return count

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,8 +55,9 @@ class FileRecord:
         if "kind" in out:
             out["type"] = out.pop("kind")
         if self.vpdq is not None:
-            out["vpdq"] = [dict(zip(("frame", "quality", "hex", "seconds"), f, strict=True))
-                           for f in self.vpdq]
+            out["vpdq"] = [
+                dict(zip(("frame", "quality", "hex", "seconds"), f, strict=True)) for f in self.vpdq
+            ]
         return out
 
 
@@ -92,7 +93,10 @@ def _read_once(stream: BinaryIO, record: FileRecord) -> Iterator[tuple[bytes | N
                 spool.write(chunk)
         result = digests.finish()
         record.md5, record.sha1, record.sha256, record.size = (
-            result.md5, result.sha1, result.sha256, result.size,
+            result.md5,
+            result.sha1,
+            result.sha256,
+            result.size,
         )
         spool.seek(0)
         data: bytes | None = None
@@ -103,7 +107,7 @@ def _read_once(stream: BinaryIO, record: FileRecord) -> Iterator[tuple[bytes | N
 
 
 def _signals(record: FileRecord, data: bytes | None, copy: BinaryIO) -> None:
-    kind = ContentKind(record.kind)
+    kind = ContentKind(record.kind or ContentKind.OTHER)
 
     def reopen() -> BinaryIO:
         if data is not None:
@@ -168,7 +172,9 @@ def hash_stream(
             budget = ExpansionBudget(limits, compressed_size=record.size or 0)
         if depth + 1 > limits.max_depth:
             yield FileRecord(
-                path=path + ARCHIVE_SEPARATOR, source=source, depth=depth + 1,
+                path=path + ARCHIVE_SEPARATOR,
+                source=source,
+                depth=depth + 1,
                 error=f"archive nested deeper than {limits.max_depth} levels; not opened",
             )
             return
@@ -180,17 +186,25 @@ def _members(
 ) -> Iterator[FileRecord]:
     depth = archive.depth + 1
     try:
-        for member in iter_members(io.BufferedReader(_Unclosable(copy)), archive.mime or "", budget):
+        for member in iter_members(
+            io.BufferedReader(_Unclosable(copy)), archive.mime or "", budget
+        ):
             path = archive.path + ARCHIVE_SEPARATOR + member.name
             if member.open is None:
-                yield FileRecord(path=path, source=archive.source, depth=depth,
-                                 size=member.size, error=member.error,
-                                 notes=[member.note] if member.note else [])
+                yield FileRecord(
+                    path=path,
+                    source=archive.source,
+                    depth=depth,
+                    size=member.size,
+                    error=member.error,
+                    notes=[member.note] if member.note else [],
+                )
                 continue
             try:
                 with member.open() as stream:
-                    for record in hash_stream(stream, path, archive.source, depth=depth,
-                                              budget=budget, limits=limits):
+                    for record in hash_stream(
+                        stream, path, archive.source, depth=depth, budget=budget, limits=limits
+                    ):
                         if member.note and record.path == path:
                             record.notes.append(member.note)
                         yield record
@@ -200,7 +214,9 @@ def _members(
                 raise
     except ArchiveError as exc:
         archive_error = FileRecord(
-            path=archive.path + ARCHIVE_SEPARATOR, source=archive.source, depth=depth,
+            path=archive.path + ARCHIVE_SEPARATOR,
+            source=archive.source,
+            depth=depth,
             error=f"archive not fully read: {exc}",
         )
         yield archive_error
@@ -210,19 +226,19 @@ def hash_path(path: Path, *, limits: ArchiveLimits | None = None) -> Iterator[Fi
     """Records for a file on disk, opened read-only; unreadable files give one error record."""
     shown = display_path(path)
     notes = [] if is_utf8(path) else ["file name is not valid UTF-8; shown with \\x escapes"]
-    opener: Callable[[], BinaryIO] = lambda: open(path, "rb", buffering=0)  # noqa: E731
     try:
-        stream = opener()
+        # Opened apart from the ``with`` so that failing to open and failing to read differ.
+        stream = path.open("rb")
     except OSError as exc:
-        yield FileRecord(path=shown, source=shown, error=f"unreadable: {exc.strerror}",
-                         notes=notes)
+        yield FileRecord(path=shown, source=shown, error=f"unreadable: {exc.strerror}", notes=notes)
         return
     with stream:
         try:
-            for record in hash_stream(stream, shown, shown, limits=limits):  # type: ignore[arg-type]
+            for record in hash_stream(stream, shown, shown, limits=limits):
                 if record.depth == 0:
                     record.notes.extend(notes)
                 yield record
         except OSError as exc:
-            yield FileRecord(path=shown, source=shown, error=f"read failed: {exc.strerror}",
-                             notes=notes)
+            yield FileRecord(
+                path=shown, source=shown, error=f"read failed: {exc.strerror}", notes=notes
+            )

@@ -52,8 +52,15 @@ def _hash_task(paths: list[Path], limits: ArchiveLimits) -> list[list[FileRecord
             out.append(list(hash_path(path, limits=limits)))
         except Exception as exc:  # a scan must survive any single file; the reason is kept
             shown = display_path(path)
-            out.append([FileRecord(path=shown, source=shown,
-                                   error=f"internal error: {type(exc).__name__}: {exc}")])
+            out.append(
+                [
+                    FileRecord(
+                        path=shown,
+                        source=shown,
+                        error=f"internal error: {type(exc).__name__}: {exc}",
+                    )
+                ]
+            )
     return out
 
 
@@ -67,8 +74,9 @@ def _evidence(store: Store, name: str, description: str, acquired_by: str) -> in
         return row.id
 
 
-def _pending(store: Store, evidence_id: int, entries: Iterator[WalkEntry], chunk: int = 500
-             ) -> Iterator[WalkEntry | None]:
+def _pending(
+    store: Store, evidence_id: int, entries: Iterator[WalkEntry], chunk: int = 500
+) -> Iterator[WalkEntry | None]:
     """Entries not yet recorded for this evidence; ``None`` for each one a resumed scan skips."""
     while True:
         block = [e for _, e in zip(range(chunk), entries, strict=False)]
@@ -76,8 +84,13 @@ def _pending(store: Store, evidence_id: int, entries: Iterator[WalkEntry], chunk
             return
         names = [display_path(e.path) for e in block]
         with store.session() as session:
-            done = set(session.scalars(select(FileInstance.source).where(
-                FileInstance.evidence_id == evidence_id, FileInstance.source.in_(names))))
+            done = set(
+                session.scalars(
+                    select(FileInstance.source).where(
+                        FileInstance.evidence_id == evidence_id, FileInstance.source.in_(names)
+                    )
+                )
+            )
         for entry, name in zip(block, names, strict=True):
             yield None if name in done else entry
 
@@ -104,8 +117,12 @@ def run_scan(
     workers = workers or os.cpu_count() or 1
     evidence_id = _evidence(store, evidence, description, acquired_by)
     with store.session() as session:
-        scan = Scan(evidence_id=evidence_id, roots=[display_path(r) for r in roots],
-                    hash_sets=[s.name for s in matcher.hash_sets], tool_version=__version__)
+        scan = Scan(
+            evidence_id=evidence_id,
+            roots=[display_path(r) for r in roots],
+            hash_sets=[s.name for s in matcher.hash_sets],
+            tool_version=__version__,
+        )
         session.add(scan)
         session.flush()
         scan_id = scan.id
@@ -145,8 +162,9 @@ def run_scan(
             nonlocal in_flight
             if not in_flight:
                 return
-            finished, in_flight = wait(in_flight, timeout=None if block else 0,
-                                       return_when=FIRST_COMPLETED)
+            finished, in_flight = wait(
+                in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED
+            )
             for future in finished:
                 collect(future.result())
 

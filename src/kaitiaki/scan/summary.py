@@ -25,7 +25,7 @@ class Summary:
     manifest_sha256: str | None = None
 
 
-class EvidenceNotFound(LookupError):
+class EvidenceNotFoundError(LookupError):
     pass
 
 
@@ -33,7 +33,7 @@ def evidence_id(store: Store, name: str) -> int:
     with store.session() as session:
         found = session.scalar(select(Evidence.id).where(Evidence.name == name))
     if found is None:
-        raise EvidenceNotFound(f"no evidence item named {name!r}")
+        raise EvidenceNotFoundError(f"no evidence item named {name!r}")
     return found
 
 
@@ -62,9 +62,15 @@ def summarise(store: Store, name: str) -> Summary:
                 summary.known_by_category[(hash_set or "?", category or "none")] += count
             if verdict == "new":
                 summary.new_by_type[kind] += count
-        summary.unique_files = session.scalar(
-            select(func.count(func.distinct(instance.sha256))).where(instance.evidence_id == eid)
-        ) or 0
+        summary.unique_files = (
+            session.scalar(
+                select(func.count(func.distinct(instance.sha256))).where(
+                    instance.evidence_id == eid
+                )
+            )
+            or 0
+        )
         summary.manifest_sha256 = session.scalar(
-            select(Evidence.manifest_sha256).where(Evidence.id == eid))
+            select(Evidence.manifest_sha256).where(Evidence.id == eid)
+        )
     return summary

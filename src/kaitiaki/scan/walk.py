@@ -33,8 +33,9 @@ def walk(roots: Sequence[Path]) -> Iterator[WalkEntry]:
         yield from _walk_one(root, resolved, ancestors=frozenset())
 
 
-def _walk_one(path: Path, roots: Sequence[Path], ancestors: frozenset[tuple[int, int]]
-              ) -> Iterator[WalkEntry]:
+def _walk_one(
+    path: Path, roots: Sequence[Path], ancestors: frozenset[tuple[int, int]]
+) -> Iterator[WalkEntry]:
     try:
         link = path.is_symlink()
         info = path.stat()  # follows the link

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,8 +18,9 @@ from kaitiaki.scan.hasher import FileRecord
 from kaitiaki.store.models import Classification, File, FileInstance, Match
 
 
-def _insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
-            update: Sequence[str] = ()) -> None:
+def _insert(
+    session: Session, table: Any, rows: Sequence[dict[str, Any]], update: Sequence[str] = ()
+) -> None:
     """INSERT ... ON CONFLICT: ignore, or update ``update`` columns (the row's primary key)."""
     if not rows:
         return
@@ -37,37 +37,58 @@ def _insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     session.execute(statement, list(rows))
 
 
-def write_batch(session: Session, evidence_id: int, records: Sequence[FileRecord],
-                hits: Sequence[Sequence[MatchHit]]) -> None:
+def write_batch(
+    session: Session,
+    evidence_id: int,
+    records: Sequence[FileRecord],
+    hits: Sequence[Sequence[MatchHit]],
+) -> None:
     files: dict[str, dict[str, Any]] = {}
     matches: dict[tuple[str, int, str], dict[str, Any]] = {}
     labels: dict[str, dict[str, Any]] = {}
     instances: list[dict[str, Any]] = []
     for record, record_hits in zip(records, hits, strict=True):
-        instances.append({
-            "evidence_id": evidence_id, "path": record.path, "source": record.source,
-            "sha256": record.sha256, "size": record.size, "depth": record.depth,
-            "error": None if record.sha256 else record.error,
-            "notes": "; ".join(record.notes) or None,
-        })
+        instances.append(
+            {
+                "evidence_id": evidence_id,
+                "path": record.path,
+                "source": record.source,
+                "sha256": record.sha256,
+                "size": record.size,
+                "depth": record.depth,
+                "error": None if record.sha256 else record.error,
+                "notes": "; ".join(record.notes) or None,
+            }
+        )
         if not record.sha256:
             continue
         files[record.sha256] = {
-            "sha256": record.sha256, "md5": record.md5, "sha1": record.sha1,
-            "size": record.size, "kind": record.kind, "mime": record.mime,
-            "pdq": record.pdq, "pdq_quality": record.pdq_quality,
+            "sha256": record.sha256,
+            "md5": record.md5,
+            "sha1": record.sha1,
+            "size": record.size,
+            "kind": record.kind,
+            "mime": record.mime,
+            "pdq": record.pdq,
+            "pdq_quality": record.pdq_quality,
             "pdq_dihedral": " ".join(record.pdq_dihedral) if record.pdq_dihedral else None,
-            "vpdq": record.vpdq, "exif": record.exif, "error": record.error,
+            "vpdq": record.vpdq,
+            "exif": record.exif,
+            "error": record.error,
         }
         for hit in record_hits:
             matches[(record.sha256, hit.entry_id, hit.signal)] = {
-                "sha256": record.sha256, "entry_id": hit.entry_id,
-                "signal": hit.signal, "distance": hit.distance,
+                "sha256": record.sha256,
+                "entry_id": hit.entry_id,
+                "signal": hit.signal,
+                "distance": hit.distance,
             }
         verdict = classify(record_hits, record.error)
         best = verdict.best
         labels[record.sha256] = {
-            "evidence_id": evidence_id, "sha256": record.sha256, "label": verdict.label.value,
+            "evidence_id": evidence_id,
+            "sha256": record.sha256,
+            "label": verdict.label.value,
             "category": best.category if best else None,
             "hash_set_id": best.hash_set_id if best else None,
             "entry_id": best.entry_id if best else None,
@@ -76,12 +97,24 @@ def write_batch(session: Session, evidence_id: int, records: Sequence[FileRecord
             "series": best.series if best else None,
             "victim_identified": best.victim_identified if best else None,
         }
-    _insert(session, File.__table__, list(files.values()))  # type: ignore[arg-type]
-    _insert(session, FileInstance.__table__, instances)  # type: ignore[arg-type]
-    _insert(session, Match.__table__, list(matches.values()))  # type: ignore[arg-type]
-    _insert(session, Classification.__table__, list(labels.values()),  # type: ignore[arg-type]
-            update=[c for c in _LABEL_COLUMNS])
+    _insert(session, File.__table__, list(files.values()))
+    _insert(session, FileInstance.__table__, instances)
+    _insert(session, Match.__table__, list(matches.values()))
+    _insert(
+        session,
+        Classification.__table__,
+        list(labels.values()),
+        update=[c for c in _LABEL_COLUMNS],
+    )
 
 
-_LABEL_COLUMNS = ("label", "category", "hash_set_id", "entry_id", "signal", "distance",
-                  "series", "victim_identified")
+_LABEL_COLUMNS = (
+    "label",
+    "category",
+    "hash_set_id",
+    "entry_id",
+    "signal",
+    "distance",
+    "series",
+    "victim_identified",
+)

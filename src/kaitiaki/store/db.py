@@ -21,7 +21,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 def database_url(url: str | None = None) -> str:
     """The URL to use: the argument, else ``KAITIAKI_DB``, else SQLite in the working directory."""
     url = url or os.environ.get("KAITIAKI_DB") or DEFAULT_URL
-    # Users write postgresql://; SQLAlchemy's default driver for that is psycopg2, we ship psycopg 3.
+    # Users write postgresql://; SQLAlchemy reads that as psycopg2, and we ship psycopg 3.
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url

@@ -1,0 +1,212 @@
+"""``kaitiaki hashset``: import, list, export, enable, disable and remove hash sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kaitiaki.cli.errors import err
+from kaitiaki.cli.options import DbOption, store_from
+from kaitiaki.hashsets import store as hashsets
+from kaitiaki.hashsets.csvfile import parse_columns
+from kaitiaki.hashsets.entry import HashSetError
+from kaitiaki.hashsets.profiles import PROFILES, UnknownProfileError
+from kaitiaki.store import Store
+
+app = typer.Typer(
+    name="hashset", help="Import, list and export known hash sets.", no_args_is_help=True
+)
+# Below this size an import takes a moment; a progress bar would only flicker.
+PROGRESS_MIN_BYTES = 16 << 20
+
+
+class ImportFormat(StrEnum):
+    vics = "vics"
+    list = "list"
+    csv = "csv"
+
+
+class ExportFormat(StrEnum):
+    vics = "vics"
+    list = "list"
+
+
+class Hex64(StrEnum):
+    sha256 = "sha256"
+    pdq = "pdq"
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Store]:
+    """The store, with the user's mistakes and bad input as one line on stderr and exit 1."""
+    store: Store | None = None
+    try:
+        store = store_from(db)
+        yield store
+    except (HashSetError, UnknownProfileError, OSError) as exc:
+        # Escaped: messages quote file content, which must not be read as Rich markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted:[/] nothing was changed")
+        raise typer.Exit(130) from None
+    finally:
+        if store is not None:
+            store.close()
+
+
+@contextmanager
+def _progress(size: int) -> Iterator[Callable[[int], None] | None]:
+    """A bar of bytes read on a terminal, for files big enough to take a while."""
+    if size < PROGRESS_MIN_BYTES or not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("import", total=size)
+        shown = 0
+
+        def update(done: int) -> None:
+            nonlocal shown
+            if done - shown >= 1 << 20 or done == size:  # a redraw per MiB is plenty
+                shown = done
+                bar.update(task, completed=done)
+
+        yield update
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="VICS JSON, a plain hash list or a CSV file.")],
+    name: Annotated[str, typer.Option("--name", help="Name of the new hash set.")],
+    fmt: Annotated[
+        ImportFormat | None,
+        typer.Option("--format", help="Input format; default: .json vics, .csv csv, else list."),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help=f"Category profile: {', '.join(PROFILES)}. Default: from the VICS header "
+            "(UK: uk-caid, else projectvic-us-2.0); none for lists and CSV.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option("--threshold", help="PDQ match threshold (Hamming distance).")
+    ] = hashsets.DEFAULT_THRESHOLD,
+    source: Annotated[str, typer.Option("--source", help="Where the set comes from.")] = "",
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="CSV column map, e.g. md5=Hash,category=Cat."),
+    ] = None,
+    hex64: Annotated[
+        Hex64, typer.Option("--hex64", help="What a bare 64-hex value in a list or CSV is.")
+    ] = Hex64.sha256,
+    db: DbOption = None,
+) -> None:
+    """Import a hash set in one transaction: a malformed file is refused whole."""
+    with _session(db) as store:
+        if not file.is_file():
+            raise HashSetError(f"{file}: no such file")
+        with _progress(file.stat().st_size) as progress:
+            row = hashsets.import_hash_set(
+                store,
+                file,
+                name,
+                fmt.value if fmt else None,
+                profile,
+                threshold,
+                source,
+                columns=parse_columns(columns) if columns else None,
+                hex64=hex64.value,
+                progress=progress,
+            )
+        typer.echo(
+            f"imported {row.entry_count} entries into hash set {row.name!r} "
+            f"(profile {row.profile}, PDQ threshold {row.pdq_threshold}, "
+            f"sha256 {row.source_sha256})"
+        )
+
+
+@app.command("list")
+def list_cmd(db: DbOption = None) -> None:
+    """Show every hash set."""
+    with _session(db) as store:
+        rows = hashsets.list_hash_sets(store)
+    if not rows:
+        typer.echo("no hash sets")
+        return
+    table = Table("name", "source", "profile", "threshold", "enabled", "entries", "imported_at")
+    for row in rows:
+        table.add_row(
+            escape(row.name),
+            escape(row.source),
+            row.profile,
+            str(row.pdq_threshold),
+            "yes" if row.enabled else "no",
+            str(row.entry_count),
+            _when(row.imported_at),
+        )
+    Console().print(table)
+
+
+@app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Hash set to export.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="vics (2.0 JSON) or list.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    db: DbOption = None,
+) -> None:
+    """Write a hash set as VICS 2.0 JSON or a plain list (one hash a line)."""
+    with _session(db) as store:
+        count = hashsets.export_hash_set(store, name, fmt.value, output)
+    typer.echo(f"exported {count} entries of {name!r} to {output}")
+
+
+@app.command("enable")
+def enable_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    """Match against this hash set again."""
+    with _session(db) as store:
+        hashsets.set_enabled(store, name, True)
+    typer.echo(f"enabled {name!r}")
+
+
+@app.command("disable")
+def disable_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    """Keep this hash set but leave it out of matching."""
+    with _session(db) as store:
+        hashsets.set_enabled(store, name, False)
+    typer.echo(f"disabled {name!r}")
+
+
+@app.command("remove")
+def remove_cmd(
+    name: Annotated[str, typer.Argument()],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a hash set, its entries and their matches."""
+    with _session(db) as store:
+        found = hashsets.get_hash_set(store, name)
+        if not yes:
+            typer.confirm(f"remove {name!r} and its {found.entry_count} entries?", abort=True)
+        removed = hashsets.remove_hash_set(store, name)
+    typer.echo(f"removed {name!r} ({removed} entries)")
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="hashset")

@@ -1,0 +1,228 @@
+"""The plain values every hash-set format reads into and writes from, and their normalisation.
+
+Inside kaitiaki hex digests are lowercase; formats that distribute them otherwise (VICS writes
+MD5 and SHA-1 uppercase) convert at their own edge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+HashKind = Literal["md5", "sha1", "sha256", "pdq"]
+
+# Length of each digest in hex characters. SHA-256 and PDQ are both 64: a bare 64-hex value is
+# ambiguous and the caller decides (see ``classify_hash``).
+HEX_LENGTHS: dict[HashKind, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+# Column widths of ``hash_set_entries``; longer values are refused rather than truncated (and
+# PostgreSQL would refuse them anyway, half-way through an import).
+MAX_MEDIA_ID = 100
+MAX_SERIES = 200
+MAX_CATEGORY = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One known item of a hash set: its signals, category and victim-identification flags.
+
+    ``category`` is the profile's code as text ("0" is a real category, never "no category").
+    ``extra`` keeps what a format carries beyond these fields (for VICS: Tags, Comments,
+    MediaSize, Exifs, ... under their VICS names) so that an export can write it back.
+    """
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    photodna: str | None = None
+    media_id: str | None = None
+    category: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    is_distributed: bool | None = None
+    # vPDQ frames of a video entry: [frame, quality, 64-hex, seconds] each (kaitiaki's own sets).
+    vpdq: list[list[Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def single(kind: HashKind, digest: str) -> Entry:
+        """An entry with one digest, as plain lists give them."""
+        return Entry(
+            md5=digest if kind == "md5" else None,
+            sha1=digest if kind == "sha1" else None,
+            sha256=digest if kind == "sha256" else None,
+            pdq=digest if kind == "pdq" else None,
+        )
+
+    def hashes(self) -> dict[HashKind, str]:
+        found: dict[HashKind, str | None] = {
+            "md5": self.md5,
+            "sha1": self.sha1,
+            "sha256": self.sha256,
+            "pdq": self.pdq,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+
+class Parsed(NamedTuple):
+    """An entry and where it came from in its file ("line 12", "row 3", "Media record #7")."""
+
+    entry: Entry
+    where: str
+
+
+class HashSetError(Exception):
+    """A hash-set operation the user asked for cannot be done (the message says why)."""
+
+
+class HashSetExistsError(HashSetError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"a hash set named {name!r} already exists; remove it first or choose another name"
+        )
+
+
+class HashSetMissingError(HashSetError, LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no hash set named {name!r} (see 'kaitiaki hashset list')")
+
+
+class HashSetFormatError(HashSetError):
+    """A file that cannot be imported: which file, where in it, and why. Nothing was stored."""
+
+    def __init__(self, path: Path | str, where: str, reason: str) -> None:
+        self.path = str(path)
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{self.path}: {where}: {reason}" if where else f"{self.path}: {reason}")
+
+
+class EntryError(ValueError):
+    """One value of one entry is invalid; the reader adds the file and the position."""
+
+
+def normalise_hex(value: Any, kind: HashKind, field_name: str | None = None) -> str | None:
+    """``value`` as lowercase hex of the length ``kind`` needs; None for null or empty."""
+    label = field_name or kind.upper()
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EntryError(f"{label} must be a hex string, not {type(value).__name__} {value!r}")
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) != HEX_LENGTHS[kind] or not _HEX.fullmatch(text):
+        raise EntryError(f"{label} {_show(text)} is not {HEX_LENGTHS[kind]} hex digits")
+    return text.lower()
+
+
+def classify_hash(
+    value: str, *, hex64: Literal["sha256", "pdq"] = "sha256"
+) -> tuple[HashKind, str]:
+    """The kind of a bare hex digest, told by its length; a 64-hex value is ``hex64``.
+
+    An optional ``kind:`` prefix (``md5:``, ``sha1:``, ``sha256:``, ``pdq:``) settles the kind
+    explicitly, which is the only way to mix SHA-256 and PDQ in one list.
+    """
+    text = value.strip()
+    prefix, sep, rest = text.partition(":")
+    if sep:
+        kind = prefix.strip().lower().replace("-", "")
+        if kind not in HEX_LENGTHS:
+            raise EntryError(f"unknown hash kind {prefix!r} (use md5, sha1, sha256 or pdq)")
+        checked = normalise_hex(rest, kind)
+        if checked is None:
+            raise EntryError(f"empty {prefix} hash")
+        return kind, checked
+    if not _HEX.fullmatch(text):
+        raise EntryError(f"{_show(text)} is not a hex digest")
+    by_length: dict[int, HashKind] = {32: "md5", 40: "sha1", 64: hex64}
+    found = by_length.get(len(text))
+    if found is None:
+        raise EntryError(
+            f"{len(text)} hex digits is no known digest (MD5 32, SHA-1 40, SHA-256/PDQ 64)"
+        )
+    return found, text.lower()
+
+
+_TRUE = frozenset({"true", "yes", "y", "1", "t"})
+_FALSE = frozenset({"false", "no", "n", "0", "f"})
+
+
+def parse_bool(value: Any, field_name: str) -> bool | None:
+    """A flag given as a JSON boolean, 0/1 or a string such as "true"/"False"; None if absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise EntryError(f"{field_name} {_show(value)} is not a boolean")
+
+
+def parse_category(value: Any) -> str | None:
+    """A category code as text: 0 stays "0" (a real category); null and "" are no category."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise EntryError(f"Category {_show(value)} is not a category code")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise EntryError(f"Category {value!r} is not a category code")
+        value = int(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) > MAX_CATEGORY:
+        raise EntryError(f"Category {_show(text)} is longer than {MAX_CATEGORY} characters")
+    return text
+
+
+def parse_vpdq(value: Any) -> list[list[Any]] | None:
+    """vPDQ frames as [frame, quality, hex, seconds] lists; None when absent."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list):
+        raise EntryError("VPDQ must be a list of [frame, quality, hex, seconds]")
+    frames: list[list[Any]] = []
+    for number, item in enumerate(value, 1):
+        if not isinstance(item, list) or len(item) != 4:
+            raise EntryError(f"VPDQ frame #{number} is not [frame, quality, hex, seconds]")
+        frame, quality, digest, seconds = item
+        if not isinstance(frame, int) or not isinstance(quality, int) or quality not in range(101):
+            raise EntryError(f"VPDQ frame #{number} has a bad frame number or quality")
+        if not isinstance(seconds, int | float):
+            raise EntryError(f"VPDQ frame #{number} has no timestamp in seconds")
+        checked = normalise_hex(digest, "pdq", f"VPDQ frame #{number}")
+        frames.append([frame, quality, checked, float(seconds)])
+    return frames
+
+
+def bounded_text(value: Any, field_name: str, limit: int) -> str | None:
+    """A short text field (MediaID, Series): numbers become text, over-long values are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise EntryError(f"{field_name} {_show(value)} is not text")
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) > limit:
+        raise EntryError(f"{field_name} is longer than {limit} characters: {_show(text)}")
+    return text
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

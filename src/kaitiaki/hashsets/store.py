@@ -1,0 +1,311 @@
+"""Hash sets in the store: import in one transaction, export streamed, list, enable, remove.
+
+An import is all or nothing. The set row and its entries are written in one transaction, in
+bulk batches; any error in the file (syntax, a missing MD5, an unknown category) raises
+``HashSetFormatError`` naming the file, the position and the reason, and the transaction rolls
+back, so nothing half-imported stays behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal, TextIO, cast, get_args
+
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kaitiaki.hashsets.csvfile import read_csv
+from kaitiaki.hashsets.entry import (
+    Entry,
+    HashSetError,
+    HashSetExistsError,
+    HashSetFormatError,
+    HashSetMissingError,
+    Parsed,
+)
+from kaitiaki.hashsets.plain import Hex64, export_plain, read_plain
+from kaitiaki.hashsets.profiles import UnknownCategoryError, get_profile, profile_for_vics_region
+from kaitiaki.hashsets.source import Progress, SourceFile
+from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
+from kaitiaki.store import Store
+from kaitiaki.store.models import HashSet, HashSetEntry
+
+ImportFormat = Literal["vics", "list", "csv"]
+ExportFormat = Literal["vics", "list"]
+DEFAULT_THRESHOLD = 31
+MAX_THRESHOLD = 256  # PDQ hashes are 256 bits
+# A batch is flushed with one bulk INSERT at BATCH rows or BATCH_BYTES of input, whichever
+# comes first: enough to amortise round trips, while the rows held in memory stay a few MB
+# however large the file and however big its records (Exifs, MediaFiles) are.
+BATCH = 2_000
+BATCH_BYTES = 1 << 20
+# A Core insert on the table: the ORM's bulk path costs more than the database on big imports.
+_INSERT = insert(cast(Table, HashSetEntry.__table__))
+
+
+def detect_format(path: Path) -> ImportFormat:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "vics"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    return "list"
+
+
+def import_hash_set(
+    store: Store,
+    path: Path | str,
+    name: str,
+    fmt: ImportFormat | None = None,
+    profile: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    source: str = "",
+    *,
+    columns: Mapping[str, str] | None = None,
+    hex64: Hex64 = "sha256",
+    progress: Progress | None = None,
+) -> HashSet:
+    """Import ``path`` as the hash set ``name``; return its stored row.
+
+    ``profile`` defaults to what the file implies: a VICS 2.0 ``UK`` header means CAID, other
+    VICS files Project VIC US 2.0, plain lists and CSV ``none`` (so categories need a profile).
+    """
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt not in get_args(ImportFormat):
+        raise HashSetError(f"unknown import format {fmt!r}; use vics, list or csv")
+    if not 0 <= threshold <= MAX_THRESHOLD:
+        raise HashSetError(f"PDQ threshold must be 0-{MAX_THRESHOLD}, not {threshold}")
+    if profile is not None:
+        get_profile(profile)
+    if not name.strip():
+        raise HashSetError("a hash set needs a name")
+    if not path.is_file():
+        raise HashSetError(f"{path}: no such file")
+    with store.session() as session:
+        if _find(session, name) is not None:
+            raise HashSetExistsError(name)
+    with SourceFile(path, progress) as src:
+        parsed, profile = _reader(path, src, fmt, profile, columns, hex64)
+        try:
+            with store.session() as session:
+                return _write(session, src, parsed, name, fmt, profile, threshold, source)
+        except IntegrityError:
+            # Another import took the name between our check and our commit.
+            raise HashSetExistsError(name) from None
+
+
+def _reader(
+    path: Path,
+    src: SourceFile,
+    fmt: ImportFormat,
+    profile: str | None,
+    columns: Mapping[str, str] | None,
+    hex64: Hex64,
+) -> tuple[Iterator[Parsed], str]:
+    if fmt == "vics":
+        header = read_header(path)
+        return read_vics(path, src, header), profile or profile_for_vics_region(header.region)
+    lines = _lines(src, "utf-16" if src.skip_bom() == "utf-16" else "utf-8")
+    if fmt == "csv":
+        return read_csv(path, lines, columns, hex64=hex64), profile or "none"
+    return read_plain(path, lines, hex64=hex64), profile or "none"
+
+
+def _lines(src: SourceFile, encoding: str) -> Iterator[str]:
+    """Text lines of ``src``, leaving ``src`` open: the digest still needs what follows."""
+    text = io.TextIOWrapper(io.BufferedReader(src), encoding=encoding, newline="")
+    try:
+        yield from text
+    finally:
+        # Without detaching, collecting the wrappers would close ``src`` under the importer.
+        with contextlib.suppress(ValueError):
+            text.detach().detach()
+
+
+def _write(
+    session: Session,
+    src: SourceFile,
+    parsed: Iterator[Parsed],
+    name: str,
+    fmt: str,
+    profile_name: str,
+    threshold: int,
+    source: str,
+) -> HashSet:
+    profile = get_profile(profile_name)
+    row = HashSet(
+        name=name,
+        source=source,
+        profile=profile_name,
+        pdq_threshold=threshold,
+        enabled=True,
+        source_format=fmt,
+        entry_count=0,
+    )
+    session.add(row)
+    session.flush()
+    batch: list[dict[str, Any]] = []
+    count = 0
+    flushed_at = src.position
+    for entry, where in parsed:
+        try:
+            category = profile.validate(entry.category)
+        except UnknownCategoryError as exc:
+            raise HashSetFormatError(src.path, where, str(exc)) from None
+        batch.append(_row(row.id, entry, category))
+        count += 1
+        if len(batch) >= BATCH or src.position - flushed_at >= BATCH_BYTES:
+            session.execute(_INSERT, batch)
+            batch.clear()
+            flushed_at = src.position
+    if batch:
+        session.execute(_INSERT, batch)
+    if count == 0:
+        raise HashSetFormatError(src.path, "", "no entries in the file")
+    row.entry_count = count
+    row.source_sha256 = src.finish()
+    return row
+
+
+def _row(set_id: int, entry: Entry, category: str | None) -> dict[str, Any]:
+    return {
+        "hash_set_id": set_id,
+        "media_id": entry.media_id,
+        "md5": entry.md5,
+        "sha1": entry.sha1,
+        "sha256": entry.sha256,
+        "pdq": entry.pdq,
+        "vpdq": entry.vpdq,
+        "photodna": entry.photodna,
+        "category": category,
+        "series": entry.series,
+        "victim_identified": entry.victim_identified,
+        "offender_identified": entry.offender_identified,
+        "is_distributed": entry.is_distributed,
+        "extra": entry.extra or None,
+    }
+
+
+def to_entry(row: HashSetEntry) -> Entry:
+    return Entry(
+        md5=row.md5,
+        sha1=row.sha1,
+        sha256=row.sha256,
+        pdq=row.pdq,
+        vpdq=row.vpdq,
+        photodna=row.photodna,
+        media_id=row.media_id,
+        category=row.category,
+        series=row.series,
+        victim_identified=row.victim_identified,
+        offender_identified=row.offender_identified,
+        is_distributed=row.is_distributed,
+        extra=dict(row.extra or {}),
+    )
+
+
+def iter_entries(store: Store, name: str, *, chunk: int = BATCH) -> Iterator[Entry]:
+    """The entries of a set in import order, fetched ``chunk`` rows at a time."""
+    with store.session() as session:
+        found = _find(session, name)
+        if found is None:
+            raise HashSetMissingError(name)
+        query = (
+            select(HashSetEntry)
+            .where(HashSetEntry.hash_set_id == found.id)
+            .order_by(HashSetEntry.id)
+            .execution_options(yield_per=chunk)
+        )
+        for row in session.scalars(query):
+            yield to_entry(row)
+            session.expunge(row)  # keep the identity map from growing with the set
+
+
+def export_hash_set(store: Store, name: str, fmt: ExportFormat, out: Path | str | TextIO) -> int:
+    """Write the set as VICS 2.0 JSON or a plain list; return the number of entries written.
+
+    A path is written through a temporary file beside it and renamed at the end, so a failed
+    export never leaves a partial file that looks complete.
+    """
+    if fmt not in get_args(ExportFormat):
+        raise HashSetError(f"unknown export format {fmt!r}; use vics or list")
+    with store.session() as session:
+        found = _find(session, name)
+        if found is None:
+            raise HashSetMissingError(name)
+        region = get_profile(found.profile).vics_region
+
+    def writer(stream: TextIO) -> int:
+        if fmt == "vics":
+            return export_vics(iter_entries(store, name), stream, region=region)
+        return export_plain(iter_entries(store, name), stream, title=f"kaitiaki hash set {name}")
+
+    if not isinstance(out, str | Path):
+        return writer(out)
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or None)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+            count = writer(stream)
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def list_hash_sets(store: Store) -> list[HashSet]:
+    with store.session() as session:
+        return list(session.scalars(select(HashSet).order_by(HashSet.name)))
+
+
+def get_hash_set(store: Store, name: str) -> HashSet:
+    with store.session() as session:
+        found = _find(session, name)
+        if found is None:
+            raise HashSetMissingError(name)
+        return found
+
+
+def set_enabled(store: Store, name: str, enabled: bool) -> HashSet:
+    with store.session() as session:
+        found = _find(session, name)
+        if found is None:
+            raise HashSetMissingError(name)
+        found.enabled = enabled
+        return found
+
+
+def remove_hash_set(store: Store, name: str) -> int:
+    """Delete the set and its entries (matches go with them); return the entries removed."""
+    with store.session() as session:
+        found = _find(session, name)
+        if found is None:
+            raise HashSetMissingError(name)
+        # Entries first and explicitly: correct even where foreign keys are not enforced.
+        result = session.execute(delete(HashSetEntry).where(HashSetEntry.hash_set_id == found.id))
+        session.delete(found)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def count_entries(store: Store, name: str | None = None) -> int:
+    """Entries in one set, or in the whole store."""
+    with store.session() as session:
+        query = select(func.count()).select_from(HashSetEntry)
+        if name is not None:
+            found = _find(session, name)
+            if found is None:
+                raise HashSetMissingError(name)
+            query = query.where(HashSetEntry.hash_set_id == found.id)
+        return int(session.scalar(query) or 0)
+
+
+def _find(session: Session, name: str) -> HashSet | None:
+    return session.scalar(select(HashSet).where(HashSet.name == name))
