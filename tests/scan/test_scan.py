@@ -118,6 +118,8 @@ def test_scan_classifies_records_and_summarises(
     assert "pdq" in rows["broken.jpg"]["error"]
     assert rows["broken.jpg"]["md5"] == md5(files["broken.jpg"]), "a corrupt file is still hashed"
     assert rows["empty.bin"]["type"] == "empty"
+    assert rows["empty.bin"]["classification"] == "error"
+    assert "zero-byte" in rows["empty.bin"]["error"]
     assert rows["text-named.jpg"]["type"] == "other"
     member = "Downloads/bundle.zip!/inner.tar.gz!/deep/coffee.jpg"
     assert rows[member]["classification"] == "known"
@@ -131,7 +133,7 @@ def test_scan_classifies_records_and_summarises(
     assert summary.instances == len(rows) == result.records_written
     assert summary.by_label["known"] == 4
     assert summary.by_label["ignorable"] == 1
-    assert summary.by_label["error"] == 1
+    assert summary.by_label["error"] == 2  # the truncated JPEG and the zero-byte file
     assert summary.known_by_category[("vics", "1")] == 2
     assert summary.manifest_sha256 == result.manifest_sha256 is not None
 

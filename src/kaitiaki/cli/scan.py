@@ -25,8 +25,9 @@ from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 from kaitiaki.match import HashSetNotFoundError
 from kaitiaki.scan.export import FORMATS, export
-from kaitiaki.scan.runner import run_scan
+from kaitiaki.scan.runner import ScanResult, run_scan
 from kaitiaki.scan.summary import EvidenceNotFoundError, Summary, summarise
+from kaitiaki.store import Store
 
 console = Console()
 
@@ -59,7 +60,40 @@ def print_summary(summary: Summary, out: Console) -> None:
     table.add_row("errors", f"{summary.by_label['error']:,}")
     out.print(table)
     if summary.manifest_sha256:
-        out.print(f"manifest SHA-256: {summary.manifest_sha256}")
+        out.print(f"manifest SHA-256: {summary.manifest_sha256}", soft_wrap=True)
+
+
+def scan_with_progress(
+    store: Store,
+    paths: list[Path],
+    evidence: str,
+    hash_sets: list[str] | None,
+    workers: int | None,
+    **details: str,
+) -> ScanResult:
+    """Run a scan under a Rich progress bar (files done, files/s, time left)."""
+    columns = (
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("scan", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run_scan(
+            store, paths, evidence, hash_sets, workers=workers, on_progress=update, **details
+        )
+    if result.sources_skipped:
+        console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
+    console.print(f"{result.records_written:,} records written in {result.seconds:.1f} s")
+    return result
 
 
 def scan(
@@ -81,37 +115,16 @@ def scan(
 ) -> None:
     """Hash, match and classify every file under PATHS; resumes an interrupted scan."""
     store = store_from(db)
-    columns = (
-        TextColumn("[bold]scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with (
-        user_errors(HashSetNotFoundError, FileNotFoundError),
-        Progress(*columns, console=console, transient=False) as progress,
-    ):
-        task = progress.add_task("scan", total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        result = run_scan(
+    with user_errors(HashSetNotFoundError, FileNotFoundError):
+        scan_with_progress(
             store,
             paths,
             evidence,
             hash_set,
-            workers=workers,
+            workers,
             description=description,
             acquired_by=acquired_by,
-            on_progress=update,
         )
-    if result.sources_skipped:
-        console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
-    console.print(f"{result.records_written:,} records written in {result.seconds:.1f} s")
     print_summary(summarise(store, evidence), console)
 
 

@@ -162,6 +162,8 @@ def hash_stream(
     """Records for one blob read from ``stream``, then for its members if it is an archive."""
     record = FileRecord(path=path, source=source, depth=depth)
     with _read_once(stream, record) as (data, copy):
+        if record.size == 0:
+            record.error = "zero-byte file: nothing to match"
         if record.kind != ContentKind.ARCHIVE:
             _signals(record, data, copy)
             yield record

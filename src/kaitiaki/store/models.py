@@ -25,7 +25,11 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+    # Python None is SQL NULL, not the JSON literal null, so "IS NULL" filters mean what they say.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON(none_as_null=True),
+        list[Any]: JSON(none_as_null=True),
+    }
 
 
 class Evidence(Base):
@@ -49,8 +53,8 @@ class Scan(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
-    roots: Mapped[list[Any]] = mapped_column(JSON)
-    hash_sets: Mapped[list[Any]] = mapped_column(JSON)
+    roots: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    hash_sets: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     tool_version: Mapped[str] = mapped_column(String(40))
@@ -72,8 +76,8 @@ class File(Base):
     # The 8 dihedral hashes, space separated, in pdqhash's order (original first).
     pdq_dihedral: Mapped[str | None] = mapped_column(Text)
     # [[frame, quality, hex, seconds], ...]
-    vpdq: Mapped[list[Any] | None] = mapped_column(JSON)
-    exif: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    vpdq: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    exif: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Content that was read but could not be decoded (corrupt image, bomb, ...).
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -133,14 +137,14 @@ class HashSetEntry(Base):
     sha1: Mapped[str | None] = mapped_column(String(40), index=True)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))
-    vpdq: Mapped[list[Any] | None] = mapped_column(JSON)
+    vpdq: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     photodna: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(20))
     series: Mapped[str | None] = mapped_column(String(200))
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
     offender_identified: Mapped[bool | None] = mapped_column(Boolean)
     is_distributed: Mapped[bool | None] = mapped_column(Boolean)
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Match(Base):
