@@ -69,7 +69,9 @@ def scan_with_progress(
     evidence: str,
     hash_sets: list[str] | None,
     workers: int | None,
-    **details: str,
+    *,
+    description: str = "",
+    acquired_by: str = "",
 ) -> ScanResult:
     """Run a scan under a Rich progress bar (files done, files/s, time left)."""
     columns = (
@@ -88,7 +90,14 @@ def scan_with_progress(
             progress.update(task, completed=done, total=total)
 
         result = run_scan(
-            store, paths, evidence, hash_sets, workers=workers, on_progress=update, **details
+            store,
+            paths,
+            evidence,
+            hash_sets,
+            workers=workers,
+            description=description,
+            acquired_by=acquired_by,
+            on_progress=update,
         )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
