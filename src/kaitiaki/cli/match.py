@@ -52,26 +52,31 @@ def match(
     store = store_from(db)
     with user_errors(HashSetNotFoundError):
         matcher = Matcher.load(store, hash_set)
-    pending: list[tuple[str, FileRecord]] = []
+    # Queries are answered in batches (one index probe for many hashes) but printed in order.
+    pending: list[tuple[str, FileRecord | str]] = []
 
     def flush() -> None:
-        for (query, _), hits in zip(pending, matcher.match([r for _, r in pending]), strict=True):
-            _emit(query, hits)
+        records = [q for _, q in pending if isinstance(q, FileRecord)]
+        hexes = [q for _, q in pending if isinstance(q, str)]
+        file_hits = iter(matcher.match(records))
+        hex_hits = iter(matcher.match_pdq(hexes))
+        for shown, query in pending:
+            _emit(shown, next(file_hits) if isinstance(query, FileRecord) else next(hex_hits))
         pending.clear()
 
     for query in _queries(queries):
-        if PDQ_HEX.match(query) and not Path(query).exists():
-            _emit(query, matcher.match_pdq([query.lower()])[0])
-            continue
         path = Path(query)
-        if not path.exists():
+        if PDQ_HEX.match(query) and not path.exists():
+            pending.append((query, query.lower()))
+        elif not path.exists():
             typer.echo(f"error: {query!r} is neither a file nor a 64-hex PDQ hash", err=True)
             raise typer.Exit(1)
-        for record in hash_path(path):
-            if record.error and not record.sha256:
-                typer.echo(f"error: {record.path}: {record.error}", err=True)
-                continue
-            pending.append((record.path, record))
+        else:
+            for record in hash_path(path):
+                if record.error and not record.sha256:
+                    typer.echo(f"error: {record.path}: {record.error}", err=True)
+                    continue
+                pending.append((record.path, record))
         if len(pending) >= _BATCH:
             flush()
     flush()

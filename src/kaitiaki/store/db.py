@@ -7,15 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///kaitiaki.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration; a test checks it against Alembic's own view of the scripts. A store
+# already at this revision opens without importing Alembic (a second off every command).
+HEAD_REVISION = "0001"
 
 
 def database_url(url: str | None = None) -> str:
@@ -38,6 +42,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -62,13 +68,23 @@ class Store:
         self.engine.dispose()
 
 
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if found is None else str(found)
+
+
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     """Open (and by default create or upgrade) the store at ``url``."""
     resolved = database_url(url)
     engine = create_engine(resolved)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if migrate:
+    if migrate and _revision(engine) != HEAD_REVISION:
+        from alembic import command
+
         config = alembic_config(resolved)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
