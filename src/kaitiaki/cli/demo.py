@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,11 +11,10 @@ from rich.table import Table
 
 from kaitiaki.cli.options import DbOption
 from kaitiaki.cli.scan import print_summary, scan_with_progress
-from kaitiaki.hashsets import HashSetMissingError, get_hash_set, import_hash_set
-from kaitiaki.scan.export import export, result_rows
-from kaitiaki.scan.summary import summarise
-from kaitiaki.simulate.sample import IMAGE_SET, VIDEO_SET, SampleManifest, build_sample
-from kaitiaki.store import Store, open_store
+
+if TYPE_CHECKING:
+    from kaitiaki.simulate.sample import SampleManifest
+    from kaitiaki.store import Store
 
 console = Console()
 EVIDENCE = "demo-sample"
@@ -26,6 +25,8 @@ def _text(value: object) -> str:
 
 
 def _has_hash_set(store: Store, name: str) -> bool:
+    from kaitiaki.hashsets import HashSetMissingError, get_hash_set
+
     try:
         get_hash_set(store, name)
     except HashSetMissingError:
@@ -55,6 +56,12 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Build a benign sample, import its stand-in hash sets, scan it, summarise and export."""
+    from kaitiaki.hashsets import import_hash_set
+    from kaitiaki.scan.export import export, result_rows
+    from kaitiaki.scan.summary import summarise
+    from kaitiaki.simulate.sample import IMAGE_SET, VIDEO_SET, build_sample
+    from kaitiaki.store import open_store
+
     out.mkdir(parents=True, exist_ok=True)
     if db is None:
         # The demo starts from an empty embedded store each time it runs.

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from kaitiaki.scan.hasher import hash_path
-
 
 def hash_files(
     files: Annotated[list[Path], typer.Argument(help="Files to hash.")],
 ) -> None:
     """Print one JSON object per file (and per archive member)."""
+    from kaitiaki.scan.hasher import hash_path
+
     for file in files:
         for record in hash_path(file):
             typer.echo(json.dumps(record.as_json(), separators=(",", ":")))

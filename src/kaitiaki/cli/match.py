@@ -7,14 +7,15 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
-from kaitiaki.match import HashSetNotFoundError, Matcher, MatchHit
-from kaitiaki.scan.hasher import FileRecord, hash_path
+
+if TYPE_CHECKING:
+    from kaitiaki.match import MatchHit
 
 PDQ_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _BATCH = 256
@@ -49,6 +50,9 @@ def match(
     db: DbOption = None,
 ) -> None:
     """Print one JSON object per match: query, hash_set, entry_id, signal, distance, category."""
+    from kaitiaki.match import HashSetNotFoundError, Matcher
+    from kaitiaki.scan.hasher import FileRecord, hash_path
+
     store = store_from(db)
     with user_errors(HashSetNotFoundError):
         matcher = Matcher.load(store, hash_set)

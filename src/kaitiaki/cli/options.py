@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kaitiaki.store import Store, open_store
+if TYPE_CHECKING:
+    from kaitiaki.store import Store
 
 DbOption = Annotated[
     str | None,
@@ -20,4 +21,6 @@ DbOption = Annotated[
 
 
 def store_from(db: str | None) -> Store:
+    from kaitiaki.store import open_store
+
     return open_store(db)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,11 +23,13 @@ from rich.text import Text
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
-from kaitiaki.match import HashSetNotFoundError
-from kaitiaki.scan.export import FORMATS, export
-from kaitiaki.scan.runner import ScanResult, run_scan
-from kaitiaki.scan.summary import EvidenceNotFoundError, Summary, summarise
-from kaitiaki.store import Store
+from kaitiaki.scan.export import FORMATS
+
+if TYPE_CHECKING:
+    # Imported where used: every command pays for the modules it needs, not for all of them.
+    from kaitiaki.scan.runner import ScanResult
+    from kaitiaki.scan.summary import Summary
+    from kaitiaki.store import Store
 
 console = Console()
 
@@ -74,6 +76,8 @@ def scan_with_progress(
     acquired_by: str = "",
 ) -> ScanResult:
     """Run a scan under a Rich progress bar (files done, files/s, time left)."""
+    from kaitiaki.scan.runner import run_scan
+
     columns = (
         TextColumn("[bold]scanning"),
         BarColumn(),
@@ -123,6 +127,9 @@ def scan(
     db: DbOption = None,
 ) -> None:
     """Hash, match and classify every file under PATHS; resumes an interrupted scan."""
+    from kaitiaki.match import HashSetNotFoundError
+    from kaitiaki.scan.summary import summarise
+
     store = store_from(db)
     with user_errors(HashSetNotFoundError, FileNotFoundError):
         scan_with_progress(
@@ -142,6 +149,8 @@ def summary(
     db: DbOption = None,
 ) -> None:
     """Print the summary of an evidence item already scanned."""
+    from kaitiaki.scan.summary import EvidenceNotFoundError, summarise
+
     store = store_from(db)
     with user_errors(EvidenceNotFoundError):
         print_summary(summarise(store, evidence), console)
@@ -154,6 +163,9 @@ def export_results(
     db: DbOption = None,
 ) -> None:
     """Write an evidence item's results (hashes and records, never images)."""
+    from kaitiaki.scan.export import export
+    from kaitiaki.scan.summary import EvidenceNotFoundError
+
     store = store_from(db)
     with user_errors(EvidenceNotFoundError, ValueError):
         count = export(store, evidence, fmt, output)
