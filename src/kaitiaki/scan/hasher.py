@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from kaitiaki.content.archives import (
     ArchiveError,
@@ -76,14 +76,22 @@ def is_utf8(path: Path | str) -> bool:
 
 
 @contextmanager
-def _read_once(stream: BinaryIO, record: FileRecord) -> Iterator[tuple[bytes | None, BinaryIO]]:
-    """Digest ``stream`` in one pass; yield its bytes (when small) and a re-readable copy."""
+def _read_once(
+    stream: BinaryIO, record: FileRecord, original: Path | None = None
+) -> Iterator[tuple[bytes | None, BinaryIO]]:
+    """Digest ``stream`` in one pass; yield its bytes (when small) and a re-readable copy.
+
+    A large video or archive read from a member stream is spooled to a temporary file so that
+    its decoder can seek; one read from disk (``original``) is simply opened again instead.
+    """
     digests = DigestAccumulator()
     first = stream.read(HEADER_SIZE)
     detected = detect(first)
     record.kind, record.mime = detected.kind.value, detected.mime
     digests.update(first)
-    keep = detected.kind in (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE)
+    wanted = detected.kind in (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE)
+    large = original is not None and original.stat().st_size > KEEP_IN_MEMORY
+    keep = wanted and not large
     with tempfile.SpooledTemporaryFile(max_size=KEEP_IN_MEMORY) as spool:
         if keep:
             spool.write(first)
@@ -92,18 +100,18 @@ def _read_once(stream: BinaryIO, record: FileRecord) -> Iterator[tuple[bytes | N
             if keep:
                 spool.write(chunk)
         result = digests.finish()
-        record.md5, record.sha1, record.sha256, record.size = (
-            result.md5,
-            result.sha1,
-            result.sha256,
-            result.size,
-        )
-        spool.seek(0)
+        record.md5, record.sha1, record.sha256 = result.md5, result.sha1, result.sha256
+        record.size = result.size
         data: bytes | None = None
+        spool.seek(0)
         if keep and result.size <= KEEP_IN_MEMORY:
             data = spool.read()
             spool.seek(0)
-        yield data, spool  # type: ignore[misc]
+        if wanted and large and original is not None:
+            with original.open("rb") as again:
+                yield None, again
+        else:
+            yield data, cast(BinaryIO, spool)
 
 
 def _signals(record: FileRecord, data: bytes | None, copy: BinaryIO) -> None:
@@ -158,10 +166,11 @@ def hash_stream(
     depth: int = 0,
     budget: ExpansionBudget | None = None,
     limits: ArchiveLimits | None = None,
+    original: Path | None = None,
 ) -> Iterator[FileRecord]:
     """Records for one blob read from ``stream``, then for its members if it is an archive."""
     record = FileRecord(path=path, source=source, depth=depth)
-    with _read_once(stream, record) as (data, copy):
+    with _read_once(stream, record, original) as (data, copy):
         if record.size == 0:
             record.error = "zero-byte file: nothing to match"
         if record.kind != ContentKind.ARCHIVE:
@@ -234,13 +243,17 @@ def hash_path(path: Path, *, limits: ArchiveLimits | None = None) -> Iterator[Fi
     except OSError as exc:
         yield FileRecord(path=shown, source=shown, error=f"unreadable: {exc.strerror}", notes=notes)
         return
+    yielded = False
     with stream:
         try:
-            for record in hash_stream(stream, shown, shown, limits=limits):
+            for record in hash_stream(stream, shown, shown, limits=limits, original=path):
                 if record.depth == 0:
                     record.notes.extend(notes)
+                yielded = True
                 yield record
         except OSError as exc:
+            # After an archive's own record, the failure belongs to the rest of its members.
+            where = shown + ARCHIVE_SEPARATOR if yielded else shown
             yield FileRecord(
-                path=shown, source=shown, error=f"read failed: {exc.strerror}", notes=notes
+                path=where, source=shown, error=f"read failed: {exc.strerror}", notes=notes
             )
