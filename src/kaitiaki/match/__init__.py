@@ -3,4 +3,4 @@
 from kaitiaki.match.classify import Classified, classify
 from kaitiaki.match.matcher import HashSetNotFoundError, Matcher, MatchHit
 
-__all__ = ["Classified", "HashSetNotFoundError", "MatchHit", "Matcher", "classify"]
+__all__ = ["Classified", "Digested", "HashSetNotFoundError", "MatchHit", "Matcher", "classify"]

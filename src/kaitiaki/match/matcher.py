@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,19 @@ from kaitiaki.store.models import HashSet, HashSetEntry
 
 PDQ_QUALITY_FLOOR = 50
 _LOOKUP_CHUNK = 500
+
+
+class Digested(Protocol):
+    """Anything carrying digests: a hashed file, or a catalog row that only lists hashes."""
+
+    @property
+    def md5(self) -> str | None: ...
+    @property
+    def sha1(self) -> str | None: ...
+    @property
+    def sha256(self) -> str | None: ...
+    @property
+    def pdq(self) -> str | None: ...
 
 
 class HashSetNotFoundError(LookupError):
@@ -124,15 +137,24 @@ class Matcher:
             self._videos(records, found)
         return self._hits(found)
 
+    def match_digests(self, items: Sequence[Digested]) -> list[list[MatchHit]]:
+        """Hits for hash records without content (a provider's catalog): digests and one PDQ.
+
+        A catalog's PDQ comes without a quality score or rotations; it is used as given.
+        """
+        found: list[dict[int, tuple[str, int]]] = [{} for _ in items]
+        if self._sets:
+            self._exact(items, found)
+            self._pdq([[i.pdq] if i.pdq else None for i in items], found)
+        return self._hits(found)
+
     def match_pdq(self, hexes: Sequence[str]) -> list[list[MatchHit]]:
         """Hits for bare PDQ hashes (as typed by a user): the hash itself, not its rotations."""
         found: list[dict[int, tuple[str, int]]] = [{} for _ in hexes]
         self._pdq([[h] for h in hexes], found)
         return self._hits(found)
 
-    def _exact(
-        self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
-    ) -> None:
+    def _exact(self, records: Sequence[Digested], found: list[dict[int, tuple[str, int]]]) -> None:
         set_ids = list(self._sets)
         for signal in ("sha256", "sha1", "md5"):
             column = getattr(HashSetEntry, signal)

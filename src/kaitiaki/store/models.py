@@ -179,3 +179,59 @@ class Classification(Base):
     distance: Mapped[int | None] = mapped_column(Integer)
     series: Mapped[str | None] = mapped_column(String(200))
     victim_identified: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Account(Base):
+    """A provider account that touched flagged material, with its activity on it."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "account_id", name="uq_account"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(100), default="provider")
+    account_id: Mapped[str] = mapped_column(String(200))
+    flagged_files: Mapped[int] = mapped_column(Integer, default=0)
+    uploads: Mapped[int] = mapped_column(Integer, default=0)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ips: Mapped[int] = mapped_column(Integer, default=0)
+    countries: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[str | None] = mapped_column(Text)
+    subject_id: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class Subject(Base):
+    """Accounts believed to be one person, and the country and agency their activity points to."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    confidence: Mapped[float | None] = mapped_column()
+    agency: Mapped[str | None] = mapped_column(String(200))
+    vpn_or_hosting: Mapped[bool] = mapped_column(Boolean, default=False)
+    multi_country: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"NZ": 12, "AU": 3}: attributable flagged events per country.
+    countries: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Why the country is what it is (or why there is none), in words for the investigator.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class AccountLink(Base):
+    """Why two accounts were joined into one subject; ``rejected`` is an investigator's undo."""
+
+    __tablename__ = "account_links"
+    __table_args__ = (UniqueConstraint("account_a", "account_b", "reason", name="uq_link"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_a: Mapped[str] = mapped_column(String(200), index=True)
+    account_b: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
