@@ -243,3 +243,10 @@ def test_ip_forms_and_scopes() -> None:
     assert ip_scope("127.0.0.1") == "loopback"
     assert ip_scope("fe80::1") == "link-local"
     assert ip_scope("fd00::1") == "private"
+
+
+def test_00_prefix_is_international_even_with_a_region() -> None:
+    # Brazil's national rules treat "00" + carrier code as domestic; providers mean "+55".
+    assert normalise_phone("005511961407516", "BR") == "+5511961407516"
+    assert normalise_phone("+55 11 96140-7516", "BR") == "+5511961407516"
+    assert normalise_phone("(11) 96140-7516", "BR") == "+5511961407516"

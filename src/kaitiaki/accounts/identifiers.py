@@ -135,7 +135,7 @@ def normalise_phone(value: str, default_region: str | None = None) -> str | None
     ``default_region`` (ISO 3166-1 alpha-2, e.g. ``"NZ"``) is how a number written nationally
     (``021 123 4567``) is read; the caller takes it from the account's attributed country. Without
     it only international forms are accepted: ``+64 21 ...`` and ``0064 21 ...`` (``00`` is the
-    international prefix of most of the world; a national number never starts with it). A number
+    international prefix of most of the world, read as one with or without a region). A number
     must pass ``phonenumbers.is_valid_number`` (right length and prefix for its country): a
     possible-but-invalid number is more likely a typo or a placeholder than an identifier.
     """
@@ -144,7 +144,9 @@ def normalise_phone(value: str, default_region: str | None = None) -> str | None
         return None
     region = default_region.strip().upper() if default_region else None
     region = _REGION_ALIASES.get(region, region) if region else None
-    if region is None and text.startswith("00"):
+    if text.startswith("00"):
+        # International whatever the region: the national dialling rules of a few countries
+        # (Brazil's carrier codes) would otherwise read "0055..." as a domestic number.
         text = "+" + text[2:]
     try:
         number = phonenumbers.parse(text, region)

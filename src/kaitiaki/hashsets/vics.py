@@ -10,9 +10,9 @@ VICS has no top-level field for SHA-256 or PDQ. It has ``AlternativeHashes``, a 
 ``{"HashName", "HashValue"}`` (PhotoDNA travelled there in 1.x), so our export writes SHA-256
 and PDQ as ``AlternativeHashes`` named ``SHA256`` and ``PDQ`` (PDQ as 64 lowercase hex), and our
 import reads those names there, and also as top-level ``SHA256`` / ``PDQ`` fields which some
-tools write. vPDQ frames of videos travel in a top-level ``VPDQ`` field (non-standard too: a
-list of ``[frame, quality, hex, seconds]``). Fields we do not model (Tags, Comments, MediaSize, Exifs, MediaFiles, ...) are kept
-in ``Entry.extra`` under their VICS names and written back; OData control annotations
+tools write. vPDQ frames of videos travel in a top-level ``VPDQ`` field (non-standard too:
+a list of ``[frame, quality, hex, seconds]``). Fields we do not model (Tags, Comments,
+MediaSize, Exifs, MediaFiles, ...) are kept in ``Entry.extra`` under their VICS names and written back; OData control annotations
 (``odata.id``, ``...@odata.navigationLinkUrl``) are dropped, as they mean nothing outside the
 service that wrote them.
 """

@@ -55,6 +55,9 @@ class MatchHit:
     series: str | None
     victim_identified: bool | None
     ignorable: bool
+    # Counted as material by default under the set's profile (no category counts: a list is
+    # imported because its hashes are wanted).
+    pertinent: bool
 
     def as_json(self, query: str) -> dict[str, Any]:
         return {
@@ -245,6 +248,7 @@ class Matcher:
             series=entry.series,
             victim_identified=entry.victim_identified,
             ignorable=entry.category is not None and profile.is_ignorable(entry.category),
+            pertinent=profile.is_pertinent(entry.category),
         )
 
 

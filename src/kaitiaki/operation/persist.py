@@ -1,0 +1,89 @@
+"""Writing an analysis into the store: flagged accounts, subjects and the links that joined them.
+
+Re-running an analysis replaces its accounts and subjects; an investigator's rejected links are
+kept, because they are decisions, not results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import pyarrow as pa
+from sqlalchemy import delete
+
+from kaitiaki.accounts import Attribution, Resolution, Subject
+from kaitiaki.store import Store
+from kaitiaki.store.models import Account, AccountLink
+from kaitiaki.store.models import Subject as SubjectRow
+
+
+def _time(value: object) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def save_results(
+    store: Store,
+    flagged: pa.Table,
+    subjects: Sequence[Subject],
+    attributions: Mapping[str, Attribution],
+    resolution: Resolution,
+    members: set[str],
+    agency_of: Callable[[str | None], str],
+) -> None:
+    subject_of = {a: s.subject_id for s in subjects for a in s.account_ids}
+    with store.session() as session:
+        session.execute(delete(Account))
+        session.execute(delete(SubjectRow))
+        session.execute(delete(AccountLink).where(AccountLink.rejected.is_(False)))
+        rejected = {
+            (link.account_a, link.account_b, link.reason)
+            for link in session.query(AccountLink).filter(AccountLink.rejected)
+        }
+        session.add_all(
+            Account(
+                account_id=row["account_id"],
+                flagged_files=row["flagged_files"],
+                uploads=row["uploads"],
+                downloads=row["downloads"],
+                views=row["views"],
+                shares=row["shares"],
+                first_seen=_time(row["first_seen"]),
+                last_seen=_time(row["last_seen"]),
+                ips=row["ips"],
+                countries=row["countries"],
+                categories=row["categories"],
+                subject_id=subject_of.get(row["account_id"]),
+            )
+            for row in flagged.to_pylist()
+        )
+        for subject in subjects:
+            a = attributions[subject.subject_id]
+            session.add(
+                SubjectRow(
+                    id=subject.subject_id,
+                    country=a.country,
+                    confidence=a.confidence,
+                    agency=agency_of(a.country),
+                    vpn_or_hosting=a.vpn_or_hosting,
+                    multi_country=a.multi_country,
+                    countries=dict(a.countries),
+                    reason=a.reason,
+                    evidence=[
+                        [
+                            e.ip,
+                            e.country,
+                            e.events,
+                            e.first.isoformat() if e.first else None,
+                            e.last.isoformat() if e.last else None,
+                        ]
+                        for e in a.evidence
+                    ],
+                )
+            )
+        session.add_all(
+            AccountLink(account_a=link.account_a, account_b=link.account_b, reason=link.reason)
+            for link in resolution.links
+            if link.account_a in members
+            and (link.account_a, link.account_b, link.reason) not in rejected
+        )
