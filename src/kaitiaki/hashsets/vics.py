@@ -12,9 +12,9 @@ and PDQ as ``AlternativeHashes`` named ``SHA256`` and ``PDQ`` (PDQ as 64 lowerca
 import reads those names there, and also as top-level ``SHA256`` / ``PDQ`` fields which some
 tools write. vPDQ frames of videos travel in a top-level ``VPDQ`` field (non-standard too:
 a list of ``[frame, quality, hex, seconds]``). Fields we do not model (Tags, Comments,
-MediaSize, Exifs, MediaFiles, ...) are kept in ``Entry.extra`` under their VICS names and written back; OData control annotations
-(``odata.id``, ``...@odata.navigationLinkUrl``) are dropped, as they mean nothing outside the
-service that wrote them.
+MediaSize, Exifs, MediaFiles, ...) are kept in ``Entry.extra`` under their VICS names and
+written back; OData control annotations (``odata.id``, ``...@odata.navigationLinkUrl``) are
+dropped, as they mean nothing outside the service that wrote them.
 """
 
 from __future__ import annotations
