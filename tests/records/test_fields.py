@@ -151,7 +151,7 @@ def test_missing_mapping_file(tmp_path: Path) -> None:
 def test_semicolon_csv_through_the_mapping(tmp_path: Path) -> None:
     source = tmp_path / "semi.csv"
     source.write_text(
-        "timestamp;account_id;action;object_id;ip;port\n2024-01-01T00:00:00Z;a;view;o;;\n",
+        "timestamp;account_id;action;object_id;ip;port\n2024-01-01T00:00:00Z;a;view;o;192.0.2.1;\n",
         encoding="utf-8",
     )
     mapping = parse_mapping('[records]\ndelimiter = ";"')

@@ -50,14 +50,15 @@ def test_csv_with_mapping_rejects_each_bad_row_with_its_number_and_reason(tmp_pa
             ["2024-03-10T02:30:00Z", "dave", "view", "o2", "10.0.0.1", "70000", ""],  # 7
             ["2024-03-10T02:30:00Z", "dave", "view", "o2", "10.0.0.1", "-1", ""],  # 8
             ["2024-03-10T02:30:00Z", "dave", "view", "", "10.0.0.1", "80", ""],  # 9
-            ["2024-03-10T02:30:00Z", "erin", "Share-Link", "o3", "", "8080", ""],  # 10
+            ["2024-03-10T02:30:00Z", "erin", "Share-Link", "o3", "10.0.0.2", "8080", ""],  # 10
             ["2024-03-10 02:30:00", "frank", "view", "o3", "10.0.0.1", "80", ""],  # 11
+            ["2024-03-10T02:30:00Z", "gina", "view", "o3", "", "8080", ""],  # 12
         ],
         header=PROVIDER_HEADER,
     )
     result = ingest_records([source], tmp_path / "ws", mapping=MAPPING)
 
-    assert (result.rows_read, result.accepted, result.rejected) == (11, 3, 8)
+    assert (result.rows_read, result.accepted, result.rejected) == (12, 3, 9)
     assert rejects(result) == [
         ("export.csv", 3, "unparseable timestamp"),
         ("export.csv", 4, "missing account_id"),
@@ -67,6 +68,7 @@ def test_csv_with_mapping_rejects_each_bad_row_with_its_number_and_reason(tmp_pa
         ("export.csv", 8, "invalid port"),
         ("export.csv", 9, "missing object_id"),
         ("export.csv", 11, NO_ZONE),
+        ("export.csv", 12, "missing IP address"),
     ]
     assert result.rejected_by_reason["invalid port"] == 2
     got = [
@@ -76,7 +78,7 @@ def test_csv_with_mapping_rejects_each_bad_row_with_its_number_and_reason(tmp_pa
     assert got == [
         ("2024-03-10T02:30:00Z", "alice", "upload", "2001:db8::1", 443, 1),
         ("2024-03-09T13:30:00Z", "bob", "download", "192.0.2.1", None, 2),
-        ("2024-03-10T02:30:00Z", "erin", "share", None, 8080, 10),
+        ("2024-03-10T02:30:00Z", "erin", "share", "10.0.0.2", 8080, 10),
     ]
 
 
@@ -141,12 +143,13 @@ def test_jsonl_line_numbers_cover_malformed_lines_and_blank_lines(tmp_path: Path
         ("export.jsonl", 2, "malformed JSON"),
         ("export.jsonl", 4, "not a JSON object"),
         ("export.jsonl", 5, "invalid port"),
+        ("export.jsonl", 6, "missing IP address"),
     ]
     got = [
         (e["account_id"], e["action"], e["ip"], e["port"], e["source_row"])
         for e in events(tmp_path / "ws")
     ]
-    assert got == [("a", "download", "10.0.0.1", 443, 1), ("b", "download", None, 443, 6)]
+    assert got == [("a", "download", "10.0.0.1", 443, 1)]
     assert result.rows_read == 5
 
 
@@ -159,7 +162,7 @@ def test_parquet_typed_columns_and_zero_based_row_index(tmp_path: Path) -> None:
             "account_id": pa.array([1, 2, 3], pa.int64()),
             "action": ["upload", "view", "view"],
             "object_id": ["o1", "o2", "o3"],
-            "ip": ["10.0.0.1", "10.0.0.2", None],
+            "ip": ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
             "port": pa.array([80, 443, 70000], pa.int32()),
         }
     )
@@ -184,6 +187,7 @@ def test_parquet_wall_clock_timestamps_need_a_zone(tmp_path: Path) -> None:
             "account_id": ["a"],
             "action": ["view"],
             "object_id": ["o"],
+            "ip": ["192.0.2.1"],
         }
     )
     pq.write_table(table, tmp_path / "naive.parquet")
@@ -235,8 +239,8 @@ def test_same_file_with_other_options_replaces_its_earlier_output(tmp_path: Path
     source = write_csv(
         tmp_path / "local.csv",
         [
-            ["2024-06-01 12:00:00", "a", "view", "o1", "", ""],
-            ["2024-06-01T12:00:00Z", "b", "view", "o1", "", ""],
+            ["2024-06-01 12:00:00", "a", "view", "o1", "192.0.2.1", ""],
+            ["2024-06-01T12:00:00Z", "b", "view", "o1", "192.0.2.1", ""],
         ],
     )
     ws = tmp_path / "ws"
@@ -253,7 +257,7 @@ def test_same_file_with_other_options_replaces_its_earlier_output(tmp_path: Path
 
 def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    good = write_csv(tmp_path / "good.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "", ""]])
+    good = write_csv(tmp_path / "good.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]])
     ingest_records([good], ws)
     before = snapshot(ws)
 
@@ -261,7 +265,7 @@ def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None
         ingest_records([good, tmp_path / "missing.csv"], ws)
     assert snapshot(ws) == before
 
-    other = write_csv(tmp_path / "other.csv", [["2024-01-02T00:00:00Z", "b", "view", "o", "", ""]])
+    other = write_csv(tmp_path / "other.csv", [["2024-01-02T00:00:00Z", "b", "view", "o", "192.0.2.1", ""]])
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet at all")
     with pytest.raises(IngestError, match=r"corrupt\.parquet"):
@@ -271,7 +275,7 @@ def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None
 
 
 def test_progress_reports_stages(tmp_path: Path) -> None:
-    source = write_csv(tmp_path / "p.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "", ""]])
+    source = write_csv(tmp_path / "p.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]])
     seen: list[tuple[str, int, int]] = []
     ingest_records([source], tmp_path / "ws", progress=lambda *a: seen.append(a))
     stages = {stage for stage, _, _ in seen}
@@ -298,8 +302,8 @@ def test_one_ingest_at_a_time_per_workspace(tmp_path: Path) -> None:
 def test_gzipped_csv_with_blank_lines(tmp_path: Path) -> None:
     text = (
         "timestamp,account_id,action,object_id,ip,port\n\n"
-        "2024-01-01T00:00:00Z,a,view,o,,99999\n"
-        "2024-01-01T00:00:00Z,b,view,o,,\n"
+        "2024-01-01T00:00:00Z,a,view,o,192.0.2.1,99999\n"
+        "2024-01-01T00:00:00Z,b,view,o,192.0.2.1,\n"
     )
     path = tmp_path / "export.csv.gz"
     path.write_bytes(gzip.compress(text.encode()))

@@ -18,7 +18,7 @@ def _ingest(
 ) -> tuple[list[str], list[tuple[str, int, str]]]:
     """Ingest one row per stamp; (UTC value or "" per stamp, rejects)."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = [[stamp, f"acct{i}", "view", "o", "", ""] for i, stamp in enumerate(stamps)]
+    rows = [[stamp, f"acct{i}", "view", "o", "192.0.2.1", ""] for i, stamp in enumerate(stamps)]
     result = ingest_records([write_csv(folder / "t.csv", rows)], folder / "ws", **kwargs)
     by_row = {e["source_row"]: utc(e["timestamp"]) for e in events(folder / "ws")}
     return [by_row.get(i + 1, "") for i in range(len(stamps))], rejects(result)

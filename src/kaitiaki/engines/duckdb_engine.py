@@ -13,6 +13,7 @@ import duckdb
 
 from kaitiaki.engines.base import (
     TABLES,
+    Engine,
     EngineError,
     OutputFormat,
     QueryName,
@@ -211,3 +212,8 @@ def _parquet_glob(path: str | Path) -> str:
     """A folder means every Parquet file in it; a file or glob is taken as it is."""
     p = Path(path)
     return sql_literal(str(p / "*.parquet") if p.is_dir() else str(path))
+
+
+def _conforms(engine: DuckDBEngine) -> Engine:
+    """Never called: makes mypy check DuckDBEngine against the Engine protocol."""
+    return engine

@@ -106,7 +106,10 @@ def records_sql(
             "CASE WHEN object_id IS NULL THEN 'missing object_id' END",
             "CASE WHEN _action_given IS NULL THEN 'missing action'"
             " WHEN action IS NULL THEN 'unknown action: ' || left(_action_given, 40) END",
-            "CASE WHEN _ip_given IS NOT NULL AND ip IS NULL THEN 'invalid IP address' END",
+            # An access record is "who touched what, when, from where": without the address
+            # it can neither be attributed nor shown in a report, so it is not an event.
+            "CASE WHEN _ip_given IS NULL THEN 'missing IP address'"
+            " WHEN ip IS NULL THEN 'invalid IP address' END",
             "CASE WHEN _port_given AND port IS NULL THEN 'invalid port' END",
         )
         + f" AS reason, {ts} AS timestamp, account_id, action, object_id, ip, port FROM ({stage})"
