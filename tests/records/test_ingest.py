@@ -257,7 +257,9 @@ def test_same_file_with_other_options_replaces_its_earlier_output(tmp_path: Path
 
 def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
-    good = write_csv(tmp_path / "good.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]])
+    good = write_csv(
+        tmp_path / "good.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]]
+    )
     ingest_records([good], ws)
     before = snapshot(ws)
 
@@ -265,7 +267,9 @@ def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None
         ingest_records([good, tmp_path / "missing.csv"], ws)
     assert snapshot(ws) == before
 
-    other = write_csv(tmp_path / "other.csv", [["2024-01-02T00:00:00Z", "b", "view", "o", "192.0.2.1", ""]])
+    other = write_csv(
+        tmp_path / "other.csv", [["2024-01-02T00:00:00Z", "b", "view", "o", "192.0.2.1", ""]]
+    )
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1 this is not parquet at all")
     with pytest.raises(IngestError, match=r"corrupt\.parquet"):
@@ -275,7 +279,9 @@ def test_failure_part_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None
 
 
 def test_progress_reports_stages(tmp_path: Path) -> None:
-    source = write_csv(tmp_path / "p.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]])
+    source = write_csv(
+        tmp_path / "p.csv", [["2024-01-01T00:00:00Z", "a", "view", "o", "192.0.2.1", ""]]
+    )
     seen: list[tuple[str, int, int]] = []
     ingest_records([source], tmp_path / "ws", progress=lambda *a: seen.append(a))
     stages = {stage for stage, _, _ in seen}
