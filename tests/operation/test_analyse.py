@@ -170,12 +170,12 @@ def test_cli_chain(simulated: Path, tmp_path: Path) -> None:
     )
     assert "subjects precision" in scores
     subject = next(csv.DictReader((out / "subjects.csv").open()))
-    a, b = (subject["account_ids"].split(";") + [subject["account_ids"]])[:2]
+    a, b = [*subject["account_ids"].split(";"), subject["account_ids"]][:2]
     run("operation", "unlink", a, b, "--reason", "checked: two people", "--db", db)
     store = open_store(db)
     with store.session() as session:
         rejected = session.scalars(select(AccountLink).where(AccountLink.rejected)).all()
-        assert [(r.decided_by, r.decision_reason) for r in rejected][0] == (
+        assert next((r.decided_by, r.decision_reason) for r in rejected) == (
             "investigator",
             "checked: two people",
         )
