@@ -153,7 +153,7 @@ def test_jsonl_line_numbers_cover_malformed_lines_and_blank_lines(tmp_path: Path
     assert result.rows_read == 5
 
 
-def test_parquet_typed_columns_and_zero_based_row_index(tmp_path: Path) -> None:
+def test_parquet_typed_columns_and_rows_counted_from_one(tmp_path: Path) -> None:
     table = pa.table(
         {
             "timestamp": pa.array(
@@ -169,14 +169,14 @@ def test_parquet_typed_columns_and_zero_based_row_index(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "export.parquet")
     result = ingest_records([tmp_path / "export.parquet"], tmp_path / "ws")
     assert rejects(result) == [
-        ("export.parquet", 1, "missing timestamp"),
-        ("export.parquet", 2, "invalid port"),
+        ("export.parquet", 2, "missing timestamp"),
+        ("export.parquet", 3, "invalid port"),
     ]
     [event] = events(tmp_path / "ws")
     assert (utc(event["timestamp"]), event["account_id"], event["source_row"]) == (
         "2023-11-14T22:13:20Z",
         "1",
-        0,
+        1,
     )
 
 
@@ -192,7 +192,7 @@ def test_parquet_wall_clock_timestamps_need_a_zone(tmp_path: Path) -> None:
     )
     pq.write_table(table, tmp_path / "naive.parquet")
     first = ingest_records([tmp_path / "naive.parquet"], tmp_path / "ws")
-    assert rejects(first) == [("naive.parquet", 0, NO_ZONE)]
+    assert rejects(first) == [("naive.parquet", 1, NO_ZONE)]
     second = ingest_records([tmp_path / "naive.parquet"], tmp_path / "ws", assume_tz="Asia/Tokyo")
     assert second.written == 1
     assert utc(events(tmp_path / "ws")[0]["timestamp"]) == "2023-11-14T13:13:20Z"

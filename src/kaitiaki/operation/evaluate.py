@@ -8,12 +8,11 @@ silently; malformed rows must all be in the rejects, at their row numbers.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kaitiaki.accounts import pairwise_precision_recall
+from kaitiaki.simulate.operation import load_ground_truth
 
 COUNTS = ("flagged_files", "uploads", "downloads", "views", "shares", "first_seen", "last_seen")
 
@@ -52,10 +51,11 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def evaluate(out: Path, truth_path: Path) -> Evaluation:
-    truth: dict[str, Any] = json.loads(truth_path.read_text(encoding="utf-8"))
+    """Score the analysis in ``out``; ``truth_path`` is the simulation's ``ground_truth.json``."""
+    truth = load_ground_truth(truth_path.parent)
     result = Evaluation()
 
-    expected = {a["account_id"]: a for a in truth["flagged_accounts"]}
+    expected = truth.flagged_accounts
     found = {r["account_id"]: r for r in _csv(out / "flagged_accounts.csv")}
     result.flagged_expected, result.flagged_found = len(expected), len(found)
     for account_id, want in expected.items():
@@ -63,10 +63,8 @@ def evaluate(out: Path, truth_path: Path) -> Evaluation:
         if got is None:
             result.flagged_mismatches.append(f"{account_id}: missing")
             continue
-        wanted = {
-            **{k: want[k] for k in COUNTS[1:]},
-            "flagged_files": want["distinct_flagged_files"],
-        }
+        wanted = {k: getattr(want, k) for k in COUNTS[1:]}
+        wanted["flagged_files"] = want.distinct_flagged_files
         diffs = [f"{k} {got[k]} != {wanted[k]}" for k in COUNTS if str(wanted[k]) != got[k]]
         if diffs:
             result.flagged_mismatches.append(f"{account_id}: " + ", ".join(diffs))
@@ -76,32 +74,30 @@ def evaluate(out: Path, truth_path: Path) -> Evaluation:
 
     subjects = _csv(out / "subjects.csv")
     predicted = [s["account_ids"].split(";") for s in subjects]
-    people = [p for p in truth["people"] if p["subject"]]
+    people = [p for p in truth.people if p.subject]
     result.precision, result.recall = pairwise_precision_recall(
-        predicted, [p["account_ids"] for p in people]
+        predicted, [p.account_ids for p in people]
     )
 
     subject_of = {a: s for s in subjects for a in s["account_ids"].split(";")}
     for person in people:
-        subject = next(
-            (subject_of[a] for a in person["flagged_account_ids"] if a in subject_of), None
-        )
+        subject = next((subject_of[a] for a in person.flagged_account_ids if a in subject_of), None)
         country = subject["country"] if subject else ""
-        if person["vpn"]:
+        if person.vpn:
             result.vpn_total += 1
             flagged = subject is not None and subject["vpn_or_hosting"] == "true"
             result.vpn_flagged += flagged
             result.vpn_silently_attributed += bool(country) and not flagged
-        elif person["expected_country"]:
+        elif person.expected_country:
             result.country_total += 1
-            result.country_correct += country == person["expected_country"]
+            result.country_correct += country == person.expected_country
 
     rejected = {
         int(r["row"])
         for r in _csv(out / "rejects.csv")
         if r["file"].endswith("records.csv") or "records" in Path(r["file"]).name
     }
-    malformed = {int(m["row"]) for m in truth["malformed_rows"]}
+    malformed = set(truth.malformed_rows)
     result.malformed_expected = len(malformed)
     result.malformed_rejected = len(malformed & rejected)
     return result

@@ -3,10 +3,10 @@
 Row numbers are what a person needs to find a rejected row again. CSV: the line number less
 the header line, as DuckDB counts lines (blank lines count; a quoted value spanning lines does
 not start a new one), so for ordinary files row n is line n + 1. JSON Lines: the line number.
-Parquet: the 0-based row index. DuckDB reads CSV in parallel; ``WITH ORDINALITY`` keeps file
-order, but rows the CSV parser itself rejects (wrong number of columns, bad quoting, bad UTF-8)
-and blank lines are skipped without a number, so the numbers after them are shifted back by an
-ASOF join on the skipped positions.
+Parquet: the row's position, counted from 1 like the other formats. DuckDB reads CSV in
+parallel; ``WITH ORDINALITY`` keeps file order, but rows the CSV parser itself rejects (wrong
+number of columns, bad quoting, bad UTF-8) and blank lines are skipped without a number, so the
+numbers after them are shifted back by an ASOF join on the skipped positions.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ class Source:
             for f in fields
         )
         return (
-            f"SELECT file_row_number AS row_n, CAST(NULL AS VARCHAR) AS _malformed, {cols}"
+            f"SELECT file_row_number + 1 AS row_n, CAST(NULL AS VARCHAR) AS _malformed, {cols}"
             f" FROM read_parquet({sql_literal(str(self.path))}, file_row_number = true)"
         )
 
