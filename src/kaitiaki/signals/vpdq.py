@@ -18,7 +18,7 @@ from kaitiaki.signals.base import Content, SignalError, SignalType
 from kaitiaki.signals.pdq import hash_pixels
 
 DEFAULT_SECONDS_PER_HASH = 1.0
-# A video that decodes to more frames than this is cut off (and says so): one hour at 30 fps.
+# Frames past this one are not decoded: an hour at 30 fps is plenty to match a video by.
 MAX_FRAMES = 108_000
 
 
