@@ -235,3 +235,92 @@ class AccountLink(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Priority(Base):
+    """A subject's explainable score: the factors behind it, and a person's override."""
+
+    __tablename__ = "priorities"
+
+    subject_id: Mapped[str] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[float] = mapped_column()
+    tier: Mapped[str] = mapped_column(String(20))
+    # [{"factor": ..., "value": ..., "weight": ..., "points": ..., "reason": ...}, ...]
+    factors: Mapped[list[Any]] = mapped_column(JSON(none_as_null=True))
+    override_tier: Mapped[str | None] = mapped_column(String(20))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by: Mapped[str | None] = mapped_column(String(200))
+    override_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Enrichment(Base):
+    """A risk indicator a partner filled in for a subject (position of trust, prior offences...)."""
+
+    __tablename__ = "enrichments"
+    __table_args__ = (UniqueConstraint("subject_id", "indicator", name="uq_enrichment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(40), index=True)
+    indicator: Mapped[str] = mapped_column(String(60))
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Referral(Base):
+    """One package to one agency about one or more subjects."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(200), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(30), default="draft")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    package_path: Mapped[str | None] = mapped_column(Text)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReferralSubject(Base):
+    """A subject in a referral; unique, so no subject is referred twice within kaitiaki."""
+
+    __tablename__ = "referral_subjects"
+
+    subject_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ReferralEvent(Base):
+    """The status history of a referral: every change, when, by whom, and a note."""
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[str] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    by: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Outcome(Base):
+    """What came of a referral for a subject: arrests, children safeguarded, charges..."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    subject_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
