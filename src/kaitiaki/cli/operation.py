@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from kaitiaki.cli.errors import user_errors
@@ -94,14 +102,33 @@ def analyse(
         EngineError,
         FileNotFoundError,
     )
-    with user_errors(*errors), console.status("starting") as status:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with user_errors(*errors), Progress(*columns, console=console) as bars:
+        tasks: dict[str, TaskID] = {}
 
         def step(text: str) -> None:
             console.log(text)
-            status.update(text)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total or None)
+            bars.update(tasks[stage], completed=done, total=total or None)
 
         result = analyse_operation(
-            store, records, accounts, catalog, out, options, step=step, rejected_links=rejected
+            store,
+            records,
+            accounts,
+            catalog,
+            out,
+            options,
+            step=step,
+            progress=progress,
+            rejected_links=rejected,
         )
     table = Table(title=f"Operation analysis in {out}")
     table.add_column("")

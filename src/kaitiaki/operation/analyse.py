@@ -29,6 +29,8 @@ from kaitiaki.records import IngestResult, Kind, ingest_records, ingested_files
 from kaitiaki.store import Store
 
 Step = Callable[[str], None]
+# (stage, done, total): what a progress bar shows for the long stages.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,12 @@ class AnalysisResult:
 
 
 def _ingest(
-    paths: Sequence[Path], kind: Kind, workspace: Path, options: AnalysisOptions, rejects: Path
+    paths: Sequence[Path],
+    kind: Kind,
+    workspace: Path,
+    options: AnalysisOptions,
+    rejects: Path,
+    progress: Progress | None,
 ) -> IngestResult:
     return ingest_records(
         paths,
@@ -70,6 +77,7 @@ def _ingest(
         mapping=options.mapping,
         assume_tz=options.assume_tz,
         rejects_path=rejects,
+        progress=progress,
     )
 
 
@@ -222,6 +230,7 @@ def analyse_operation(
     options: AnalysisOptions | None = None,
     *,
     step: Step | None = None,
+    progress: Progress | None = None,
     rejected_links: Sequence[tuple[str, str]] = (),
 ) -> AnalysisResult:
     """Run the whole chain; outputs in ``out`` (CSV and Parquet) and the store."""
@@ -240,7 +249,7 @@ def analyse_operation(
     )
     for kind, paths in inputs:
         part = workspace / f"rejects-{kind}.csv"
-        result.ingests.append(_ingest(paths, kind, workspace, options, part))
+        result.ingests.append(_ingest(paths, kind, workspace, options, part, progress))
         parts.append(part)
     _merge_rejects(parts, out / "rejects.csv")
     events = [str(p) for p in ingested_files(workspace, "records")]
@@ -252,6 +261,7 @@ def analyse_operation(
         workspace / "flagged_objects.parquet",
         hash_sets=options.hash_sets,
         reviewer_flags=options.reviewer_flags,
+        progress=(lambda done, total: progress("match catalog", done, total)) if progress else None,
     )
     result.objects_checked, result.objects_flagged = flags.checked, flags.flagged
     flagged_objects = str(flags.path)
