@@ -47,7 +47,7 @@ class Evidence(Base):
 
 
 class Scan(Base):
-    """One run of ``kaitiaki scan`` over an evidence item; a resumed scan is the same row."""
+    """One run of ``kaitiaki scan`` over an evidence item; resuming adds a run to the same item."""
 
     __tablename__ = "scans"
 
