@@ -29,10 +29,22 @@ def root(
 
 def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
-    from kaitiaki.cli import demo, hashset, match, operation, records, scan, simulate
+    from kaitiaki.cli import (
+        demo,
+        hashset,
+        match,
+        operation,
+        priority,
+        records,
+        refer,
+        scan,
+        simulate,
+        tracking,
+    )
     from kaitiaki.cli import hash as hash_cmd
 
-    for module in (hash_cmd, hashset, scan, match, demo, simulate, records, operation):
+    modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
+    for module in (*modules, refer, tracking):
         module.register(app)
 
 

@@ -1,0 +1,147 @@
+"""``kaitiaki referral status|history``, ``kaitiaki outcomes import`` and ``kaitiaki stats``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kaitiaki.cli.errors import user_errors
+from kaitiaki.cli.options import DbOption, store_from
+
+referral_app = typer.Typer(name="referral", help="Referrals to partner agencies.")
+outcomes_app = typer.Typer(
+    name="outcomes", help="Outcomes reported by partner agencies.", no_args_is_help=True
+)
+console = Console()
+
+
+def status(
+    referral: Annotated[str, typer.Argument(metavar="REF")],
+    new_status: Annotated[str, typer.Argument(metavar="STATUS")],
+    note: Annotated[str, typer.Option(help="Why, or what the partner said.")] = "",
+    by: Annotated[str, typer.Option(help="Who records the change.")] = "investigator",
+    db: DbOption = None,
+) -> None:
+    """Move a referral to the next status of its lifecycle (no step skipped)."""
+    from kaitiaki.refer.lifecycle import LifecycleError, change_status
+
+    with user_errors(LifecycleError):
+        change = change_status(store_from(db), referral, new_status, by=by, note=note)
+    console.print(f"referral {change.referral_id}: {change.status} ({change.at:%Y-%m-%d %H:%M})")
+
+
+def history_cmd(
+    referral: Annotated[str, typer.Argument(metavar="REF")],
+    db: DbOption = None,
+) -> None:
+    """Every status change of a referral, oldest first."""
+    from kaitiaki.refer.lifecycle import LifecycleError, history
+
+    with user_errors(LifecycleError):
+        changes = history(store_from(db), referral)
+    table = Table(title=f"Referral {referral}")
+    for column in ("when", "status", "by", "note"):
+        table.add_column(column)
+    for change in changes:
+        table.add_row(f"{change.at:%Y-%m-%d %H:%M}", change.status, change.by, change.note)
+    console.print(table)
+
+
+@outcomes_app.command("import")
+def outcomes_import(
+    csv_file: Annotated[Path, typer.Argument(metavar="CSV")],
+    by: Annotated[str, typer.Option(help="Who reported (kept in the history).")] = "partner",
+    db: DbOption = None,
+) -> None:
+    """Import referral_id,subject_id,status,date,arrested,children_safeguarded,note rows."""
+    from kaitiaki.refer.outcomes import OutcomesError, import_outcomes
+
+    with user_errors(OutcomesError):
+        result = import_outcomes(store_from(db), csv_file, by=by)
+    console.print(
+        f"imported {result.rows:,} row(s): {result.status_changes:,} status change(s), "
+        f"{result.arrested:,} arrested, {result.children_safeguarded:,} children safeguarded"
+    )
+
+
+def stats(
+    charts: Annotated[
+        Path | None, typer.Option(help="Folder for PNG and SVG charts.", file_okay=False)
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """The operation's figures: accounts, subjects, referrals, outcomes; optional charts."""
+    from kaitiaki.refer.stats import operation_stats, write_charts
+
+    figures = operation_stats(store_from(db))
+    table = Table(title="Operation figures")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("accounts identified", figures.accounts),
+        ("subjects", figures.subjects),
+        ("countries", figures.countries),
+        ("referrals", figures.referrals),
+        ("arrests", figures.arrests),
+        ("children safeguarded", figures.children_safeguarded),
+    ):
+        table.add_row(label, f"{value:,}")
+    for name, count in figures.referrals_by_status.items():
+        table.add_row(f"referrals {name}", f"{count:,}")
+    for name, count in figures.priority_tiers.items():
+        table.add_row(f"priority {name}", f"{count:,}")
+    console.print(table)
+    countries = Table(title="By country")
+    for column in ("country", "subjects", "referrals", "arrests", "children safeguarded"):
+        countries.add_column(column, justify="left" if column == "country" else "right")
+    for country, row in figures.by_country.items():
+        countries.add_row(
+            country,
+            f"{row.subjects:,}",
+            f"{row.referrals:,}",
+            f"{row.arrests:,}",
+            f"{row.children_safeguarded:,}",
+        )
+    console.print(countries)
+    months = sorted(
+        set(figures.activity_by_month)
+        | set(figures.referrals_by_month)
+        | set(figures.arrests_by_month)
+    )
+    over_time = Table(title="Over time")
+    for column in ("month", "accounts first seen", "referrals", "arrests"):
+        over_time.add_column(column, justify="left" if column == "month" else "right")
+    for month in months:
+        over_time.add_row(
+            month,
+            f"{figures.activity_by_month.get(month, 0):,}",
+            f"{figures.referrals_by_month.get(month, 0):,}",
+            f"{figures.arrests_by_month.get(month, 0):,}",
+        )
+    console.print(over_time)
+    if charts is not None:
+        for path in write_charts(figures, charts):
+            console.print(f"wrote {path}")
+
+
+def register(root: typer.Typer) -> None:
+    # Another module may already own the ``referral`` group (packages): join it if so.
+    group = next(
+        (
+            g.typer_instance
+            for g in root.registered_groups
+            if (g.name or (g.typer_instance and g.typer_instance.info.name)) == "referral"
+        ),
+        None,
+    )
+    if group is None:
+        group = referral_app
+        root.add_typer(referral_app)
+    group.command("status")(status)
+    group.command("history")(history_cmd)
+    root.add_typer(outcomes_app)
+    root.command("stats")(stats)

@@ -1,0 +1,103 @@
+"""Partners' enrichment CSV: risk indicators per subject, in the spirit of KIRAT's risk factors.
+
+Columns: ``subject_id``, any of the indicators (yes/no/true/false/1/0; empty means not
+reported), optional ``notes``. The file is checked whole before anything is written: one bad
+row rejects it, naming the row and the reason, and the store is left as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from kaitiaki.priority.factors import INDICATORS
+from kaitiaki.store import Store
+from kaitiaki.store.models import Enrichment, Subject, utcnow
+
+_YES = {"yes", "true", "1", "y"}
+_NO = {"no", "false", "0", "n"}
+COLUMNS = ("subject_id", *INDICATORS, "notes")
+
+
+class EnrichmentError(ValueError):
+    """An enrichment file that cannot be imported; names the file, row and reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichmentResult:
+    rows: int
+    values: int
+
+
+def _parse(path: Path) -> list[tuple[int, str, dict[str, str]]]:
+    parsed = []
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise EnrichmentError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [c.strip() for c in reader.fieldnames or []]
+        if "subject_id" not in header:
+            raise EnrichmentError(f"{path}: needs a 'subject_id' column")
+        unknown = [c for c in header if c not in COLUMNS]
+        if unknown:
+            raise EnrichmentError(
+                f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; "
+                f"known columns: {', '.join(COLUMNS)}"
+            )
+        reader.fieldnames = header
+        for number, raw in enumerate(reader, 1):
+            where = f"{path}: row {number} (line {reader.line_num})"
+            if None in raw:
+                raise EnrichmentError(f"{where}: more cells than columns")
+            row = {k: (v or "").strip() for k, v in raw.items()}
+            subject = row["subject_id"]
+            if not subject:
+                raise EnrichmentError(f"{where}: empty subject_id")
+            values: dict[str, str] = {}
+            for name in INDICATORS:
+                cell = row.get(name, "").lower()
+                if not cell:
+                    continue
+                if cell not in _YES | _NO:
+                    raise EnrichmentError(
+                        f"{where}: {name} = {row[name]!r} is not one of yes/no/true/false/1/0"
+                    )
+                values[name] = "yes" if cell in _YES else "no"
+            if row.get("notes"):
+                values["notes"] = row["notes"]
+            parsed.append((number, subject, values))
+    return parsed
+
+
+def import_enrichment(store: Store, path: Path, *, source: str | None = None) -> EnrichmentResult:
+    """Import the file all-or-nothing; a later value for a subject's indicator replaces it."""
+    parsed = _parse(path)
+    source = source or path.name
+    written = 0
+    with store.session() as session:
+        known = set(session.scalars(select(Subject.id)))
+        for number, subject, _ in parsed:
+            if subject not in known:
+                raise EnrichmentError(f"{path}: row {number}: unknown subject {subject!r}")
+        existing = {
+            (e.subject_id, e.indicator): e
+            for e in session.scalars(
+                select(Enrichment).where(Enrichment.subject_id.in_({s for _, s, _ in parsed}))
+            )
+        }
+        now = utcnow()
+        for _, subject, values in parsed:
+            for indicator, value in values.items():
+                row = existing.get((subject, indicator))
+                if row is None:
+                    row = Enrichment(subject_id=subject, indicator=indicator)
+                    existing[(subject, indicator)] = row
+                    session.add(row)
+                row.value, row.source, row.imported_at = value, source, now
+                written += 1
+    return EnrichmentResult(len(parsed), written)

@@ -1,0 +1,1 @@
+"""Referrals: packages, lifecycle, outcomes and statistics."""

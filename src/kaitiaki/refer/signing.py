@@ -1,0 +1,229 @@
+"""Ed25519 keys, the signed manifest of a referral package, and verifying a received package.
+
+A package is a folder: ``manifest.json`` lists every other file's SHA-256, ``manifest.sig`` is an
+Ed25519 signature over the manifest's exact bytes, and ``public_key.pem`` travels with it. A key
+found inside the package only proves the files were not altered after signing (anyone who altered
+them could re-sign with their own key); pinning the sender's public key (``--key``) proves origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+MANIFEST: Final = "manifest.json"
+SIGNATURE: Final = "manifest.sig"
+PUBLIC_KEY: Final = "public_key.pem"
+# Files that sign or describe the manifest cannot be listed in it.
+UNLISTED: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
+DEFAULT_KEY_NAME: Final = "kaitiaki-ed25519.pem"
+
+
+class SigningKeyError(ValueError):
+    """A key file that is missing or not an Ed25519 key; the message names the file."""
+
+
+def keys_dir() -> Path:
+    """``$KAITIAKI_KEYS`` or ``~/.config/kaitiaki/keys``."""
+    env = os.environ.get("KAITIAKI_KEYS")
+    return Path(env) if env else Path.home() / ".config" / "kaitiaki" / "keys"
+
+
+def default_key_path() -> Path:
+    return keys_dir() / DEFAULT_KEY_NAME
+
+
+def public_path(private: Path) -> Path:
+    return private.with_name(private.name + ".pub")
+
+
+def generate_key(path: Path | None = None, *, overwrite: bool = False) -> Path:
+    """Write a new private key (PEM, mode 0600) and ``<path>.pub``; returns the private path."""
+    path = path or default_key_path()
+    if path.exists() and not overwrite:
+        raise SigningKeyError(f"{path}: a key already exists; refusing to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Created 0600 from the start: never world-readable, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    path.chmod(0o600)
+    public_path(path).write_bytes(public_pem(key.public_key()))
+    return path
+
+
+def public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError as exc:
+        raise SigningKeyError(f"{path}: no key (create one with `kaitiaki keys generate`)") from exc
+    except ValueError as exc:
+        raise SigningKeyError(f"{path}: not a PEM private key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    return _public_from(path.read_bytes() if path.exists() else b"", str(path))
+
+
+def _public_from(data: bytes, where: str) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise SigningKeyError(f"{where}: not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{where}: not an Ed25519 public key")
+    return key
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key, grouped for reading aloud over a phone line."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sign_manifest(manifest_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
+    return key.sign(manifest_bytes)
+
+
+def write_signed_manifest(
+    folder: Path, key: Ed25519PrivateKey, meta: dict[str, str]
+) -> tuple[Path, str]:
+    """List every file in ``folder`` with its SHA-256, sign it; returns (path, manifest sha256)."""
+    files = {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).as_posix() not in UNLISTED
+    }
+    doc = {**meta, "algorithm": "sha256", "signature": "ed25519", "files": files}
+    data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    (folder / MANIFEST).write_bytes(data)
+    (folder / SIGNATURE).write_bytes(sign_manifest(data, key))
+    (folder / PUBLIC_KEY).write_bytes(public_pem(key.public_key()))
+    return folder / MANIFEST, hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class VerifyResult:
+    """What a check of a received package found; ``ok`` only when nothing is wrong."""
+
+    folder: Path
+    altered: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    signature_valid: bool = False
+    key_pinned: bool = False
+    key_fingerprint: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.signature_valid and not (
+            self.altered or self.missing or self.extra or self.errors
+        )
+
+    @property
+    def trust_note(self) -> str:
+        if self.key_pinned:
+            return "signature checked against the pinned public key: integrity and origin"
+        return (
+            "signature checked against the key inside the package: proves integrity only, "
+            "not who sent it; pin the sender's key with --key to prove origin"
+        )
+
+    def problems(self) -> list[str]:
+        lines = [f"altered: {name}" for name in self.altered]
+        lines += [f"missing: {name}" for name in self.missing]
+        lines += [f"extra (not in manifest): {name}" for name in self.extra]
+        lines += list(self.errors)
+        if not self.signature_valid and not self.errors:
+            lines.append(f"bad signature: {MANIFEST} was altered or signed by another key")
+        return lines
+
+
+def verify_package(folder: Path, public_key: Path | None = None) -> VerifyResult:
+    """Recompute each listed file's SHA-256 and check the manifest's signature."""
+    result = VerifyResult(folder, key_pinned=public_key is not None)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        result.errors.append(f"missing: {MANIFEST}")
+        return result
+    data = manifest.read_bytes()
+    try:
+        doc = json.loads(data)
+        listed = dict(doc["files"])
+    except (ValueError, KeyError, TypeError):
+        result.errors.append(f"altered: {MANIFEST} is not a readable manifest")
+        listed = {}
+    for name, expected in sorted(listed.items()):
+        path = folder / name
+        # A manifest naming a path outside the package is itself an alteration.
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            result.errors.append(f"altered: {MANIFEST} names a path outside the package: {name}")
+        elif not path.is_file():
+            result.missing.append(name)
+        elif sha256_file(path) != expected:
+            result.altered.append(name)
+    present = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+    } - UNLISTED
+    result.extra = sorted(present - set(listed))
+    _check_signature(folder, data, public_key, result)
+    return result
+
+
+def _check_signature(
+    folder: Path, data: bytes, public_key: Path | None, result: VerifyResult
+) -> None:
+    try:
+        if public_key is not None:
+            key = load_public(public_key)
+        elif (folder / PUBLIC_KEY).is_file():
+            key = _public_from((folder / PUBLIC_KEY).read_bytes(), PUBLIC_KEY)
+        else:
+            result.errors.append(f"missing: {PUBLIC_KEY} (or give the sender's key with --key)")
+            return
+    except SigningKeyError as exc:
+        result.errors.append(str(exc))
+        return
+    result.key_fingerprint = fingerprint(key)
+    signature = folder / SIGNATURE
+    if not signature.is_file():
+        result.errors.append(f"missing: {SIGNATURE}")
+        return
+    try:
+        key.verify(signature.read_bytes(), data)
+        result.signature_valid = True
+    except InvalidSignature:
+        result.signature_valid = False

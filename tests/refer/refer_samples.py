@@ -1,0 +1,32 @@
+"""Shared helpers for the referral tests: a simulated, analysed operation (synthetic data only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kaitiaki.hashsets import import_hash_set
+from kaitiaki.operation.analyse import analyse_operation
+from kaitiaki.simulate.operation import simulate_operation
+from kaitiaki.store import Store
+
+# The CLI group as the lead will mount it, without depending on app.py registering it yet.
+CLI = [
+    sys.executable,
+    "-c",
+    "import typer; from kaitiaki.cli.refer import register; "
+    "app = typer.Typer(); register(app); app()",
+]
+JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG"
+
+
+def simulate(out: Path) -> Path:
+    simulate_operation(out, accounts=1500, flagged_accounts=150, events=30_000, seed=3)
+    return out
+
+
+def analyse(store: Store, sim: Path, out: Path) -> Path:
+    """Analyse the simulated operation into ``out``; returns its workspace."""
+    import_hash_set(store, sim / "hashset.json", "operation-set", "vics")
+    analyse_operation(store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out)
+    return out / "workspace"
