@@ -35,6 +35,7 @@ def _register() -> None:
         match,
         operation,
         priority,
+        provider,
         records,
         refer,
         scan,
@@ -44,7 +45,7 @@ def _register() -> None:
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking):
+    for module in (*modules, refer, tracking, provider):
         module.register(app)
 
 
