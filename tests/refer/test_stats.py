@@ -70,6 +70,7 @@ def test_figures(store: Store) -> None:
     assert stats.referrals_by_status == {"arrest": 1, "sent": 1}
     nz = stats.by_country["NZ"]
     assert (nz.subjects, nz.referrals, nz.arrests, nz.children_safeguarded) == (2, 1, 1, 4)
+    assert (nz.referred, stats.by_country["AU"].referred) == (1, 1)
     assert stats.by_country["??"].subjects == 1
     assert stats.activity_by_month == {"2020-01": 2, "2020-03": 1}
     assert stats.arrests_by_month == {"2021-02": 1}

@@ -96,12 +96,14 @@ def stats(
         table.add_row(f"priority {name}", f"{count:,}")
     console.print(table)
     countries = Table(title="By country")
-    for column in ("country", "subjects", "referrals", "arrests", "children safeguarded"):
+    columns = ("country", "subjects", "referred", "referrals", "arrests", "children safeguarded")
+    for column in columns:
         countries.add_column(column, justify="left" if column == "country" else "right")
     for country, row in figures.by_country.items():
         countries.add_row(
             country,
             f"{row.subjects:,}",
+            f"{row.referred:,}",
             f"{row.referrals:,}",
             f"{row.arrests:,}",
             f"{row.children_safeguarded:,}",

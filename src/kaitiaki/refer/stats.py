@@ -20,6 +20,9 @@ UNKNOWN = "??"  # subjects with no attributable country
 class CountryFigures:
     subjects: int = 0
     referrals: int = 0
+    # Subjects in those referrals: one package per agency, so the referral count per country is
+    # almost always 1 and says little on its own.
+    referred: int = 0
     arrests: int = 0
     children_safeguarded: int = 0
 
@@ -82,6 +85,8 @@ def operation_stats(store: Store) -> Stats:
                 select(ReferralSubject.subject_id, ReferralSubject.referral_id)
             )
         }
+        for referred_in in members.values():
+            figures(referral_country.get(referred_in)).referred += 1
         arrest_months: Counter[str] = Counter()
         for outcome in session.scalars(select(Outcome)):
             # The referral's country is where the outcome happened; else the subject's.
@@ -112,7 +117,8 @@ def operation_stats(store: Store) -> Stats:
         stats.priority_tiers = {t: tiers[t] for t in TIER_ORDER if tiers[t]}
     stats.by_country = dict(
         sorted(
-            by_country.items(), key=lambda item: (-item[1].referrals, -item[1].subjects, item[0])
+            by_country.items(),
+            key=lambda item: (-item[1].referred, -item[1].referrals, -item[1].subjects, item[0]),
         )
     )
     return stats
@@ -129,10 +135,10 @@ def write_charts(stats: Stats, out_dir: Path) -> list[Path]:
     top = list(stats.by_country.items())[:25]
     charts = {
         "referrals_by_country": (
-            "Referrals by country (top 25)",
+            "Subjects referred, by country (top 25)",
             [c for c, _ in top],
-            [f.referrals for _, f in top],
-            "referrals",
+            [f.referred for _, f in top],
+            "subjects referred",
         ),
         "activity_over_time": (
             "Flagged accounts by month first seen",
