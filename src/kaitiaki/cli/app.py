@@ -41,11 +41,12 @@ def _register() -> None:
         scan,
         simulate,
         tracking,
+        users,
     )
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking, provider):
+    for module in (*modules, refer, tracking, provider, users):
         module.register(app)
 
 

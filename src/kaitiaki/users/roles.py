@@ -1,0 +1,99 @@
+"""Roles and what each may do, kept as data so every route can be checked against every role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kaitiaki.store.models import Referral, User
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    REVIEWER = "reviewer"
+    LIAISON = "liaison"
+    AUDITOR = "auditor"
+
+
+class Permission(StrEnum):
+    """One thing a route may need. Names starting ``view_`` read and never change anything."""
+
+    VIEW_FILES = "view_files"
+    VIEW_HASH_SETS = "view_hash_sets"
+    VIEW_SUBJECTS = "view_subjects"
+    VIEW_PRIORITY = "view_priority"
+    VIEW_REFERRALS = "view_referrals"
+    VIEW_STATISTICS = "view_statistics"
+    VIEW_AUDIT = "view_audit"
+    VIEW_USERS = "view_users"
+    # Showing the imagery itself is not a ``view_`` permission on purpose: reading the record of
+    # an operation (auditor) must never imply seeing the abuse material it is about.
+    REVEAL_CONTENT = "reveal_content"
+    REVIEW = "review"
+    SCAN = "scan"
+    IMPORT_HASH_SETS = "import_hash_sets"
+    ANALYSE = "analyse"
+    PRIORITISE = "prioritise"
+    BUILD_REFERRALS = "build_referrals"
+    UPDATE_REFERRAL = "update_referral"
+    RECORD_OUTCOMES = "record_outcomes"
+    MANAGE_USERS = "manage_users"
+
+
+READ_ONLY: frozenset[Permission] = frozenset(p for p in Permission if p.startswith("view_"))
+"""Permissions that change nothing; the auditor holds exactly these."""
+
+_EVERYTHING = frozenset(Permission)
+
+PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
+    {
+        Role.ADMIN: _EVERYTHING,
+        # The audit log is oversight of the people working the case, investigators included,
+        # so it is left to admin and auditor rather than counted as operational.
+        Role.INVESTIGATOR: _EVERYTHING - {Permission.MANAGE_USERS, Permission.VIEW_AUDIT},
+        Role.REVIEWER: frozenset(
+            {Permission.VIEW_FILES, Permission.REVEAL_CONTENT, Permission.REVIEW}
+        ),
+        Role.LIAISON: frozenset({Permission.VIEW_REFERRALS, Permission.UPDATE_REFERRAL}),
+        Role.AUDITOR: READ_ONLY,
+    }
+)
+
+AGENCY_SCOPED: frozenset[Role] = frozenset({Role.LIAISON})
+"""Roles whose referral permissions reach only the referrals of their own agency."""
+
+
+def allowed(role: Role | str, permission: Permission | str) -> bool:
+    """Whether ``role`` holds ``permission``; an unknown role or permission is always refused."""
+    try:
+        return Permission(permission) in PERMISSIONS[Role(role)]
+    except (ValueError, KeyError):
+        return False
+
+
+def _same_agency(user: User, referral: Referral) -> bool:
+    if not user.agency:
+        return False
+    return user.agency.strip().casefold() == referral.agency.strip().casefold()
+
+
+def _referral_access(user: User, referral: Referral, permission: Permission) -> bool:
+    if user.disabled or not allowed(user.role, permission):
+        return False
+    if user.role in AGENCY_SCOPED:
+        return _same_agency(user, referral)
+    return True
+
+
+def can_see_referral(user: User, referral: Referral) -> bool:
+    """Whether ``user`` may read ``referral``: a liaison only its own agency's."""
+    return _referral_access(user, referral, Permission.VIEW_REFERRALS)
+
+
+def can_update_referral(user: User, referral: Referral) -> bool:
+    """Whether ``user`` may change ``referral``'s status: a liaison only its own agency's."""
+    return _referral_access(user, referral, Permission.UPDATE_REFERRAL)
