@@ -30,6 +30,7 @@ def root(
 def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
     from kaitiaki.cli import (
+        audit,
         demo,
         hashset,
         match,
@@ -46,7 +47,7 @@ def _register() -> None:
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking, provider, users):
+    for module in (*modules, refer, tracking, provider, users, audit):
         module.register(app)
 
 

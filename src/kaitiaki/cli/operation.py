@@ -201,6 +201,7 @@ def unlink(
     """Undo a link between two accounts; the next analysis keeps them apart."""
     from sqlalchemy import or_, select
 
+    from kaitiaki.audit import cli_actor, record
     from kaitiaki.store.models import AccountLink
 
     store = store_from(db)
@@ -219,6 +220,15 @@ def unlink(
         for link in links:
             link.rejected, link.decided_by, link.decision_reason = True, by, reason
             link.decided_at = datetime.now(UTC)
+        record(
+            session,
+            actor=cli_actor(),
+            action="link.rejected",
+            target_type="account_link",
+            target_id=f"{a}|{b}",
+            reason=reason,
+            details={"decided_by": by, "reasons": sorted(link.reason for link in links)},
+        )
     console.print(f"link {a} - {b} rejected ({len(links)} reason(s)); re-run the analysis")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kaitiaki.audit import cli_actor, record
 from kaitiaki.hashsets.csvfile import read_csv
 from kaitiaki.hashsets.entry import (
     Entry,
@@ -70,8 +71,11 @@ def import_hash_set(
     columns: Mapping[str, str] | None = None,
     hex64: Hex64 = "sha256",
     progress: Progress | None = None,
+    actor: str | None = None,
 ) -> HashSet:
     """Import ``path`` as the hash set ``name``; return its stored row.
+
+    ``actor`` is who the audit log names; by default the person at the keyboard (``cli:<user>``).
 
     ``profile`` defaults to what the file implies: a VICS 2.0 ``UK`` header means CAID, other
     VICS files Project VIC US 2.0, plain lists and CSV ``none`` (so categories need a profile).
@@ -95,7 +99,23 @@ def import_hash_set(
         parsed, profile = _reader(path, src, fmt, profile, columns, hex64)
         try:
             with store.session() as session:
-                return _write(session, src, parsed, name, fmt, profile, threshold, source)
+                row = _write(session, src, parsed, name, fmt, profile, threshold, source)
+                record(
+                    session,
+                    actor=actor or cli_actor(),
+                    action="hashset.imported",
+                    target_type="hash_set",
+                    target_id=str(row.id),
+                    details={
+                        "name": name,
+                        "format": fmt,
+                        "profile": profile,
+                        "entries": row.entry_count,
+                        "source": source,
+                        "source_sha256": row.source_sha256,
+                    },
+                )
+                return row
         except IntegrityError:
             # Another import took the name between our check and our commit.
             raise HashSetExistsError(name) from None

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kaitiaki.audit import record
 from kaitiaki.priority.factors import INDICATORS, SubjectData, evaluate
 from kaitiaki.priority.weights import TIERS, Weights, default_weights
 from kaitiaki.store import Store
@@ -185,6 +186,16 @@ def override(store: Store, subject_id: str, tier: str, reason: str, by: str) -> 
             raise PriorityError(
                 f"no priority for subject {subject_id!r}; run 'kaitiaki priority compute' first"
             )
+        previous = row.override_tier
         row.override_tier, row.override_reason = chosen, reason.strip()
         row.override_by, row.override_at = by, datetime.now(UTC)
+        record(
+            session,
+            actor=by,
+            action="priority.override",
+            target_type="subject",
+            target_id=subject_id,
+            reason=reason.strip(),
+            details={"tier": chosen, "computed_tier": row.tier, "previous_override": previous},
+        )
         return _result(row)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import Referral, ReferralEvent
 
@@ -86,8 +87,18 @@ def apply_status(
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    old = referral.status
     referral.status = new
     session.add(ReferralEvent(referral_id=referral_id, status=new, at=when, by=by, note=note))
+    record(
+        session,
+        actor=by,
+        action="referral.status",
+        target_type="referral",
+        target_id=referral_id,
+        reason=note,
+        details={"from": old, "to": new, "at": when.isoformat()},
+    )
     return StatusChange(referral_id, new, when, by, note)
 
 

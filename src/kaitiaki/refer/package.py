@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import select
 
 from kaitiaki import __version__
+from kaitiaki.audit import record
 from kaitiaki.geo import load_agencies
 from kaitiaki.refer import render
 from kaitiaki.refer.gather import SubjectData, custody, subject_doc, workspace_data
@@ -236,6 +237,19 @@ def _build_one(
             shutil.rmtree(folder, ignore_errors=True)  # The rows roll back with the session.
             raise
         referral.manifest_sha256 = digest
+        record(
+            session,
+            actor=built_by,
+            action="referral.built",
+            target_type="referral",
+            target_id=referral_id,
+            details={
+                "agency": agency_name,
+                "country": referral.country,
+                "subjects": sorted(s.id for s in subjects),
+                "manifest_sha256": digest,
+            },
+        )
         return ReferralPackage(
             referral_id,
             agency_name,

@@ -1,0 +1,145 @@
+"""Actions that change records write one entry in their own transaction; failures write none."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from audit_samples import cli, entries
+
+from kaitiaki.audit import verify_log
+from kaitiaki.hashsets import import_hash_set
+from kaitiaki.hashsets.entry import HashSetError
+from kaitiaki.priority.score import PriorityError, override, prioritise
+from kaitiaki.refer.lifecycle import LifecycleError, change_status
+from kaitiaki.store import Store
+from kaitiaki.store.models import Account, Referral, Subject
+
+
+def _subject(store: Store, subject_id: str) -> None:
+    at = datetime(2020, 1, 1, tzinfo=UTC)
+    with store.session() as session:
+        session.add(Subject(id=subject_id, country="NZ", reason="synthetic"))
+        session.add(
+            Account(
+                account_id=f"acct-{subject_id}",
+                subject_id=subject_id,
+                views=1,
+                flagged_files=1,
+                categories="1",
+                first_seen=at,
+                last_seen=at,
+            )
+        )
+
+
+def test_priority_override_is_audited(store: Store) -> None:
+    _subject(store, "S1")
+    prioritise(store)
+    with pytest.raises(PriorityError):
+        override(store, "S1", "high", " ", "alice")
+    assert entries(store) == []
+    override(store, "S1", "very-high", "disclosed abuse in interview", "alice")
+    [event] = entries(store)
+    assert (event.actor, event.action, event.target_type, event.target_id) == (
+        "alice",
+        "priority.override",
+        "subject",
+        "S1",
+    )
+    assert event.reason == "disclosed abuse in interview"
+    assert event.details is not None and event.details["tier"] == "very high"
+    assert verify_log(store).ok
+
+
+def test_status_change_is_audited_and_a_refused_skip_is_not(store: Store) -> None:
+    with store.session() as session:
+        session.add(Referral(id="REF-1", agency="Synthetic Police", country="NZ"))
+    change_status(store, "REF-1", "sent", by="liaison", note="sent by secure mail")
+    with pytest.raises(LifecycleError):
+        change_status(store, "REF-1", "arrest", by="liaison", note="skipping ahead")
+    [event] = entries(store)
+    assert (event.actor, event.action, event.target_id) == ("liaison", "referral.status", "REF-1")
+    assert event.reason == "sent by secure mail"
+    assert event.details is not None
+    assert (event.details["from"], event.details["to"]) == ("draft", "sent")
+    assert verify_log(store).ok
+
+
+def test_hash_set_import_is_audited_and_a_failed_one_is_not(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    good = tmp_path / "set.txt"
+    good.write_text("d41d8cd98f00b204e9800998ecf8427e\n0cc175b9c0f1b6a831c399e269772661\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(HashSetError):
+        import_hash_set(sqlite_store, empty, "empty", "list", actor="cli:bob")
+    assert entries(sqlite_store) == []
+    row = import_hash_set(sqlite_store, good, "own", "list", actor="cli:bob")
+    [event] = entries(sqlite_store)
+    assert (event.actor, event.action, event.target_id) == (
+        "cli:bob",
+        "hashset.imported",
+        str(row.id),
+    )
+    assert event.details is not None and event.details["entries"] == 2
+    assert event.details["name"] == "own"
+
+
+def test_hash_set_import_defaults_to_the_cli_user(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAITIAKI_USER", "carol")
+    path = tmp_path / "set.txt"
+    path.write_text("d41d8cd98f00b204e9800998ecf8427e\n")
+    import_hash_set(sqlite_store, path, "own", "list")
+    assert [e.actor for e in entries(sqlite_store)] == ["cli:carol"]
+
+
+def test_unlink_is_audited_with_the_cli_user(sqlite_store: Store) -> None:
+    env = {**os.environ, "KAITIAKI_USER": "alice"}
+    args = ["operation", "unlink", "acct-b", "acct-a", "--reason", "two people", "--by", "dave"]
+    done = subprocess.run(
+        [*cli("operation"), *args, "--db", sqlite_store.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [event] = entries(sqlite_store)
+    assert (event.actor, event.action, event.target_type) == (
+        "cli:alice",
+        "link.rejected",
+        "account_link",
+    )
+    assert event.target_id == "acct-a|acct-b" and event.reason == "two people"
+    assert event.details == {"decided_by": "dave", "reasons": ["manual"]}
+
+
+def test_each_referral_built_is_audited(sqlite_store: Store, tmp_path: Path) -> None:
+    from kaitiaki.operation.analyse import analyse_operation
+    from kaitiaki.refer.package import build_referrals
+    from kaitiaki.refer.signing import generate_key
+    from kaitiaki.simulate.operation import simulate_operation
+
+    sim = tmp_path / "sim"
+    simulate_operation(sim, accounts=300, flagged_accounts=30, events=3000, seed=5)
+    import_hash_set(sqlite_store, sim / "hashset.json", "operation-set", "vics", actor="cli:t")
+    out = tmp_path / "analysis"
+    analyse_operation(
+        sqlite_store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out
+    )
+    key = generate_key(tmp_path / "k.pem")
+    batch = build_referrals(
+        sqlite_store, out / "workspace", tmp_path / "packages", key_path=key, built_by="tester"
+    )
+    built = [e for e in entries(sqlite_store) if e.action == "referral.built"]
+    assert len(batch) > 0
+    assert sorted(e.target_id for e in built) == sorted(p.referral_id for p in batch)
+    assert {e.actor for e in built} == {"tester"}
+    assert verify_log(sqlite_store).ok
