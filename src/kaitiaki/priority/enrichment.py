@@ -7,13 +7,13 @@ row rejects it, naming the row and the reason, and the store is left as it was.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
 from kaitiaki.priority.factors import INDICATORS
+from kaitiaki.records.partner import PartnerCsvError, read_partner_csv
 from kaitiaki.store import Store
 from kaitiaki.store.models import Enrichment, Subject, utcnow
 
@@ -32,45 +32,29 @@ class EnrichmentResult:
     values: int
 
 
-def _parse(path: Path) -> list[tuple[int, str, dict[str, str]]]:
-    parsed = []
+def _parse(path: Path) -> list[tuple[str, str, dict[str, str]]]:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise EnrichmentError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [c.strip() for c in reader.fieldnames or []]
-        if "subject_id" not in header:
-            raise EnrichmentError(f"{path}: needs a 'subject_id' column")
-        unknown = [c for c in header if c not in COLUMNS]
-        if unknown:
-            raise EnrichmentError(
-                f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; "
-                f"known columns: {', '.join(COLUMNS)}"
-            )
-        reader.fieldnames = header
-        for number, raw in enumerate(reader, 1):
-            where = f"{path}: row {number} (line {reader.line_num})"
-            if None in raw:
-                raise EnrichmentError(f"{where}: more cells than columns")
-            row = {k: (v or "").strip() for k, v in raw.items()}
-            subject = row["subject_id"]
-            if not subject:
-                raise EnrichmentError(f"{where}: empty subject_id")
-            values: dict[str, str] = {}
-            for name in INDICATORS:
-                cell = row.get(name, "").lower()
-                if not cell:
-                    continue
-                if cell not in _YES | _NO:
-                    raise EnrichmentError(
-                        f"{where}: {name} = {row[name]!r} is not one of yes/no/true/false/1/0"
-                    )
-                values[name] = "yes" if cell in _YES else "no"
-            if row.get("notes"):
-                values["notes"] = row["notes"]
-            parsed.append((number, subject, values))
+        rows = read_partner_csv(path, key="subject_id", known=COLUMNS)
+    except PartnerCsvError as exc:
+        raise EnrichmentError(str(exc)) from exc
+    parsed = []
+    for where, row in rows:
+        subject = row["subject_id"]
+        if not subject:
+            raise EnrichmentError(f"{where}: empty subject_id")
+        values: dict[str, str] = {}
+        for name in INDICATORS:
+            cell = row.get(name, "").lower()
+            if not cell:
+                continue
+            if cell not in _YES | _NO:
+                raise EnrichmentError(
+                    f"{where}: {name} = {row[name]!r} is not one of yes/no/true/false/1/0"
+                )
+            values[name] = "yes" if cell in _YES else "no"
+        if row.get("notes"):
+            values["notes"] = row["notes"]
+        parsed.append((where, subject, values))
     return parsed
 
 
@@ -81,9 +65,9 @@ def import_enrichment(store: Store, path: Path, *, source: str | None = None) ->
     written = 0
     with store.session() as session:
         known = set(session.scalars(select(Subject.id)))
-        for number, subject, _ in parsed:
+        for where, subject, _ in parsed:
             if subject not in known:
-                raise EnrichmentError(f"{path}: row {number}: unknown subject {subject!r}")
+                raise EnrichmentError(f"{where}: unknown subject {subject!r}")
         existing = {
             (e.subject_id, e.indicator): e
             for e in session.scalars(

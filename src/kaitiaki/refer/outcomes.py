@@ -8,13 +8,13 @@ row rejects the file, naming the row, and nothing already stored changes.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
+from kaitiaki.records.partner import PartnerCsvError, read_partner_csv
 from kaitiaki.refer.lifecycle import LifecycleError, apply_status, normalise_status
 from kaitiaki.store import Store
 from kaitiaki.store.models import Outcome, Referral, ReferralSubject
@@ -65,28 +65,9 @@ def _count(name: str, text: str) -> int:
 
 def _rows(path: Path) -> list[tuple[str, dict[str, str]]]:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise OutcomesError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [c.strip() for c in reader.fieldnames or []]
-        if "referral_id" not in header:
-            raise OutcomesError(f"{path}: needs a 'referral_id' column")
-        unknown = [c for c in header if c not in COLUMNS]
-        if unknown:
-            raise OutcomesError(
-                f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; "
-                f"known columns: {', '.join(COLUMNS)}"
-            )
-        reader.fieldnames = header
-        rows = []
-        for number, raw in enumerate(reader, 1):
-            where = f"{path}: row {number} (line {reader.line_num})"
-            if None in raw:
-                raise OutcomesError(f"{where}: more cells than columns")
-            rows.append((where, {k: (v or "").strip() for k, v in raw.items()}))
-    return rows
+        return read_partner_csv(path, key="referral_id", known=COLUMNS)
+    except PartnerCsvError as exc:
+        raise OutcomesError(str(exc)) from exc
 
 
 def import_outcomes(store: Store, path: Path, *, by: str = "partner") -> OutcomesResult:
