@@ -48,7 +48,7 @@ def test_import_and_replace(store: Store, tmp_path: Path) -> None:
         ("subject_id,shoe_size\nS1,9\n", r"unknown column\(s\) 'shoe_size'"),
         ("position_of_trust\nyes\n", "needs a 'subject_id' column"),
         ("subject_id,travel\nS1,yes\nS1,often\n", r"row 2 \(line 3\): travel = 'often'"),
-        ("subject_id,travel\nS1,yes\nS9,no\n", "row 2 (line 3): unknown subject 'S9'"),
+        ("subject_id,travel\nS1,yes\nS9,no\n", r"row 2 \(line 3\): unknown subject 'S9'"),
         ("subject_id,travel\nS1,yes\n,no\n", "row 2 .*empty subject_id"),
     ],
 )
