@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Server-database stores keep their PDQ index cache under the user's cache folder; tests (and
+# the processes they start) keep theirs in a temporary folder instead.
+os.environ.setdefault("KAITIAKI_INDEX_CACHE", tempfile.mkdtemp(prefix="kaitiaki-index-"))
 
 
 def require(condition: bool, reason: str) -> None:

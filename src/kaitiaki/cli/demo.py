@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -66,7 +67,10 @@ def demo(
     if db is None:
         # The demo starts from an empty embedded store each time it runs.
         for leftover in out.glob("kaitiaki.db*"):
-            leftover.unlink()
+            if leftover.is_dir():  # the hash sets' PDQ index cache
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         db = f"sqlite:///{out / 'kaitiaki.db'}"
     sample = out / "sample"
     with console.status("building the benign sample"):

@@ -16,7 +16,9 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 
 from kaitiaki.hashsets.profiles import get_profile
-from kaitiaki.index.pdq import PdqIndex, hex_to_bytes
+from kaitiaki.index import PdqBank
+from kaitiaki.index.pdq import hex_to_bytes
+from kaitiaki.match.indexes import index_cache_dir, set_index
 from kaitiaki.match.videos import match_videos, unique_frames
 from kaitiaki.scan.hasher import FileRecord
 from kaitiaki.store import Store
@@ -76,16 +78,17 @@ class MatchHit:
 @dataclass(frozen=True, slots=True)
 class _Set:
     row: HashSet
-    pdq: PdqIndex | None
     videos: list[tuple[int, NDArray[np.uint64]]]
 
 
 class Matcher:
     """Matches batches of hashed files against a fixed choice of hash sets."""
 
-    def __init__(self, store: Store, sets: Sequence[_Set]) -> None:
+    def __init__(self, store: Store, sets: Sequence[_Set], bank: PdqBank) -> None:
         self._store = store
         self._sets = {s.row.id: s for s in sets}
+        # PDQ indexes by hash-set id (as text), each answering at its set's own threshold.
+        self._bank = bank
         self._entries: dict[int, HashSetEntry] = {}
 
     @property
@@ -109,27 +112,24 @@ class Matcher:
                     )
             else:
                 rows = list(session.scalars(select(HashSet).where(HashSet.enabled)))
-            sets = [cls._load_set(session, row) for row in rows]
-        return cls(store, sets)
+            cache = index_cache_dir(store.url)
+            bank = PdqBank()
+            for row in rows:
+                index = set_index(session, row, cache)
+                if index is not None:
+                    bank.put(str(row.id), index, row.pdq_threshold)
+            sets = [cls._load_videos(session, row) for row in rows]
+        return cls(store, sets, bank)
 
     @staticmethod
-    def _load_set(session: Any, row: HashSet) -> _Set:
-        pdq_rows = session.execute(
-            select(HashSetEntry.id, HashSetEntry.pdq).where(
-                HashSetEntry.hash_set_id == row.id, HashSetEntry.pdq.is_not(None)
-            )
-        ).all()
-        index = None
-        if pdq_rows:
-            ids = np.fromiter((r[0] for r in pdq_rows), dtype=np.int64, count=len(pdq_rows))
-            index = PdqIndex.build(hex_to_bytes([r[1] for r in pdq_rows]), ids)
+    def _load_videos(session: Any, row: HashSet) -> _Set:
         video_rows = session.execute(
             select(HashSetEntry.id, HashSetEntry.vpdq).where(
                 HashSetEntry.hash_set_id == row.id, HashSetEntry.vpdq.is_not(None)
             )
         ).all()
         videos = [(entry_id, unique_frames(frames)) for entry_id, frames in video_rows]
-        return _Set(row, index, videos)
+        return _Set(row, videos)
 
     def match(self, records: Sequence[FileRecord]) -> list[list[MatchHit]]:
         """Hits for each record, best first (exact before perceptual, then by distance)."""
@@ -192,10 +192,7 @@ class Matcher:
             return
         packed = hex_to_bytes(hexes)
         owner = np.asarray(owners, dtype=np.int64)
-        for s in self._sets.values():
-            if s.pdq is None:
-                continue
-            result = s.pdq.query(packed, threshold=s.row.pdq_threshold)
+        for result in self._bank.query(packed).values():
             for q, entry_id, distance in zip(
                 result.query.tolist(), result.ids.tolist(), result.distance.tolist(), strict=True
             ):

@@ -1,0 +1,56 @@
+"""Hash-set PDQ indexes are built once, saved beside the store, and opened from disk after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scan_samples import add_hash_set, noise_image, pdq
+
+from kaitiaki.match import Matcher, indexes
+from kaitiaki.scan.hasher import hash_path
+from kaitiaki.store import Store
+
+
+def test_second_load_opens_the_saved_index(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    picture = tmp_path / "a.jpg"
+    picture.write_bytes(noise_image(21))
+    add_hash_set(sqlite_store, "own", [{"md5": "0" * 32, "pdq": pdq(picture.read_bytes())}])
+    add_hash_set(sqlite_store, "digests-only", [{"md5": "1" * 32}])
+    records = list(hash_path(picture))
+
+    first = Matcher.load(sqlite_store).match(records)
+    cache = indexes.index_cache_dir(sqlite_store.url)
+    assert cache is not None and len(list(cache.iterdir())) == 2  # one index, one "empty" mark
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the index was rebuilt from the store instead of loaded")
+
+    monkeypatch.setattr(indexes, "_build", refuse)
+    again = Matcher.load(sqlite_store).match(records)
+    assert [(h.hash_set, h.signal, h.distance) for h in again[0]] == [
+        (h.hash_set, h.signal, h.distance) for h in first[0]
+    ]
+    assert again[0] and again[0][0].signal == "pdq"
+
+
+def test_a_damaged_cache_is_rebuilt(sqlite_store: Store, tmp_path: Path) -> None:
+    picture = tmp_path / "a.jpg"
+    picture.write_bytes(noise_image(22))
+    add_hash_set(sqlite_store, "own", [{"md5": "0" * 32, "pdq": pdq(picture.read_bytes())}])
+    Matcher.load(sqlite_store)
+    cache = indexes.index_cache_dir(sqlite_store.url)
+    assert cache is not None
+    (saved,) = cache.iterdir()
+    (saved / "index.json").write_text("not json")
+    hits = Matcher.load(sqlite_store).match(list(hash_path(picture)))
+    assert hits[0] and hits[0][0].distance == 0
+
+
+def test_cache_places() -> None:
+    assert indexes.index_cache_dir("sqlite:////tmp/k.db") == Path("/tmp/k.db.pdq-index")
+    assert indexes.index_cache_dir("sqlite://") is None
+    server = indexes.index_cache_dir("postgresql+psycopg://u@h/db")
+    assert server is not None and server.parent.name == "pdq-index"
