@@ -49,8 +49,13 @@ def test_a_damaged_cache_is_rebuilt(sqlite_store: Store, tmp_path: Path) -> None
     assert hits[0] and hits[0][0].distance == 0
 
 
-def test_cache_places() -> None:
+def test_cache_places(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert indexes.index_cache_dir("sqlite:////tmp/k.db") == Path("/tmp/k.db.pdq-index")
     assert indexes.index_cache_dir("sqlite://") is None
+    monkeypatch.delenv("KAITIAKI_INDEX_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     server = indexes.index_cache_dir("postgresql+psycopg://u@h/db")
-    assert server is not None and server.parent.name == "pdq-index"
+    assert server is not None and server.parent == tmp_path / "kaitiaki" / "pdq-index"
+    monkeypatch.setenv("KAITIAKI_INDEX_CACHE", str(tmp_path / "chosen"))
+    chosen = indexes.index_cache_dir("postgresql+psycopg://u@h/db")
+    assert chosen is not None and chosen.parent == tmp_path / "chosen"

@@ -159,15 +159,15 @@ class Matcher:
 
     def _exact(self, records: Sequence[Digested], found: list[dict[int, tuple[str, int]]]) -> None:
         set_ids = list(self._sets)
-        for signal in ("sha256", "sha1", "md5"):
-            column = getattr(HashSetEntry, signal)
-            wanted: dict[str, list[int]] = {}
-            for i, record in enumerate(records):
-                value = getattr(record, signal)
-                if value:
-                    wanted.setdefault(value, []).append(i)
-            values = list(wanted)
-            with self._store.session() as session:
+        with self._store.session() as session:
+            for signal in ("sha256", "sha1", "md5"):
+                column = getattr(HashSetEntry, signal)
+                wanted: dict[str, list[int]] = {}
+                for i, record in enumerate(records):
+                    value = getattr(record, signal)
+                    if value:
+                        wanted.setdefault(value, []).append(i)
+                values = list(wanted)
                 for start in range(0, len(values), _LOOKUP_CHUNK):
                     chunk = values[start : start + _LOOKUP_CHUNK]
                     rows = session.execute(
