@@ -18,6 +18,7 @@ from kaitiaki.accounts import (
     IpActivity,
     IpEvent,
     Resolution,
+    Subject,
     attribute_subjects,
     resolve_subjects,
 )
@@ -168,7 +169,7 @@ def _identifiers(accounts: Sequence[Path], regions: dict[str, str]) -> list[Acco
 
 def _write_subjects(
     path: Path,
-    resolution: Resolution,
+    subjects: Sequence[Subject],
     flagged: set[str],
     attributions: dict[str, Attribution],
     agency_of: Callable[[str | None], str],
@@ -189,9 +190,7 @@ def _write_subjects(
                 "reason",
             ]
         )
-        for subject in resolution.subjects:
-            if not flagged.intersection(subject.account_ids):
-                continue
+        for subject in subjects:
             a = attributions[subject.subject_id]
             writer.writerow(
                 [
@@ -307,7 +306,7 @@ def analyse_operation(
     def agency_of(country: str | None) -> str:
         return agencies.for_country(country).agency
 
-    _write_subjects(out / "subjects.csv", resolution, flagged, attributions, agency_of)
+    _write_subjects(out / "subjects.csv", subjects, flagged, attributions, agency_of)
     members = {a for s in subjects for a in s.account_ids}
     result.links = _write_links(out / "links.csv", resolution, members)
     result.subjects = len(subjects)

@@ -167,13 +167,7 @@ class Source:
             "escape = '\"'",
             "ignore_errors = true",
         ]
-        if first_pass:
-            opts += [
-                "store_rejects = true",
-                f"rejects_table = {sql_literal(self.table('rej_errors'))}",
-                f"rejects_scan = {sql_literal(self.table('rej_scans'))}",
-            ]
-        return f"read_csv({', '.join(opts)})"
+        return self._read_csv(opts, first_pass=first_pass)
 
     def _line_reader(self, *, first_pass: bool = False) -> str:
         # One VARCHAR per physical line: \x01 cannot appear raw in valid JSON, and no quoting.
@@ -187,8 +181,13 @@ class Source:
             "auto_detect = false",
             "ignore_errors = true",
         ]
+        return self._read_csv(opts, first_pass=first_pass)
+
+    def _read_csv(self, opts: list[str], *, first_pass: bool) -> str:
+        # The first pass keeps the rows the CSV parser itself refused, to number and report them.
         if first_pass:
-            opts += [
+            opts = [
+                *opts,
                 "store_rejects = true",
                 f"rejects_table = {sql_literal(self.table('rej_errors'))}",
                 f"rejects_scan = {sql_literal(self.table('rej_scans'))}",
