@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,6 +45,9 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # SHA-256 over the sorted manifest lines "sha256  size  path" of everything read from it.
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The authority to examine its content (a warrant, a provider's terms): with none recorded,
+    # files the provider never viewed are not shown to anyone without a stated legal basis.
+    legal_basis: Mapped[str | None] = mapped_column(Text)
 
 
 class Scan(Base):
@@ -100,6 +104,15 @@ class FileInstance(Base):
     error: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A file system's unallocated entry, recovered from a disk image.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # File-system times as the evidence recorded them (None where the file system keeps none).
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_on_fs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The provider's fileViewedByEsp for this instance; None where the source does not say.
+    viewed_by_provider: Mapped[bool | None] = mapped_column(Boolean)
 
 
 Index("ix_instances_source", FileInstance.evidence_id, FileInstance.source)
@@ -356,3 +369,131 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie carries the token, the store only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Job(Base):
+    """Long work (scan, ingest, analysis, referrals) queued by a person; survives a restart."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON(none_as_null=True))
+    # queued, running, done, failed, interrupted (the server stopped while it ran), cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True, default="queued")
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class FileGroup(Base):
+    """Near-duplicate group of a file within an evidence item: its representative and distance."""
+
+    __tablename__ = "file_groups"
+
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("files.sha256"), primary_key=True)
+    representative: Mapped[str] = mapped_column(String(64), index=True)
+    # PDQ (or vPDQ) distance to the representative; 0 for the representative itself.
+    distance: Mapped[int] = mapped_column(Integer, default=0)
+    signal: Mapped[str] = mapped_column(String(16), default="pdq")
+
+
+class ReviewDecision(Base):
+    """A reviewer's categorisation of new material; a group decision writes one row per file."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("files.sha256"), index=True)
+    # A category code of the evidence's profile, "ignorable", or "skip".
+    category: Mapped[str] = mapped_column(String(20))
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # The representative the decision was taken on, when it was applied to its group.
+    via_group: Mapped[str | None] = mapped_column(String(64))
+
+
+class Series(Base):
+    """A victim-identification series: material showing the same victim(s)."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # True once every victim shown in the series is identified.
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Victim(Base):
+    """A victim by pseudonymous id only: never a name, never an image."""
+
+    __tablename__ = "victims"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series.id", ondelete="SET NULL"), index=True
+    )
+    age_band: Mapped[str | None] = mapped_column(String(20))
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str | None] = mapped_column(String(2))
+    agency: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Offender(Base):
+    """An offender seen in or producing a series, by pseudonymous id."""
+
+    __tablename__ = "offenders"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series.id", ondelete="SET NULL"), index=True
+    )
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str | None] = mapped_column(String(2))
+    agency: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class SeriesLink(Base):
+    """A hash-set entry or a file that belongs to a series, and who linked it."""
+
+    __tablename__ = "series_links"
+    __table_args__ = (UniqueConstraint("series_id", "entry_id", "sha256", name="uq_series_link"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("files.sha256"), index=True)
+    linked_by: Mapped[str] = mapped_column(String(200), default="")
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
