@@ -2,13 +2,17 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup system demo test lint typecheck pytest bench clean
 
 setup:
 ifndef UV
 	python3 -m pip install --quiet "uv>=0.5"
 endif
 	uv sync --frozen
+
+# Debian packages the tests use for real (Chromium, mkfs.fat/mtools, Java 17 for Spark).
+system:
+	bash scripts/system-deps.sh
 
 demo: setup
 	uv run kaitiaki demo --out demo
@@ -20,7 +24,7 @@ lint: setup
 typecheck: setup
 	uv run mypy
 
-pytest: setup
+pytest: setup system
 	uv run pytest -n 2
 
 test: lint typecheck pytest

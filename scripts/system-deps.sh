@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Debian packages the tests drive for real: Chromium (web UI tests), dosfstools + mtools + e2fsprogs
+# (building disk images), The Sleuth Kit's tools (cross-checking pytsk3) and Java 17+ (Spark).
+# Installs only what is missing, so a machine that has them all is left untouched.
+set -euo pipefail
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v mkfs.fat >/dev/null || missing+=(dosfstools)
+command -v mcopy >/dev/null || missing+=(mtools)
+command -v mke2fs >/dev/null || missing+=(e2fsprogs)
+command -v fls >/dev/null || missing+=(sleuthkit)
+
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
+if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
+    missing+=(openjdk-17-jre-headless)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "java $(java_major), $(chromium --version 2>/dev/null || echo 'chromium missing')"
