@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, BinaryIO
 
 ENCRYPTED = "encrypted member; not readable without a key"
@@ -109,13 +110,28 @@ class ExpansionBudget:
         )
 
 
+class MemberError(ArchiveError):
+    """One member cannot be read, but the container can go on (a disk image's damaged file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FsTimes:
+    """A file's times as its file system keeps them, in UTC; None where it keeps none."""
+
+    modified: datetime | None = None
+    accessed: datetime | None = None
+    changed: datetime | None = None
+    created: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveMember:
-    """One entry of an archive.
+    """One entry of an archive (or a file inside a disk image).
 
     ``open`` gives the member's bytes as a stream, to be called once and read before the next
     member is asked for (streamed formats cannot go back). When it is None the member cannot be
     read and ``error`` says why. ``note`` is for the record (a sanitised name, for instance).
+    ``deleted`` and ``times`` come from a file system (disk images); archives leave them unset.
     """
 
     name: str
@@ -123,6 +139,8 @@ class ArchiveMember:
     open: Callable[[], BinaryIO] | None
     error: str | None = None
     note: str | None = None
+    deleted: bool = False
+    times: FsTimes | None = None
 
 
 # What decompressors and the stdlib readers raise on damaged or hostile input.
@@ -247,6 +265,9 @@ def make_member(
     size: int | None,
     opener: Callable[[], BinaryIO] | None = None,
     error: str | None = None,
+    *,
+    deleted: bool = False,
+    times: FsTimes | None = None,
 ) -> ArchiveMember:
     name, note = member_name(raw_name)
-    return ArchiveMember(name, size, opener, error, note)
+    return ArchiveMember(name, size, opener, error, note, deleted, times)

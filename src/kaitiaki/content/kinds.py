@@ -7,6 +7,8 @@ from enum import StrEnum
 
 import filetype
 
+from kaitiaki.content.diskmagic import disk_image_mime
+
 # filetype looks at the first 261 bytes; MP4/MOV boxes and TAR's "ustar" at 257 need that much.
 HEADER_SIZE = 8192
 
@@ -15,6 +17,7 @@ class ContentKind(StrEnum):
     IMAGE = "image"
     VIDEO = "video"
     ARCHIVE = "archive"
+    DISK_IMAGE = "disk_image"
     OTHER = "other"
     EMPTY = "empty"
 
@@ -55,6 +58,10 @@ def detect(header: bytes) -> Detected:
     if guess is None:
         if len(header) > 262 and header[257:262] == b"ustar":
             return Detected(ContentKind.ARCHIVE, "application/x-tar")
+        # Disk images only where nothing more specific matched: a boot sector's 0x55AA is short.
+        disk = disk_image_mime(header)
+        if disk is not None:
+            return Detected(ContentKind.DISK_IMAGE, disk)
         return Detected(ContentKind.OTHER, "application/octet-stream")
     mime: str = guess.mime
     if mime in _IMAGE_MIMES:

@@ -8,20 +8,26 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from kaitiaki.content.archivebase import ArchiveMember, MemberError, describe
 from kaitiaki.content.archives import (
     ArchiveError,
     ArchiveLimits,
     ExpansionBudget,
     iter_members,
 )
+from kaitiaki.content.disk import iter_disk_files
+from kaitiaki.content.diskmagic import ewf_segment_number
 from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
 from kaitiaki.signals import SIGNALS
 from kaitiaki.signals.base import Content, SignalError
 from kaitiaki.signals.crypto import CHUNK, DigestAccumulator
 
+# Kinds whose content is read again after digesting: by a signal or a container reader.
+_REREAD = (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE, ContentKind.DISK_IMAGE)
 # Blobs up to this size stay in memory after the read that digests them; larger ones that a
 # signal or the archive reader must read again are spooled to a temporary file.
 KEEP_IN_MEMORY = 64 << 20
@@ -48,10 +54,20 @@ class FileRecord:
     exif: dict[str, Any] | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Set for files read out of a disk image's file system (UTC; None where it keeps none).
+    deleted: bool = False
+    modified_at: datetime | None = None
+    accessed_at: datetime | None = None
+    changed_at: datetime | None = None
+    created_on_fs_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The ``kaitiaki hash`` view: ``type`` for the kind, empty signals left out."""
-        out = {k: v for k, v in asdict(self).items() if v not in (None, [])}
+        out = {
+            k: v.isoformat() if isinstance(v, datetime) else v
+            for k, v in asdict(self).items()
+            if v not in (None, []) and not (k == "deleted" and v is False)
+        }
         if "kind" in out:
             out["type"] = out.pop("kind")
         if self.vpdq is not None:
@@ -89,7 +105,7 @@ def _read_once(
     detected = detect(first)
     record.kind, record.mime = detected.kind.value, detected.mime
     digests.update(first)
-    wanted = detected.kind in (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE)
+    wanted = detected.kind in _REREAD
     large = original is not None and original.stat().st_size > KEEP_IN_MEMORY
     keep = wanted and not large
     with tempfile.SpooledTemporaryFile(max_size=KEEP_IN_MEMORY) as spool:
@@ -168,28 +184,93 @@ def hash_stream(
     limits: ArchiveLimits | None = None,
     original: Path | None = None,
 ) -> Iterator[FileRecord]:
-    """Records for one blob read from ``stream``, then for its members if it is an archive."""
+    """Records for one blob read from ``stream``, then for what it holds: an archive's members,
+    a disk image's files (recursively)."""
     record = FileRecord(path=path, source=source, depth=depth)
     with _read_once(stream, record, original) as (data, copy):
         if record.size == 0:
             record.error = "zero-byte file: nothing to match"
-        if record.kind != ContentKind.ARCHIVE:
+        if record.kind not in (ContentKind.ARCHIVE, ContentKind.DISK_IMAGE):
             _signals(record, data, copy)
+            yield record
+            return
+        disk = record.kind == ContentKind.DISK_IMAGE
+        segment = _ewf_segment(copy) if disk else None
+        if segment is not None and segment > 1:
+            record.notes.append(
+                f"E01 segment {segment}: its files are read with the set's first segment"
+            )
             yield record
             return
         yield record
         limits = limits or ArchiveLimits()
-        if budget is None:
-            budget = ExpansionBudget(limits, compressed_size=record.size or 0)
         if depth + 1 > limits.max_depth:
+            what = "disk image" if disk else "archive"
             yield FileRecord(
                 path=path + ARCHIVE_SEPARATOR,
                 source=source,
                 depth=depth + 1,
-                error=f"archive nested deeper than {limits.max_depth} levels; not opened",
+                error=f"{what} nested deeper than {limits.max_depth} levels; not opened",
             )
             return
+        if disk:
+            yield from _disk_files(copy, record, limits, original)
+            return
+        if budget is None:
+            budget = ExpansionBudget(limits, compressed_size=record.size or 0)
         yield from _members(copy, record, budget, limits)
+
+
+def _ewf_segment(copy: BinaryIO) -> int | None:
+    copy.seek(0)
+    number = ewf_segment_number(copy.read(16))
+    copy.seek(0)
+    return number
+
+
+def _member_records(
+    member: ArchiveMember,
+    container: FileRecord,
+    budget: ExpansionBudget | None,
+    limits: ArchiveLimits,
+) -> Iterator[FileRecord]:
+    """The member's own record (with what its file system says of it), then its contents."""
+    path = container.path + ARCHIVE_SEPARATOR + member.name
+    depth = container.depth + 1
+    if member.open is None:
+        yield _stamped(
+            FileRecord(
+                path=path,
+                source=container.source,
+                depth=depth,
+                size=member.size,
+                error=member.error,
+                notes=[member.note] if member.note else [],
+            ),
+            member,
+        )
+        return
+    with member.open() as stream:
+        for record in hash_stream(
+            stream, path, container.source, depth=depth, budget=budget, limits=limits
+        ):
+            if record.path == path:
+                if member.note:
+                    record.notes.append(member.note)
+                _stamped(record, member)
+            yield record
+
+
+def _stamped(record: FileRecord, member: ArchiveMember) -> FileRecord:
+    record.deleted = member.deleted
+    if member.deleted and record.sha256:
+        record.notes.append("deleted file: read from blocks the file system marks free")
+    if member.times is not None:
+        record.modified_at = member.times.modified
+        record.accessed_at = member.times.accessed
+        record.changed_at = member.times.changed
+        record.created_on_fs_at = member.times.created
+    return record
 
 
 def _members(
@@ -200,27 +281,11 @@ def _members(
         for member in iter_members(
             io.BufferedReader(_Unclosable(copy)), archive.mime or "", budget
         ):
-            path = archive.path + ARCHIVE_SEPARATOR + member.name
-            if member.open is None:
-                yield FileRecord(
-                    path=path,
-                    source=archive.source,
-                    depth=depth,
-                    size=member.size,
-                    error=member.error,
-                    notes=[member.note] if member.note else [],
-                )
-                continue
             try:
-                with member.open() as stream:
-                    for record in hash_stream(
-                        stream, path, archive.source, depth=depth, budget=budget, limits=limits
-                    ):
-                        if member.note and record.path == path:
-                            record.notes.append(member.note)
-                        yield record
+                yield from _member_records(member, archive, budget, limits)
             except ArchiveError as exc:
                 # A bomb caught mid-member: the member is recorded, the archive abandoned.
+                path = archive.path + ARCHIVE_SEPARATOR + member.name
                 yield FileRecord(path=path, source=archive.source, depth=depth, error=str(exc))
                 raise
     except ArchiveError as exc:
@@ -231,6 +296,30 @@ def _members(
             error=f"archive not fully read: {exc}",
         )
         yield archive_error
+
+
+def _disk_files(
+    copy: BinaryIO, image: FileRecord, limits: ArchiveLimits, original: Path | None
+) -> Iterator[FileRecord]:
+    """A disk image's files, each like a file found in a folder: an archive among them gets its
+    own expansion budget, and one unreadable file does not end the walk."""
+    depth = image.depth + 1
+    stream = io.BufferedReader(_Unclosable(copy))
+    try:
+        for member in iter_disk_files(stream, image.mime or "", image.size or 0, original):
+            try:
+                yield from _member_records(member, image, None, limits)
+            except MemberError as exc:
+                path = image.path + ARCHIVE_SEPARATOR + member.name
+                failed = FileRecord(path=path, source=image.source, depth=depth, error=str(exc))
+                yield _stamped(failed, member)
+    except (ArchiveError, OSError) as exc:
+        yield FileRecord(
+            path=image.path + ARCHIVE_SEPARATOR,
+            source=image.source,
+            depth=depth,
+            error=f"disk image not fully read: {describe(exc)}",
+        )
 
 
 def hash_path(path: Path, *, limits: ArchiveLimits | None = None) -> Iterator[FileRecord]:

@@ -58,6 +58,11 @@ def write_batch(
                 "depth": record.depth,
                 "error": None if record.sha256 else record.error,
                 "notes": "; ".join(record.notes) or None,
+                "deleted": record.deleted,
+                "modified_at": record.modified_at,
+                "accessed_at": record.accessed_at,
+                "changed_at": record.changed_at,
+                "created_on_fs_at": record.created_on_fs_at,
             }
         )
         if not record.sha256:

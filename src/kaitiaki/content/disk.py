@@ -1,0 +1,330 @@
+"""Files inside disk images (dd/raw, E01): every file system's files, deleted ones included.
+
+Paths follow archive members: ``image.dd!/DCIM/a.jpg`` for a file system that fills the image,
+``image.dd!/p1/DCIM/a.jpg`` for one in partition 1 of a partitioned image (MBR/GPT; ``pN`` is
+the partition's number as Linux counts it: table slot + 1, logical partitions from 5). Deleted
+files carry ``deleted=True``; TSK's ``$OrphanFiles`` folder holds deleted files whose folder is
+unknown. Times are what TSK reports, as UTC: FAT keeps local wall-clock times with no zone (and no
+change time), so FAT times are that wall clock labelled UTC, whatever the examiner's zone is.
+
+Guards: a folder already being walked is not walked again (loops in damaged or hostile images),
+folder depth is bounded, a file declaring more bytes than the whole image is refused, and a
+deleted file whose blocks the file system no longer maps is recorded as not recoverable.
+Links, devices and TSK's virtual files ($MBR, $FAT1) are not files to hash and are left out, as
+are NTFS's own metadata files ($MFT, $LogFile, ...: MFT entries below 24).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytsk3  # type: ignore[import-not-found, unused-ignore]
+
+from kaitiaki.content.archivebase import (
+    ArchiveMember,
+    FsTimes,
+    MemberError,
+    guarded,
+    make_member,
+)
+from kaitiaki.content.diskimage import DiskImageError, open_image
+from kaitiaki.content.diskmagic import file_system_at_start
+
+MAX_FOLDER_DEPTH = 256
+NOT_RECOVERABLE = "content not recoverable: deleted, and the file system no longer maps its blocks"
+_NTFS_FIRST_USER_ENTRY = 24
+_REG = int(pytsk3.TSK_FS_META_TYPE_REG)
+_DIRS = (int(pytsk3.TSK_FS_META_TYPE_DIR), int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR))
+_NAME_REG = int(pytsk3.TSK_FS_NAME_TYPE_REG)
+_NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+_META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
+_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
+_NO_BLOCK = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
+_DATA_TYPES = (
+    int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT),
+    int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA),
+    int(pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA),
+)
+_FAT_TYPES = {
+    int(pytsk3.TSK_FS_TYPE_FAT12),
+    int(pytsk3.TSK_FS_TYPE_FAT16),
+    int(pytsk3.TSK_FS_TYPE_FAT32),
+    int(pytsk3.TSK_FS_TYPE_EXFAT),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Volume:
+    """A file system inside the image: where it starts and the path prefix of its files."""
+
+    prefix: str
+    offset: int
+    label: str
+
+
+def iter_disk_files(
+    stream: BinaryIO, mime: str, size: int, original: Path | None = None
+) -> Iterator[ArchiveMember]:
+    """The files of every file system in the disk image read from ``stream`` (seekable).
+
+    ``size`` is the stream's length; ``original`` the evidence file it came from, if any (an E01
+    set's other segments lie beside it). A partition without a readable file system is one
+    member with an error; an image with none at all raises ``DiskImageError``.
+    """
+    with ExitStack() as stack:
+        image, media_size = open_image(stream, mime, size, stack, original)
+        header = image.read(0, min(4096, media_size))  # the media's bytes, also inside an E01
+        volumes = _volumes(image, bare_first=file_system_at_start(header) is not None)
+        for volume in volumes:
+            try:
+                fs = pytsk3.FS_Info(image, offset=volume.offset)
+            except OSError as exc:
+                yield _error(
+                    volume.prefix,
+                    f"{volume.label}: no file system The Sleuth Kit reads ({_tsk(exc)})",
+                )
+                continue
+            yield from _file_system(fs, volume.prefix, media_size)
+
+
+def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
+    """The file systems to walk: the partitions of a table, or one file system at offset 0."""
+    bare = _Volume("", 0, "file system at the start of the image")
+    if bare_first and _has_file_system(image, 0):
+        return [bare]
+    try:
+        table = pytsk3.Volume_Info(image)
+    except OSError:
+        if _has_file_system(image, 0):
+            return [bare]
+        raise DiskImageError(
+            "no partition table or file system The Sleuth Kit reads (damaged or truncated image?)"
+        ) from None
+    sector = int(table.info.block_size)
+    found: list[_Volume] = []
+    logical = 4
+    for part in table:
+        if not int(part.flags) & int(pytsk3.TSK_VS_PART_FLAG_ALLOC):
+            continue
+        if int(part.table_num) <= 0:  # GPT entries and MBR primaries (TSK: -1 and 0)
+            number = int(part.slot_num) + 1
+        else:
+            logical += 1
+            number = logical
+        description = part.desc.decode("utf-8", "replace").strip() or "no type name"
+        label = f"partition {number} ({description}, sectors {part.start}+{part.len})"
+        found.append(_Volume(f"p{number}/", int(part.start) * sector, label))
+    if not found:
+        raise DiskImageError("partition table lists no partitions")
+    return found
+
+
+def _has_file_system(image: Any, offset: int) -> bool:
+    try:
+        pytsk3.FS_Info(image, offset=offset)
+    except OSError:
+        return False
+    return True
+
+
+def _file_system(fs: Any, prefix: str, media_size: int) -> Iterator[ArchiveMember]:
+    ftype = int(fs.info.ftype)
+    with _utc_clock() if ftype in _FAT_TYPES else _nothing():
+        try:
+            root = fs.open_dir(path="/")
+        except OSError as exc:
+            yield _error(prefix, f"root folder unreadable: {_tsk(exc)}")
+            return
+        walk = _FsWalk(fs, ftype == int(pytsk3.TSK_FS_TYPE_NTFS), media_size)
+        walk.walking.add(int(root.info.fs_file.meta.addr))
+        yield from walk.folder(root, prefix, 0)
+
+
+@dataclass
+class _FsWalk:
+    """One file system's walk: the folders being walked (loop guard) and what bounds a file."""
+
+    fs: Any
+    ntfs: bool
+    media_size: int
+    walking: set[int] = field(default_factory=set)
+
+    def folder(self, folder: Any, prefix: str, depth: int) -> Iterator[ArchiveMember]:
+        entries: list[tuple[bytes, Any]] = []
+        try:
+            for entry in folder:
+                raw = bytes(entry.info.name.name)
+                if raw not in (b".", b".."):
+                    entries.append((raw, entry))
+        except OSError as exc:  # a damaged folder: what was listed is kept
+            yield _error(prefix, f"folder not fully read: {_tsk(exc)}")
+        for raw, entry in sorted(entries, key=lambda pair: pair[0]):
+            path = prefix + raw.decode("utf-8", "surrogateescape")
+            name, meta = entry.info.name, entry.info.meta
+            address = int(meta.addr) if meta is not None else int(name.meta_addr)
+            if self.ntfs and address < _NTFS_FIRST_USER_ENTRY:
+                continue  # NTFS's own metadata files and reserved entries
+            if meta is None and address > 0:
+                entry, meta = self._recovered(entry, address)
+            if meta is None:
+                if int(name.type) == _NAME_REG:
+                    # A deleted name whose metadata entry is gone or reused: only the name is left.
+                    yield make_member(
+                        path, None, error=NOT_RECOVERABLE + " (no metadata left)", deleted=True
+                    )
+            elif int(meta.type) in _DIRS:
+                yield from self._subfolder(entry, meta, path, depth)
+            elif int(meta.type) == _REG:
+                yield self._file(entry, name, meta, path)
+
+    def _recovered(self, entry: Any, address: int) -> tuple[Any, Any]:
+        """The metadata of a name TSK listed without it (NTFS orphans), if it still fits.
+
+        Only an unallocated entry can still hold the deleted file; an allocated one (or, on
+        NTFS, one with another sequence number) has been reused by another file since.
+        """
+        try:
+            found = self.fs.open_meta(inode=address)
+        except OSError:
+            return entry, None
+        meta = found.info.meta
+        if meta is None or not int(meta.flags) & _META_UNALLOC:
+            return entry, None
+        expected = int(entry.info.name.meta_seq)  # 0 for TSK's orphans: not known
+        if self.ntfs and expected and int(meta.seq) != expected:
+            return entry, None
+        return found, meta
+
+    def _subfolder(self, entry: Any, meta: Any, path: str, depth: int) -> Iterator[ArchiveMember]:
+        address = int(meta.addr)
+        if address in self.walking:
+            yield _error(path + "/", "folder loop: refers back to a folder above it")
+            return
+        if depth + 1 > MAX_FOLDER_DEPTH:
+            yield _error(path + "/", f"folders nested deeper than {MAX_FOLDER_DEPTH}; not walked")
+            return
+        try:
+            inner = entry.as_directory()
+        except OSError as exc:
+            if _deleted(entry.info.name, meta):
+                return  # a deleted folder whose listing is gone: nothing left to walk
+            yield _error(path + "/", f"folder unreadable: {_tsk(exc)}")
+            return
+        self.walking.add(address)
+        try:
+            yield from self.folder(inner, path + "/", depth + 1)
+        finally:
+            self.walking.discard(address)
+
+    def _file(self, entry: Any, name: Any, meta: Any, path: str) -> ArchiveMember:
+        size = int(meta.size)
+        deleted = _deleted(name, meta)
+        error: str | None = None
+        if size < 0 or size > self.media_size:
+            error = (
+                f"declares {size} bytes, more than the whole image ({self.media_size}); not read "
+                f"(damaged metadata or a sparse file)"
+            )
+        elif deleted and size > 0 and not _mapped(entry):
+            error = NOT_RECOVERABLE
+        opener = None if error else partial(_open, entry, size, path)
+        return make_member(path, size, opener, error=error, deleted=deleted, times=_times(meta))
+
+
+def _error(folder: str, error: str) -> ArchiveMember:
+    """A record for a folder or volume (``""``: the image's own file system) that failed."""
+    return ArchiveMember(folder, None, None, error)
+
+
+def _deleted(name: Any, meta: Any) -> bool:
+    return bool(int(name.flags) & _NAME_UNALLOC or int(meta.flags) & _META_UNALLOC)
+
+
+def _mapped(entry: Any) -> bool:
+    """Whether the file's data still has blocks (resident data counts; sparse runs do not)."""
+    try:
+        for attribute in entry:
+            if int(attribute.info.type) not in _DATA_TYPES or attribute.info.name:
+                continue  # NTFS alternate data streams and other attributes
+            if not int(attribute.info.flags) & _NONRESIDENT:
+                return True
+            return any(not int(run.flags) & _NO_BLOCK and int(run.len) > 0 for run in attribute)
+    except OSError:
+        return False
+    return False
+
+
+def _open(entry: Any, size: int, path: str) -> BinaryIO:
+    offset = 0
+
+    def read(length: int) -> bytes:
+        nonlocal offset
+        length = min(length, size - offset)
+        if length <= 0:
+            return b""
+        try:
+            data: bytes = entry.read_random(offset, length)
+        except OSError as exc:
+            raise MemberError(f"read failed at byte {offset} of {size}: {_tsk(exc)}") from exc
+        if not data:
+            raise MemberError(f"read stopped at byte {offset} of {size}")
+        offset += len(data)
+        return data
+
+    # Not counted against an archive budget: a file system's files are bounded by the image.
+    return guarded(read, f"file in disk image ({path})", None)
+
+
+def _times(meta: Any) -> FsTimes:
+    return FsTimes(
+        modified=_utc(meta.mtime, meta.mtime_nano),
+        accessed=_utc(meta.atime, meta.atime_nano),
+        changed=_utc(meta.ctime, meta.ctime_nano),
+        created=_utc(meta.crtime, meta.crtime_nano),
+    )
+
+
+def _utc(seconds: int, nanoseconds: int) -> datetime | None:
+    """TSK's 0 means "not kept"; values past what datetime holds (damaged entries) too."""
+    if not seconds:
+        return None
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC).replace(
+            microsecond=max(0, min(int(nanoseconds) // 1000, 999_999))
+        )
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _tsk(exc: BaseException) -> str:
+    """TSK's messages span lines; one line is enough for the record."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextmanager
+def _utc_clock() -> Iterator[None]:
+    """Run with the process clock in UTC: TSK converts FAT's zone-less dates with mktime()."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -1,0 +1,110 @@
+"""Disk images recognised by their bytes: a partition table or a bare file system at offset 0.
+
+Only the first sectors are looked at (``HEADER_SIZE`` bytes), never the file's name. A match here
+means "worth handing to The Sleuth Kit"; TSK has the last word on whether anything is readable.
+Checks are stricter than one magic number because a boot-sector signature (0x55AA at 510) is only
+two bytes: the fields around it must make sense too.
+"""
+
+from __future__ import annotations
+
+import struct
+
+RAW_DISK_MIME = "application/x-raw-disk-image"
+EWF_MIME = "application/x-ewf"
+
+# Expert Witness Format (EnCase E01/Ex01 segments): signature, then a byte 0x01, then the segment
+# number (little-endian u16).
+_EWF_SIGNATURE = b"EVF\x09\x0d\x0a\xff\x00"
+_EWF2_SIGNATURE = b"EVF2\x0d\x0a\x81\x00"
+
+_SECTOR_SIZES = (512, 1024, 2048, 4096)
+_EXT_MAGIC_OFFSET = 1024 + 56
+_HFS_OFFSET = 1024
+
+
+def disk_image_mime(header: bytes) -> str | None:
+    """``RAW_DISK_MIME`` or ``EWF_MIME`` when ``header`` starts a disk image, else None."""
+    if header.startswith((_EWF_SIGNATURE, _EWF2_SIGNATURE)):
+        return EWF_MIME
+    if file_system_at_start(header) or _gpt(header) or _mbr(header):
+        return RAW_DISK_MIME
+    return None
+
+
+def ewf_segment_number(header: bytes) -> int | None:
+    """The segment number of an EWF (E01) segment: 1 for ``.E01``, 2 for ``.E02``, ..."""
+    if header.startswith(_EWF_SIGNATURE) and len(header) >= 11:
+        return int(struct.unpack_from("<H", header, 9)[0])
+    return None
+
+
+def file_system_at_start(header: bytes) -> str | None:
+    """The file system whose boot sector or superblock ``header`` starts with, if any."""
+    if len(header) < 512:
+        return None
+    if header[3:11] == b"NTFS    " and _sector_size(header) is not None:
+        return "ntfs"
+    if header[3:11] == b"EXFAT   ":
+        return "exfat"
+    if _fat(header):
+        return "fat"
+    if len(header) >= _EXT_MAGIC_OFFSET + 2 and _ext(header):
+        return "ext"
+    if len(header) >= _HFS_OFFSET + 2 and header[_HFS_OFFSET : _HFS_OFFSET + 2] in (b"H+", b"HX"):
+        return "hfs"
+    return None
+
+
+def _sector_size(header: bytes) -> int | None:
+    size = int(struct.unpack_from("<H", header, 11)[0])
+    return size if size in _SECTOR_SIZES else None
+
+
+def _fat(header: bytes) -> bool:
+    """A FAT12/16/32 boot sector: jump instruction, sane geometry, a FAT type label."""
+    if header[0] not in (0xEB, 0xE9) or header[510:512] != b"\x55\xaa":
+        return False
+    per_cluster, reserved, fats = header[13], struct.unpack_from("<H", header, 14)[0], header[16]
+    if _sector_size(header) is None or per_cluster == 0 or per_cluster & (per_cluster - 1):
+        return False
+    if reserved == 0 or fats not in (1, 2):
+        return False
+    # mkfs.fat, Windows and cameras write the type label; the label is informational in the
+    # specification, but a boot sector without one at either place is too weak a signal.
+    return header[54:59] in (b"FAT12", b"FAT16", b"FAT  ") or header[82:87] == b"FAT32"
+
+
+def _ext(header: bytes) -> bool:
+    """An ext2/3/4 superblock at 1024: magic 0xEF53 and plausible counts."""
+    if header[_EXT_MAGIC_OFFSET : _EXT_MAGIC_OFFSET + 2] != b"\x53\xef":
+        return False
+    inodes, blocks = struct.unpack_from("<II", header, 1024)
+    log_block = int(struct.unpack_from("<I", header, 1024 + 24)[0])
+    return bool(inodes > 0 and blocks > 0 and log_block <= 6)
+
+
+def _gpt(header: bytes) -> bool:
+    """A GUID partition table: the header signature in LBA 1 (512-byte or 4096-byte sectors)."""
+    return any(header[size : size + 8] == b"EFI PART" for size in _SECTOR_SIZES)
+
+
+def _mbr(header: bytes) -> bool:
+    """A DOS partition table: the signature and four entries that parse, at least one used."""
+    if len(header) < 512 or header[510:512] != b"\x55\xaa":
+        return False
+    used = 0
+    for slot in range(4):
+        entry = header[446 + 16 * slot : 462 + 16 * slot]
+        status, kind = entry[0], entry[4]
+        start, sectors = struct.unpack_from("<II", entry, 8)
+        if status not in (0x00, 0x80):
+            return False
+        if kind == 0:
+            if sectors != 0:
+                return False
+            continue
+        if start == 0 or sectors == 0:
+            return False
+        used += 1
+    return used > 0
