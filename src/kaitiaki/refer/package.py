@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -89,8 +89,13 @@ def build_referrals(
     subject_ids: Sequence[str] | None = None,
     tier_at_least: str | None = None,
     agencies: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ReferralBatch:
-    """Build, sign and record one package per (country, agency); see the module docstring."""
+    """Build, sign and record one package per (country, agency); see the module docstring.
+
+    ``on_progress(done, total)`` is called with packages built so far, before the first and
+    after each (each package is committed by then, so the callback may raise to stop).
+    """
     key = load_private(key_path)
     now = datetime.now(UTC).replace(microsecond=0)
     built_at = now.isoformat().replace("+00:00", "Z")
@@ -139,6 +144,8 @@ def build_referrals(
     for s in subjects:
         groups[(s.country or UNKNOWN_CC, s.agency or table.for_country(s.country).agency)].append(s)
     out.mkdir(parents=True, exist_ok=True)
+    if on_progress:
+        on_progress(0, len(groups))
     for (cc, agency_name), members_of in sorted(groups.items()):
         batch.append(
             _build_one(
@@ -156,6 +163,8 @@ def build_referrals(
                 table,
             )
         )
+        if on_progress:
+            on_progress(len(batch), len(groups))
     return batch
 
 
