@@ -2,13 +2,21 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system demo test lint typecheck pytest bench clean
+.PHONY: setup system assets demo serve test lint typecheck pytest bench clean
 
 setup:
 ifndef UV
 	python3 -m pip install --quiet "uv>=0.5"
 endif
 	uv sync --frozen
+
+# The web app's front-end bundle (Chart.js, d3-geo, world-atlas), built from npm, never committed.
+WEB := src/kaitiaki/web/frontend
+ASSETS := src/kaitiaki/web/static/dist/dashboard.js
+$(ASSETS): $(WEB)/package.json $(WEB)/package-lock.json $(wildcard $(WEB)/src/*)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+assets: $(ASSETS)
 
 # Debian packages the tests use for real (Chromium, mkfs.fat/mtools, Java 17 for Spark).
 system:
@@ -17,6 +25,10 @@ system:
 demo: setup
 	uv run kaitiaki demo --out demo
 
+# The operation room in a browser, on a demo operation (benign sample, simulated records).
+serve: setup assets
+	uv run kaitiaki serve --demo demo-web
+
 lint: setup
 	uv run ruff check .
 	uv run ruff format --check .
@@ -24,7 +36,7 @@ lint: setup
 typecheck: setup
 	uv run mypy
 
-pytest: setup system
+pytest: setup system assets
 	uv run pytest -n 2
 
 test: lint typecheck pytest
@@ -35,4 +47,4 @@ bench: setup
 	uv run python benchmarks/bench_index.py
 
 clean:
-	rm -rf demo .venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf demo demo-web .venv .mypy_cache .ruff_cache .pytest_cache

@@ -40,6 +40,7 @@ def _register() -> None:
         records,
         refer,
         scan,
+        serve,
         simulate,
         tracking,
         users,
@@ -47,7 +48,7 @@ def _register() -> None:
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking, provider, users, audit):
+    for module in (*modules, refer, tracking, provider, users, audit, serve):
         module.register(app)
 
 

@@ -1,0 +1,155 @@
+"""``/api/evidence`` and ``/api/scans``: evidence items, their scans, and starting a scan."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from kaitiaki.audit import record
+from kaitiaki.store import Store
+from kaitiaki.store.models import Classification, Evidence, FileInstance, Scan
+from kaitiaki.web.api.common import JobOut, PathId, Timestamp, errors, store_of, submit_job
+from kaitiaki.web.authz import CurrentUser, Needs
+
+router = APIRouter(prefix="/api", tags=["evidence"])
+
+
+class ScanOut(BaseModel):
+    id: int
+    roots: list[str]
+    hash_sets: list[str]
+    started_at: Timestamp
+    finished_at: Timestamp | None
+    tool_version: str
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    acquired_by: str
+    created_at: Timestamp
+    manifest_sha256: str | None
+    legal_basis: str | None
+    instances: int
+    labels: dict[str, int]
+
+
+class EvidenceDetail(EvidenceOut):
+    scans: list[ScanOut]
+
+
+class ScanIn(BaseModel):
+    evidence: str = Field(min_length=1, max_length=200)
+    roots: list[str] = Field(min_length=1, max_length=100)
+    hash_sets: list[str] | None = None
+
+
+class LegalBasisIn(BaseModel):
+    legal_basis: str = Field(min_length=3, max_length=2000)
+
+
+def _out(store: Store, evidence: Evidence) -> EvidenceOut:
+    with store.session() as session:
+        instances = session.scalar(
+            select(func.count()).where(FileInstance.evidence_id == evidence.id)
+        )
+        labels = {
+            str(label): int(count)
+            for label, count in session.execute(
+                select(Classification.label, func.count())
+                .where(Classification.evidence_id == evidence.id)
+                .group_by(Classification.label)
+            )
+        }
+    return EvidenceOut(
+        id=evidence.id,
+        name=evidence.name,
+        description=evidence.description,
+        acquired_by=evidence.acquired_by,
+        created_at=evidence.created_at,
+        manifest_sha256=evidence.manifest_sha256,
+        legal_basis=evidence.legal_basis,
+        instances=instances or 0,
+        labels=labels,
+    )
+
+
+def list_evidence(store: Store) -> list[EvidenceOut]:
+    with store.session() as session:
+        items = list(session.scalars(select(Evidence).order_by(Evidence.name)))
+    return [_out(store, e) for e in items]
+
+
+def evidence_detail(store: Store, evidence_id: int) -> EvidenceDetail:
+    with store.session() as session:
+        evidence = session.get(Evidence, evidence_id)
+        if evidence is None:
+            raise HTTPException(404, f"no evidence item {evidence_id}")
+        scans = list(
+            session.scalars(select(Scan).where(Scan.evidence_id == evidence_id).order_by(Scan.id))
+        )
+    return EvidenceDetail(
+        **_out(store, evidence).model_dump(),
+        scans=[
+            ScanOut(
+                id=s.id,
+                roots=[str(r) for r in s.roots or []],
+                hash_sets=[str(h) for h in s.hash_sets or []],
+                started_at=s.started_at,
+                finished_at=s.finished_at,
+                tool_version=s.tool_version,
+            )
+            for s in scans
+        ],
+    )
+
+
+@router.get("/evidence", response_model=list[EvidenceOut], responses=errors())
+def evidence_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> list[EvidenceOut]:
+    return list_evidence(store_of(request))
+
+
+@router.get("/evidence/{evidence_id}", response_model=EvidenceDetail, responses=errors(404))
+def evidence_get(
+    evidence_id: PathId, request: Request, user: CurrentUser = Needs.VIEW_FILES
+) -> EvidenceDetail:
+    return evidence_detail(store_of(request), evidence_id)
+
+
+@router.post(
+    "/evidence/{evidence_id}/legal-basis", response_model=EvidenceOut, responses=errors(404)
+)
+def set_legal_basis(
+    evidence_id: PathId,
+    body: LegalBasisIn,
+    request: Request,
+    user: CurrentUser = Needs.SCAN,
+) -> EvidenceOut:
+    """Record the authority to examine this evidence's content (a warrant, the provider's
+    terms); it is written to the audit log with the previous value."""
+    store = store_of(request)
+    with store.session() as session:
+        evidence = session.get(Evidence, evidence_id)
+        if evidence is None:
+            raise HTTPException(404, f"no evidence item {evidence_id}")
+        old = evidence.legal_basis
+        evidence.legal_basis = body.legal_basis.strip()
+        record(
+            session,
+            actor=user.actor,
+            action="evidence.legal_basis",
+            target_type="evidence",
+            target_id=str(evidence_id),
+            reason=body.legal_basis.strip(),
+            details={"previous": old},
+        )
+    return _out(store, evidence)
+
+
+@router.post("/scans", response_model=JobOut, status_code=202, responses=errors())
+def start_scan(body: ScanIn, request: Request, user: CurrentUser = Needs.SCAN) -> JobOut:
+    """Queue a scan of server-side paths into an evidence item; watch it at /api/jobs/{id}."""
+    params = {"evidence": body.evidence, "roots": body.roots, "hash_sets": body.hash_sets}
+    return submit_job(store_of(request), "scan", params, user)

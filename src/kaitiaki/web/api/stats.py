@@ -1,0 +1,106 @@
+"""``/api/stats``: the operation's figures for the dashboard (charts and the world map)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from kaitiaki.refer.stats import operation_stats
+from kaitiaki.store import Store
+from kaitiaki.store.models import Classification, Evidence, File, FileInstance
+from kaitiaki.web.api.common import errors, store_of
+from kaitiaki.web.authz import CurrentUser, Needs
+
+router = APIRouter(prefix="/api", tags=["stats"])
+
+
+class CountryRow(BaseModel):
+    country: str
+    subjects: int
+    referred: int
+    referrals: int
+    arrests: int
+    children_safeguarded: int
+
+
+class MonthRow(BaseModel):
+    month: str
+    accounts_first_seen: int
+    referrals: int
+    arrests: int
+
+
+class Dashboard(BaseModel):
+    evidence_items: int
+    file_instances: int
+    unique_files: int
+    files_by_label: dict[str, int]
+    accounts: int
+    subjects: int
+    countries: int
+    referrals: int
+    referrals_by_status: dict[str, int]
+    priority_tiers: dict[str, int]
+    arrests: int
+    children_safeguarded: int
+    by_country: list[CountryRow]
+    by_month: list[MonthRow]
+
+
+def dashboard(store: Store) -> Dashboard:
+    figures = operation_stats(store)
+    with store.session() as session:
+        evidence = session.scalar(select(func.count()).select_from(Evidence)) or 0
+        instances = session.scalar(select(func.count()).select_from(FileInstance)) or 0
+        unique = session.scalar(select(func.count()).select_from(File)) or 0
+        labels = {
+            str(label): int(count)
+            for label, count in session.execute(
+                select(Classification.label, func.count()).group_by(Classification.label)
+            )
+        }
+    months = sorted(
+        set(figures.activity_by_month)
+        | set(figures.referrals_by_month)
+        | set(figures.arrests_by_month)
+    )
+    return Dashboard(
+        evidence_items=evidence,
+        file_instances=instances,
+        unique_files=unique,
+        files_by_label=labels,
+        accounts=figures.accounts,
+        subjects=figures.subjects,
+        countries=figures.countries,
+        referrals=figures.referrals,
+        referrals_by_status=figures.referrals_by_status,
+        priority_tiers=figures.priority_tiers,
+        arrests=figures.arrests,
+        children_safeguarded=figures.children_safeguarded,
+        by_country=[
+            CountryRow(
+                country=country,
+                subjects=row.subjects,
+                referred=row.referred,
+                referrals=row.referrals,
+                arrests=row.arrests,
+                children_safeguarded=row.children_safeguarded,
+            )
+            for country, row in figures.by_country.items()
+        ],
+        by_month=[
+            MonthRow(
+                month=month,
+                accounts_first_seen=figures.activity_by_month.get(month, 0),
+                referrals=figures.referrals_by_month.get(month, 0),
+                arrests=figures.arrests_by_month.get(month, 0),
+            )
+            for month in months
+        ],
+    )
+
+
+@router.get("/stats", response_model=Dashboard, responses=errors())
+def stats(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> Dashboard:
+    return dashboard(store_of(request))

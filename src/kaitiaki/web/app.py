@@ -1,0 +1,124 @@
+"""``create_app``: the FastAPI application over one store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kaitiaki import __version__
+from kaitiaki.store import Store, open_store
+from kaitiaki.web.api import (
+    audit,
+    auth,
+    evidence,
+    files,
+    hashsets,
+    jobs,
+    referrals,
+    review,
+    stats,
+    subjects,
+    users,
+)
+from kaitiaki.web.authz import check_routes
+from kaitiaki.web.pages import ROUTES as PAGE_ROUTES
+from kaitiaki.web.pages import render
+from kaitiaki.web.ratelimit import FailureLimiter
+from kaitiaki.web.security import security_headers
+from kaitiaki.web.settings import WebSettings
+
+STATIC = Path(__file__).with_name("static")
+API_ROUTERS = (
+    auth,
+    stats,
+    evidence,
+    files,
+    review,
+    hashsets,
+    subjects,
+    referrals,
+    jobs,
+    audit,
+    users,
+)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api") or request.url.path == "/openapi.json"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    headers.pop("WWW-Authenticate", None)
+    return render.error_page(request, exc.status_code, str(exc.detail), headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if _wants_json(request):
+        return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+    return render.error_page(request, 422, "the request was not valid", {})
+
+
+def jsonable(value: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)
+
+
+def create_app(store: Store | str | None = None, settings: WebSettings | None = None) -> FastAPI:
+    """The application over ``store`` (a Store or a URL; default ``KAITIAKI_DB``)."""
+    settings = settings or WebSettings()
+    opened = store if isinstance(store, Store) else open_store(store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if settings.start_jobs:
+            from kaitiaki.jobs import JobRunner
+
+            runner = JobRunner(opened.url, workers=settings.job_workers)
+            runner.start()
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="kaitiaki",
+        version=__version__,
+        summary="The operation room: evidence, review, subjects, referrals and the audit log.",
+        # Swagger UI needs inline script and a CDN, which the CSP forbids; /openapi.json stays.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = opened
+    app.state.settings = settings
+    app.state.login_limiter = FailureLimiter(
+        settings.login_failures, settings.login_window.total_seconds()
+    )
+    app.middleware("http")(security_headers(settings))
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Routes are added flat rather than with include_router, whose wrapper objects (FastAPI
+    # 0.16x) hide the APIRoutes from app.routes, where check_routes and the tests look.
+    for module in API_ROUTERS:
+        app.router.routes.extend(module.router.routes)
+    app.router.routes.extend(PAGE_ROUTES)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    check_routes(app.routes)
+    return app

@@ -1,0 +1,10 @@
+"""Server-rendered pages (Jinja2); they read through the same functions as the API, and their
+forms and buttons call the API from ``static/js/app.js``."""
+
+from starlette.routing import BaseRoute
+
+from kaitiaki.web.pages import account, operation, people
+
+ROUTES: list[BaseRoute] = [r for m in (account, operation, people) for r in m.router.routes]
+
+__all__ = ["ROUTES"]

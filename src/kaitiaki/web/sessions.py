@@ -1,0 +1,106 @@
+"""Server-side sessions: the cookie carries a random token, the store only its SHA-256.
+
+A stolen database therefore holds no usable session. A session ends when idle for
+``session_idle``, in any case ``session_absolute`` after sign-in, when its user is disabled, or
+on sign-out; signing in always starts a new session (no fixation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+
+from kaitiaki.audit.log import utc
+from kaitiaki.store import Store
+from kaitiaki.store.models import User, WebSession
+from kaitiaki.web.settings import WebSettings
+
+COOKIE = "kaitiaki_session"
+# Writing last_seen on every request would turn each page view into a write; a minute of
+# slack on a 30-minute idle limit is harmless.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Who a valid session belongs to, read once per request."""
+
+    user_id: int
+    name: str
+    role: str
+    agency: str | None
+    token_sha256: str
+    csrf_token: str
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_session(
+    store: Store, user_id: int, client: str, settings: WebSettings, *, replaces: str | None = None
+) -> tuple[str, str]:
+    """A new session for ``user_id`` (ending ``replaces``, the old cookie's token, if given);
+    returns the cookie token and the CSRF token."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with store.session() as session:
+        if replaces:
+            session.execute(
+                delete(WebSession).where(WebSession.token_sha256 == token_hash(replaces))
+            )
+        # Expired sessions are swept here, at sign-in, rather than by a timer.
+        session.execute(delete(WebSession).where(WebSession.expires_at < now))
+        session.add(
+            WebSession(
+                token_sha256=token_hash(token),
+                user_id=user_id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + settings.session_absolute,
+                client=client[:200],
+            )
+        )
+    return token, csrf
+
+
+def load_session(store: Store, token: str, settings: WebSettings) -> SessionUser | None:
+    """The session's user if the token names a live session of an enabled user, else None."""
+    if not token or len(token) > 200:
+        return None
+    digest = token_hash(token)
+    now = datetime.now(UTC)
+    with store.session() as session:
+        found = session.get(WebSession, digest)
+        if found is None:
+            return None
+        user = session.get(User, found.user_id)
+        idle = now - utc(found.last_seen_at)
+        if (
+            user is None
+            or user.disabled
+            or utc(found.expires_at) <= now
+            or idle > settings.session_idle
+        ):
+            session.delete(found)
+            return None
+        if idle > _TOUCH_EVERY:
+            found.last_seen_at = now
+        return SessionUser(user.id, user.name, user.role, user.agency, digest, found.csrf_token)
+
+
+def end_session(store: Store, token: str) -> None:
+    with store.session() as session:
+        session.execute(delete(WebSession).where(WebSession.token_sha256 == token_hash(token)))
+
+
+def end_user_sessions(store: Store, user_id: int) -> None:
+    """Sign a user out everywhere (after disabling the account or changing its password)."""
+    with store.session() as session:
+        session.execute(delete(WebSession).where(WebSession.user_id == user_id))

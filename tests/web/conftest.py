@@ -1,0 +1,64 @@
+"""Fixtures for the web application: an app over the ``store`` fixture, signed-in clients of
+every role, and a scanned evidence item of benign images."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from web_helpers import add_role_user, jpeg, make_app, photo, sign_in
+
+from kaitiaki.store import Store
+from kaitiaki.users import Role
+
+Login = Callable[..., tuple[TestClient, str]]
+
+
+@pytest.fixture
+def app(store: Store, tmp_path: Path) -> FastAPI:
+    return make_app(store, tmp_path)
+
+
+@pytest.fixture
+def login(app: FastAPI, store: Store) -> Iterator[Login]:
+    """``login(role)``: a client signed in as a new user of that role, and its CSRF token."""
+    made: dict[tuple[Role, str | None], str] = {}
+    clients: list[TestClient] = []
+
+    def _login(role: Role, agency: str | None = None) -> tuple[TestClient, str]:
+        key = (role, agency)
+        if key not in made:
+            made[key] = add_role_user(store, role, agency)
+        client, csrf = sign_in(app, made[key])
+        clients.append(client)
+        return client, csrf
+
+    yield _login
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def scanned(store: Store, tmp_path: Path) -> dict[str, object]:
+    """Evidence "ev" holding two benign photos on disk and one inside a zip, all new."""
+    from kaitiaki.scan.runner import run_scan
+
+    root = tmp_path / "evidence"
+    root.mkdir()
+    (root / "astronaut.jpg").write_bytes(jpeg(photo("astronaut")))
+    (root / "coffee.jpg").write_bytes(jpeg(photo("coffee")))
+    with zipfile.ZipFile(root / "box.zip", "w") as archive:
+        archive.writestr("inner/chelsea.jpg", jpeg(photo("chelsea")))
+    result = run_scan(store, [root], "ev", workers=1)
+    return {
+        "evidence_id": result.evidence_id,
+        "astronaut": hashlib.sha256((root / "astronaut.jpg").read_bytes()).hexdigest(),
+        "coffee": hashlib.sha256((root / "coffee.jpg").read_bytes()).hexdigest(),
+        "chelsea": hashlib.sha256(jpeg(photo("chelsea"))).hexdigest(),
+        "root": root,
+    }
