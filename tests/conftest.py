@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,6 +30,19 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing service fails the run)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    """One local[2] SparkSession per test process: the JVM takes ~20 s to start."""
+    from kaitiaki.engines.spark_session import MIN_JAVA, SparkSettings, java_version, spark_session
+
+    version = java_version()
+    require(
+        version is not None and version >= MIN_JAVA,
+        f"Spark needs Java {MIN_JAVA}+ (found {version}); scripts/system-deps.sh installs it",
+    )
+    return spark_session(SparkSettings(master="local[2]", shuffle_partitions=4))
 
 
 @pytest.fixture(scope="session")

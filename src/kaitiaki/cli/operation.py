@@ -18,6 +18,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from kaitiaki.cli.engine_options import (
+    DriverMemoryOption,
+    EngineChoice,
+    EngineOption,
+    SparkMasterOption,
+)
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 
@@ -60,12 +66,16 @@ def analyse(
         str,
         typer.Option(envvar="KAITIAKI_OPERATION_KEY", help="Secret that namespaces subject ids."),
     ] = ("kaitiaki-operation"),
+    engine: EngineOption = EngineChoice.duckdb,
+    spark_master: SparkMasterOption = None,
+    spark_driver_memory: DriverMemoryOption = None,
     db: DbOption = None,
 ) -> None:
     """Ingest, flag, count, resolve, attribute and route; write CSV/Parquet and the store."""
     from sqlalchemy import select
 
     from kaitiaki.engines import EngineError
+    from kaitiaki.engines.spark_session import SparkSettings, SparkUnavailableError
     from kaitiaki.geo import AgencyTableError, HostingListError, MmdbError
     from kaitiaki.match import HashSetNotFoundError
     from kaitiaki.operation.analyse import AnalysisOptions, analyse_operation
@@ -90,8 +100,11 @@ def analyse(
         reviewer_flags=reviewer_flags,
         weak_links=weak_links,
         operation_key=key.encode(),
+        engine=engine.value,
+        spark=SparkSettings(master=spark_master, driver_memory=spark_driver_memory),
     )
     errors = (
+        SparkUnavailableError,
         IngestError,
         MappingError,
         HashSetNotFoundError,

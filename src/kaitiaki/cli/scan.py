@@ -21,6 +21,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from kaitiaki.cli.engine_options import (
+    DriverMemoryOption,
+    EngineChoice,
+    EngineOption,
+    SparkMasterOption,
+)
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 from kaitiaki.scan.export import FORMATS
@@ -61,8 +67,36 @@ def print_summary(summary: Summary, out: Console) -> None:
     table.add_row(f"new ({new_detail})" if new_detail else "new", f"{summary.by_label['new']:,}")
     table.add_row("errors", f"{summary.by_label['error']:,}")
     out.print(table)
+    print_series(summary, out)
     if summary.manifest_sha256:
         out.print(f"manifest SHA-256: {summary.manifest_sha256}", soft_wrap=True)
+
+
+def print_series(summary: Summary, out: Console) -> None:
+    """New material with no series first (for victim identification), then the series met."""
+    waiting = summary.new_without_series
+    if waiting:
+        detail = ", ".join(f"{kind} {count:,}" for kind, count in sorted(waiting.items()))
+        out.print(
+            f"for victim identification: {sum(waiting.values()):,} new files linked to no "
+            f"series ({detail})"
+        )
+    if not summary.series:
+        return
+    table = Table(title="Series met", show_header=True)
+    for column in ("series", "files", "instances", "victim"):
+        table.add_column(column, justify="right" if column in ("files", "instances") else "left")
+    for met in summary.series:
+        status = met.victim_status + (" (sources disagree)" if met.conflicting else "")
+        if met.victims:
+            status += f"; {met.victims_identified}/{met.victims} victims identified"
+        table.add_row(
+            Text(met.name),
+            f"{met.files:,}",
+            f"{met.instances:,}",
+            Text(f"{status} ({met.status_source})"),
+        )
+    out.print(table)
 
 
 def scan_with_progress(
@@ -124,13 +158,55 @@ def scan(
     ] = None,
     description: Annotated[str, typer.Option(help="What the evidence is.")] = "",
     acquired_by: Annotated[str, typer.Option(help="Who acquired it.")] = "",
+    engine: EngineOption = EngineChoice.duckdb,
+    spark_master: SparkMasterOption = None,
+    spark_driver_memory: DriverMemoryOption = None,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            help="--engine spark: Parquet folder for the per-file results, on storage the"
+            " executors can write (default: EVIDENCE.scan.parquet here)."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Hash, match and classify every file under PATHS; resumes an interrupted scan."""
+    """Hash, match and classify every file under PATHS; resumes an interrupted scan.
+
+    With ``--engine spark`` the files are hashed on the Spark executors, which must see PATHS
+    at the same place (a shared file system); the results are the same as a local scan's.
+    """
+    from kaitiaki.engines.spark_session import SparkUnavailableError
     from kaitiaki.match import HashSetNotFoundError
     from kaitiaki.scan.summary import summarise
 
     store = store_from(db)
+    if engine is EngineChoice.spark:
+        from kaitiaki.engines.spark_session import SparkSettings, spark_session
+        from kaitiaki.scan.spark_scan import run_spark_scan
+
+        folder = results or Path(f"{evidence}.scan.parquet")
+        with user_errors(HashSetNotFoundError, FileNotFoundError, SparkUnavailableError):
+            session = spark_session(
+                SparkSettings(master=spark_master, driver_memory=spark_driver_memory)
+            )
+            done = run_spark_scan(
+                store,
+                session,
+                paths,
+                evidence,
+                str(folder.absolute()),
+                hash_set,
+                description=description,
+                acquired_by=acquired_by,
+            )
+        if done.sources_skipped:
+            console.print(f"resumed: {done.sources_skipped:,} files were already recorded")
+        console.print(
+            f"{done.records_written:,} records written in {done.seconds:.1f} s"
+            f" (per-file results in {folder})"
+        )
+        print_summary(summarise(store, evidence), console)
+        return
     with user_errors(HashSetNotFoundError, FileNotFoundError):
         scan_with_progress(
             store,

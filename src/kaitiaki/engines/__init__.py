@@ -1,4 +1,4 @@
-"""Analytics engines: the shared SQL in ``engines/sql``, run by DuckDB here (Spark later)."""
+"""Analytics engines: the shared SQL in ``engines/sql``, run by DuckDB (embedded) or Spark."""
 
 from kaitiaki.engines.base import (
     QUERIES,

@@ -1,8 +1,9 @@
 """The analytics engine interface, the tables it reads, and the SQL that defines each query.
 
 The logic lives in ``engines/sql/*.sql``, written in the SQL that DuckDB and Spark SQL both
-accept and parameterised only by table names (``{events}``), so a Spark engine binds the same
-names to its own tables and runs the same text. An engine's own code only binds inputs,
+accept and parameterised only by table names (``{events}``), so the Spark engine binds the same
+names to its own tables and runs the same text. Nullable sort keys say NULLS LAST: the two
+engines' defaults differ. An engine's own code only binds inputs,
 runs, and formats output.
 """
 
@@ -20,6 +21,7 @@ QueryName = Literal[
     "flagged_accounts",
     "distinct_flagged_ips",
     "flagged_ip_events",
+    "flagged_ip_activity",
     "flagged_account_identifiers",
 ]
 QUERIES: tuple[QueryName, ...] = get_args(QueryName)
@@ -95,6 +97,8 @@ class Engine(Protocol):
     def distinct_flagged_ips(self, events: Source, flagged_objects: Source) -> Any: ...
 
     def flagged_ip_events(self, events: Source, flagged_objects: Source) -> Any: ...
+
+    def flagged_ip_activity(self, events: Source, flagged_objects: Source) -> Any: ...
 
     def flagged_account_identifiers(
         self, accounts: Source, events: Source, flagged_objects: Source

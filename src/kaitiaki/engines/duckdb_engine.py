@@ -24,7 +24,7 @@ from kaitiaki.engines.base import (
 from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb, sql_ident, sql_literal
 
 # Columns a query can do without: absent ones read as NULL.
-_OPTIONAL = {
+OPTIONAL = {
     "flagged_objects": {"category", "hash_set"},
     "ip_geo": set(),
     "events": {"ip", "port"},
@@ -78,6 +78,10 @@ class DuckDBEngine:
         tables = {"events": events, "flagged_objects": flagged_objects}
         return self.query("flagged_ip_events", tables)
 
+    def flagged_ip_activity(self, events: Source, flagged_objects: Source) -> Any:
+        tables = {"events": events, "flagged_objects": flagged_objects}
+        return self.query("flagged_ip_activity", tables)
+
     def flagged_account_identifiers(
         self, accounts: Source, events: Source, flagged_objects: Source
     ) -> Any:
@@ -94,37 +98,7 @@ class DuckDBEngine:
     ) -> int:
         """Write a query's result to ``out`` (replaced whole, never left half-written)."""
         with self._bound(name, tables) as sql:
-            if fmt == "csv":
-                sql = self._iso_timestamps(sql)
-                options = "FORMAT csv, HEADER"
-            elif fmt == "parquet":
-                options = "FORMAT parquet, COMPRESSION zstd"
-            else:
-                raise EngineError(f"unknown output format {fmt!r}")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
-            try:
-                # fetchall: DuckDB 2 refuses new work while a result is left half-read.
-                rows = self.con.execute(
-                    f"COPY ({sql}) TO {sql_literal(str(tmp))} ({options})"
-                ).fetchall()
-                tmp.replace(out)
-            finally:
-                tmp.unlink(missing_ok=True)
-        return int(rows[0][0]) if rows else 0
-
-    def _iso_timestamps(self, sql: str) -> str:
-        """Instants as ISO 8601 UTC with Z; fractions only when there are any."""
-        described = self.con.execute(f"DESCRIBE ({sql})").fetchall()
-        stamps = [str(r[0]) for r in described if str(r[1]) == "TIMESTAMP WITH TIME ZONE"]
-        if not stamps:
-            return sql
-        formatted = ", ".join(
-            f"strftime({c}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond({c}) % 1000000 = 0"
-            f" THEN '' ELSE strftime({c}, '.%f') END || 'Z' AS {c}"
-            for c in map(sql_ident, stamps)
-        )
-        return f"SELECT * REPLACE ({formatted}) FROM ({sql})"
+            return _copy(self.con, sql, out, fmt)
 
     def _bound(self, name: QueryName, tables: Mapping[str, Source | None]) -> _Binding:
         return _Binding(self, name, tables)
@@ -156,7 +130,7 @@ class DuckDBEngine:
             }
         except duckdb.Error as exc:
             raise EngineError(f"{role}: cannot read {source!r}: {exc}") from exc
-        missing = [c for c in columns if c not in have and c not in _OPTIONAL[role]]
+        missing = [c for c in columns if c not in have and c not in OPTIONAL[role]]
         if missing:
             raise EngineError(f"{role}: no column {', '.join(missing)} in {source!r}")
         select = ", ".join(
@@ -165,6 +139,50 @@ class DuckDBEngine:
         )
         self.con.execute(f"CREATE TEMP VIEW {view} AS SELECT {select} FROM {relation}")
         return view
+
+
+def write_arrow(table: Any, out: Path, fmt: OutputFormat) -> int:
+    """Write an Arrow table as ``export`` writes a query's result (another engine's answer)."""
+    con = open_duckdb(DuckDBSettings(threads=1), preserve_order=True)
+    try:
+        con.register("kt_result", table)
+        return _copy(con, "SELECT * FROM kt_result", out, fmt)
+    finally:
+        con.close()
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, out: Path, fmt: OutputFormat) -> int:
+    """COPY a query to ``out`` through a temporary file; rows written."""
+    if fmt == "csv":
+        sql = _iso_timestamps(con, sql)
+        options = "FORMAT csv, HEADER"
+    elif fmt == "parquet":
+        options = "FORMAT parquet, COMPRESSION zstd"
+    else:
+        raise EngineError(f"unknown output format {fmt!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        # fetchall: DuckDB 2 refuses new work while a result is left half-read.
+        rows = con.execute(f"COPY ({sql}) TO {sql_literal(str(tmp))} ({options})").fetchall()
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return int(rows[0][0]) if rows else 0
+
+
+def _iso_timestamps(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """Instants as ISO 8601 UTC with Z; fractions only when there are any."""
+    described = con.execute(f"DESCRIBE ({sql})").fetchall()
+    stamps = [str(r[0]) for r in described if str(r[1]) == "TIMESTAMP WITH TIME ZONE"]
+    if not stamps:
+        return sql
+    formatted = ", ".join(
+        f"strftime({c}, '%Y-%m-%dT%H:%M:%S') || CASE WHEN microsecond({c}) % 1000000 = 0"
+        f" THEN '' ELSE strftime({c}, '.%f') END || 'Z' AS {c}"
+        for c in map(sql_ident, stamps)
+    )
+    return f"SELECT * REPLACE ({formatted}) FROM ({sql})"
 
 
 class _Binding:

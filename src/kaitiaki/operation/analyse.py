@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -22,13 +23,17 @@ from kaitiaki.accounts import (
     attribute_subjects,
     resolve_subjects,
 )
-from kaitiaki.engines import DuckDBEngine, write_flagged_accounts
+from kaitiaki.engines import DuckDBEngine, Engine, write_flagged_accounts
+from kaitiaki.engines.spark_engine import SparkEngine
+from kaitiaki.engines.spark_session import SparkSettings
 from kaitiaki.geo import IpInfo, load_agencies, open_geolocator
 from kaitiaki.operation.flag import flag_catalog
 from kaitiaki.operation.persist import save_results
 from kaitiaki.records import IngestResult, Kind, ingest_records, ingested_files
 from kaitiaki.store import Store
 
+EngineName = Literal["duckdb", "spark"]
+ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
 Step = Callable[[str], None]
 # (stage, done, total): what a progress bar shows for the long stages.
 Progress = Callable[[str, int, int], None]
@@ -47,6 +52,10 @@ class AnalysisOptions:
     weak_links: bool = False
     # Namespaces subject ids to this operation (FollowTheMoney-style keyed ids).
     operation_key: bytes = b"kaitiaki-operation"
+    # Where ingest and the event queries run: embedded DuckDB, or Spark (``spark`` settings;
+    # the active session when there is one). Results are the same either way.
+    engine: EngineName = "duckdb"
+    spark: SparkSettings | None = None
 
 
 @dataclass
@@ -70,7 +79,20 @@ def _ingest(
     options: AnalysisOptions,
     rejects: Path,
     progress: Progress | None,
+    engine: Engine,
 ) -> IngestResult:
+    if isinstance(engine, SparkEngine):
+        from kaitiaki.records.spark_ingest import spark_ingest_records
+
+        return spark_ingest_records(
+            engine.spark,
+            paths,
+            workspace,
+            kind=kind,
+            mapping=options.mapping,
+            assume_tz=options.assume_tz,
+            rejects_path=rejects,
+        )
     return ingest_records(
         paths,
         workspace,
@@ -80,6 +102,15 @@ def _ingest(
         rejects_path=rejects,
         progress=progress,
     )
+
+
+def open_engine(options: AnalysisOptions) -> DuckDBEngine | SparkEngine:
+    """The engine ``options`` names; the caller closes it."""
+    if options.engine == "spark":
+        return SparkEngine(settings=options.spark)
+    if options.engine != "duckdb":
+        raise ValueError(f"unknown engine {options.engine!r}; expected one of {ENGINES}")
+    return DuckDBEngine()
 
 
 def _merge_rejects(parts: Iterable[Path], out: Path) -> int:
@@ -121,14 +152,10 @@ def _geolocate(ips: Sequence[str], options: AnalysisOptions, out: Path) -> dict[
     return infos
 
 
-def _activity(ip_events: pa.Table) -> list[IpActivity]:
-    grouped = ip_events.group_by(["account_id", "ip"]).aggregate(
-        [("timestamp", "count"), ("timestamp", "min"), ("timestamp", "max")]
-    )
+def _activity(grouped: pa.Table) -> list[IpActivity]:
+    """From ``flagged_ip_activity``: its ORDER BY fixes the order, so ties break the same way."""
     return [
-        IpActivity(
-            r["account_id"], r["ip"], r["timestamp_count"], r["timestamp_min"], r["timestamp_max"]
-        )
+        IpActivity(r["account_id"], r["ip"], r["events"], r["first_seen"], r["last_seen"])
         for r in grouped.to_pylist()
     ]
 
@@ -239,33 +266,36 @@ def analyse_operation(
     workspace = out / "workspace"
     result = AnalysisResult(out)
 
-    say("ingesting access records, accounts and catalog")
-    parts = []
-    inputs: tuple[tuple[Kind, list[Path]], ...] = (
-        ("records", list(records)),
-        ("accounts", [accounts]),
-        ("catalog", [catalog]),
-    )
-    for kind, paths in inputs:
-        part = workspace / f"rejects-{kind}.csv"
-        result.ingests.append(_ingest(paths, kind, workspace, options, part, progress))
-        parts.append(part)
-    _merge_rejects(parts, out / "rejects.csv")
-    events = [str(p) for p in ingested_files(workspace, "records")]
+    engine = open_engine(options)
+    try:
+        say("ingesting access records, accounts and catalog")
+        parts = []
+        inputs: tuple[tuple[Kind, list[Path]], ...] = (
+            ("records", list(records)),
+            ("accounts", [accounts]),
+            ("catalog", [catalog]),
+        )
+        for kind, paths in inputs:
+            part = workspace / f"rejects-{kind}.csv"
+            result.ingests.append(_ingest(paths, kind, workspace, options, part, progress, engine))
+            parts.append(part)
+        _merge_rejects(parts, out / "rejects.csv")
+        events = [str(p) for p in ingested_files(workspace, "records")]
 
-    say("matching the catalog against hash sets")
-    flags = flag_catalog(
-        store,
-        ingested_files(workspace, "catalog"),
-        workspace / "flagged_objects.parquet",
-        hash_sets=options.hash_sets,
-        reviewer_flags=options.reviewer_flags,
-        progress=(lambda done, total: progress("match catalog", done, total)) if progress else None,
-    )
-    result.objects_checked, result.objects_flagged = flags.checked, flags.flagged
-    flagged_objects = str(flags.path)
+        say("matching the catalog against hash sets")
+        flags = flag_catalog(
+            store,
+            ingested_files(workspace, "catalog"),
+            workspace / "flagged_objects.parquet",
+            hash_sets=options.hash_sets,
+            reviewer_flags=options.reviewer_flags,
+            progress=(lambda done, total: progress("match catalog", done, total))
+            if progress
+            else None,
+        )
+        result.objects_checked, result.objects_flagged = flags.checked, flags.flagged
+        flagged_objects = str(flags.path)
 
-    with DuckDBEngine() as engine:
         say("geolocating the addresses of flagged events")
         ips = engine.distinct_flagged_ips(events, flagged_objects).column("ip").to_pylist()
         ip_geo = workspace / "ip_geo.parquet"
@@ -276,17 +306,22 @@ def analyse_operation(
         flagged_table = pq.read_table(out / "flagged_accounts.parquet")
         flagged = set(flagged_table.column("account_id").to_pylist())
         result.flagged_accounts = len(flagged)
-        ip_events = engine.flagged_ip_events(events, flagged_objects)
+        activity = _activity(engine.flagged_ip_activity(events, flagged_objects))
+        # Single events are needed only for weak links, which compare times at one address.
+        ip_events = None
+        if options.weak_links:
+            ip_events = engine.flagged_ip_events(events, flagged_objects)
+    finally:
+        engine.close()
 
     say("resolving accounts into subjects")
-    activity = _activity(ip_events)
     identifiers = _identifiers(
         ingested_files(workspace, "accounts"), _home_regions(activity, infos)
     )
     known = {a.account_id for a in identifiers}
     identifiers += [AccountIdentifiers(a) for a in sorted(flagged - known)]
     weak = None
-    if options.weak_links:
+    if ip_events is not None:
         weak = [
             IpEvent(r["account_id"], r["ip"], r["timestamp"])
             for r in ip_events.select(["account_id", "ip", "timestamp"]).to_pylist()

@@ -8,4 +8,5 @@ WHERE a.account_id IN (
     FROM {events} e
     WHERE e.object_id IN (SELECT f.object_id FROM {flagged_objects} f)
 )
-ORDER BY a.account_id, a.username, a.email, a.phone, a.device_id
+ORDER BY a.account_id, a.username NULLS LAST, a.email NULLS LAST, a.phone NULLS LAST,
+         a.device_id NULLS LAST

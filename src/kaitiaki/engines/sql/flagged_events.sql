@@ -5,4 +5,4 @@
 SELECT e.timestamp, e.account_id, e.action, e.object_id, e.ip, e.port
 FROM {events} e
 WHERE e.object_id IN (SELECT f.object_id FROM {flagged_objects} f)
-ORDER BY e.account_id, e.timestamp, e.object_id, e.action, e.ip, e.port
+ORDER BY e.account_id, e.timestamp, e.object_id, e.action, e.ip NULLS LAST, e.port NULLS LAST

@@ -6,4 +6,4 @@ SELECT DISTINCT e.ip, e.port, e.account_id, e.timestamp, e.action
 FROM {events} e
 WHERE e.ip IS NOT NULL
   AND e.object_id IN (SELECT f.object_id FROM {flagged_objects} f)
-ORDER BY e.ip, e.timestamp, e.account_id, e.port, e.action
+ORDER BY e.ip, e.timestamp, e.account_id, e.port NULLS LAST, e.action

@@ -1,0 +1,269 @@
+"""Scan on Spark: files hashed on the executors, results as Parquet, then loaded into the store.
+
+The driver walks the evidence (``scan.walk``, the same order and the same walk errors as a local
+scan) and hands the paths to the executors, which hash them with the local scan's worker
+function (``runner._hash_task``: ``hasher.hash_path`` with its per-file error handling), so a
+hash is computed by the same code whichever engine runs it. The executors write one row per file
+instance (archive members included) to a Parquet folder: the scan's results in a form any other
+tool can read. The driver then reads that folder in walk order, matches the records against the
+hash sets and stores them through ``scan.writer``, batch by batch, as a local scan does: the
+store ends with the same rows. The evidence must be on a file system every executor mounts at
+the same path (NFS, Lustre, a mounted bucket), and ``results`` on storage the driver can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from kaitiaki import __version__
+from kaitiaki.content.archives import ArchiveLimits
+from kaitiaki.match import Matcher
+from kaitiaki.scan.hasher import FileRecord, display_path
+from kaitiaki.scan.manifest import manifest_sha256
+from kaitiaki.scan.runner import (
+    BATCH_RECORDS,
+    ProgressCallback,
+    ScanResult,
+    _evidence,
+    _hash_task,
+    _pending,
+)
+from kaitiaki.scan.walk import walk
+from kaitiaki.scan.writer import write_batch
+from kaitiaki.store import Store
+from kaitiaki.store.models import Evidence, Scan
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# One row per file instance; ``entry`` is the walk position, ``seq`` the order within it.
+RESULT_SCHEMA = pa.schema(
+    [
+        ("entry", pa.int64()),
+        ("seq", pa.int32()),
+        ("path", pa.string()),
+        ("source", pa.string()),
+        ("depth", pa.int32()),
+        ("kind", pa.string()),
+        ("mime", pa.string()),
+        ("size", pa.int64()),
+        ("md5", pa.string()),
+        ("sha1", pa.string()),
+        ("sha256", pa.string()),
+        ("pdq", pa.string()),
+        ("pdq_quality", pa.int32()),
+        ("pdq_dihedral", pa.list_(pa.string())),
+        ("vpdq", pa.string()),  # JSON: [[frame, quality, hex, seconds], ...]
+        ("exif", pa.string()),  # JSON object
+        ("error", pa.string()),
+        ("notes", pa.list_(pa.string())),
+    ]
+)
+
+
+def _row(entry: int, seq: int, record: FileRecord) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "seq": seq,
+        "path": record.path,
+        "source": record.source,
+        "depth": record.depth,
+        "kind": record.kind,
+        "mime": record.mime,
+        "size": record.size,
+        "md5": record.md5,
+        "sha1": record.sha1,
+        "sha256": record.sha256,
+        "pdq": record.pdq,
+        "pdq_quality": record.pdq_quality,
+        "pdq_dihedral": record.pdq_dihedral,
+        "vpdq": None if record.vpdq is None else json.dumps(record.vpdq),
+        "exif": None if record.exif is None else json.dumps(record.exif, sort_keys=True),
+        "error": record.error,
+        "notes": record.notes,
+    }
+
+
+def _record(row: dict[str, Any]) -> FileRecord:
+    return FileRecord(
+        path=row["path"],
+        source=row["source"],
+        depth=row["depth"],
+        kind=row["kind"],
+        mime=row["mime"],
+        size=row["size"],
+        md5=row["md5"],
+        sha1=row["sha1"],
+        sha256=row["sha256"],
+        pdq=row["pdq"],
+        pdq_quality=row["pdq_quality"],
+        pdq_dihedral=row["pdq_dihedral"],
+        vpdq=None if row["vpdq"] is None else json.loads(row["vpdq"]),
+        exif=None if row["exif"] is None else json.loads(row["exif"]),
+        error=row["error"],
+        notes=list(row["notes"] or []),
+    )
+
+
+def _hash_batches(
+    batches: Iterator[pa.RecordBatch], limits: ArchiveLimits
+) -> Iterator[pa.RecordBatch]:
+    """Executor side: hash each path with the local scan's worker function; Arrow batches out."""
+    rows: list[dict[str, Any]] = []
+    for batch in batches:
+        for entry, raw in zip(
+            batch.column("entry").to_pylist(), batch.column("path").to_pylist(), strict=True
+        ):
+            (records,) = _hash_task([Path(os.fsdecode(raw))], limits)
+            rows.extend(_row(entry, seq, record) for seq, record in enumerate(records))
+            if len(rows) >= 256:
+                yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
+                rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
+
+
+def hash_on_spark(
+    spark: SparkSession,
+    paths: Sequence[tuple[int, Path]],
+    results: str,
+    limits: ArchiveLimits,
+) -> None:
+    """Hash ``(entry, path)`` pairs on the executors; write the rows to the ``results`` folder."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    # File names are bytes on POSIX (not always UTF-8): they travel as bytes.
+    listing = pa.table(
+        {
+            "entry": pa.array([entry for entry, _ in paths], pa.int64()),
+            "path": pa.array([os.fsencode(p) for _, p in paths], pa.binary()),
+        }
+    )
+    slices = max(1, min(len(paths), spark.sparkContext.defaultParallelism * 4))
+    frame = spark.createDataFrame(listing).repartition(slices)
+    hashed = frame.mapInArrow(
+        lambda batches: _hash_batches(batches, limits), from_arrow_schema(RESULT_SCHEMA)
+    )
+    hashed.write.mode("overwrite").parquet(results)
+
+
+def run_spark_scan(
+    store: Store,
+    spark: SparkSession,
+    roots: Sequence[Path],
+    evidence: str,
+    results: str | Path,
+    hash_sets: Sequence[str] | None = None,
+    *,
+    limits: ArchiveLimits | None = None,
+    description: str = "",
+    acquired_by: str = "",
+    on_progress: ProgressCallback | None = None,
+) -> ScanResult:
+    """``run_scan`` with the hashing on Spark; per-file results also kept in ``results``."""
+    started = time.perf_counter()
+    missing = [str(r) for r in roots if not os.path.lexists(r)]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    matcher = Matcher.load(store, hash_sets)
+    limits = limits or ArchiveLimits()
+    evidence_id = _evidence(store, evidence, description, acquired_by)
+    with store.session() as session:
+        scan = Scan(
+            evidence_id=evidence_id,
+            roots=[display_path(r) for r in roots],
+            hash_sets=[s.name for s in matcher.hash_sets],
+            tool_version=__version__,
+        )
+        session.add(scan)
+        session.flush()
+        scan_id = scan.id
+
+    total = 0
+    skipped = 0
+    to_hash: list[tuple[int, Path]] = []
+    walk_errors: dict[int, FileRecord] = {}
+    for entry in _pending(store, evidence_id, walk(roots)):
+        total += 1
+        if entry is None:
+            skipped += 1
+        elif entry.error is not None:
+            shown = display_path(entry.path)
+            walk_errors[total] = FileRecord(path=shown, source=shown, error=entry.error)
+        else:
+            to_hash.append((total, entry.path))
+    result = ScanResult(evidence_id, scan_id, total, skipped, 0, None)
+    if to_hash:
+        hash_on_spark(spark, to_hash, str(results), limits)
+
+    done = skipped
+    batch: list[FileRecord] = []
+
+    def flush() -> None:
+        nonlocal batch
+        if batch:
+            hits = matcher.match(batch)
+            with store.session() as session:
+                write_batch(session, evidence_id, batch, hits)
+            result.records_written += len(batch)
+        batch = []
+
+    def sources() -> Iterator[list[FileRecord]]:
+        """Each walked entry's records, in walk order (whole sources, as write_batch needs)."""
+        errors = sorted(walk_errors.items())
+        hashed = _read_results(spark, str(results)) if to_hash else iter(())
+        pending: tuple[int, list[FileRecord]] | None = next(hashed, None)
+        while errors or pending is not None:
+            if pending is None or (errors and errors[0][0] < pending[0]):
+                yield [errors.pop(0)[1]]
+            else:
+                yield pending[1]
+                pending = next(hashed, None)
+
+    for records in sources():
+        batch.extend(records)
+        done += 1
+        if len(batch) >= BATCH_RECORDS:
+            flush()
+            if on_progress:
+                on_progress(done, total)
+    flush()
+    if on_progress:
+        on_progress(done, total)
+
+    digest = manifest_sha256(store, evidence_id)
+    with store.session() as session:
+        evidence_row = session.get(Evidence, evidence_id)
+        assert evidence_row is not None
+        evidence_row.manifest_sha256 = digest
+        scan_row = session.get(Scan, scan_id)
+        assert scan_row is not None
+        scan_row.finished_at = datetime.now(UTC)
+    result.manifest_sha256 = digest
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _read_results(spark: SparkSession, folder: str) -> Iterator[tuple[int, list[FileRecord]]]:
+    """(entry, records) from the results folder in walk order, streamed a partition at a time."""
+    ordered = spark.read.parquet(folder).orderBy("entry", "seq")
+    current: int | None = None
+    records: list[FileRecord] = []
+    for row in ordered.toLocalIterator(prefetchPartitions=True):
+        values = row.asDict()
+        if values["entry"] != current and records:
+            assert current is not None
+            yield current, records
+            records = []
+        current = values["entry"]
+        records.append(_record(values))
+    if records and current is not None:
+        yield current, records
