@@ -40,15 +40,17 @@ def _register() -> None:
         records,
         refer,
         scan,
+        series,
         serve,
         simulate,
         tracking,
+        triage,
         users,
     )
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking, provider, users, audit, serve):
+    for module in (*modules, refer, tracking, provider, users, audit, serve, triage, series):
         module.register(app)
 
 

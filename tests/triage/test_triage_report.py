@@ -1,0 +1,169 @@
+"""The triage report from a scanned benign device: counts, series, EXIF, timeline, renderers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from triage_samples import (
+    AUCKLAND,
+    CAMERA,
+    EVIDENCE,
+    LONDON,
+    SERIES_IDENTIFIED,
+    SERIES_UNIDENTIFIED,
+    scan_device,
+)
+
+from kaitiaki.scan.summary import IDENTIFIED, NOT_IDENTIFIED, summarise
+from kaitiaki.store import Store
+from kaitiaki.store.models import FileInstance
+from kaitiaki.triage.groups import build_groups
+from kaitiaki.triage.render_html import render_html
+from kaitiaki.triage.render_pdf import render_pdf
+from kaitiaki.triage.report import build_report
+from kaitiaki.triage.series_vics import sync_series_from_hash_sets
+
+
+def test_report_counts_series_exif_and_indicators(store: Store, tmp_path: Path) -> None:
+    device, result = scan_device(store, tmp_path)
+    build_groups(store, result.evidence_id, actor="tester")
+    report = build_report(store, EVIDENCE, generated_by="Examiner E")
+
+    # Chain of custody: the evidence as recorded, the scan, the set with its file's digest.
+    custody = report.custody
+    assert custody.acquired_by == "DC Example"
+    assert custody.manifest_sha256 == result.manifest_sha256
+    assert [s.hash_sets for s in custody.scans] == [["vid-set"]]
+    (used,) = custody.hash_sets
+    assert used.source_sha256 == hashlib.sha256((tmp_path / "set.json").read_bytes()).hexdigest()
+
+    # Counts under the set's profile (Project VIC US): astronaut twice + IMG_0005 are 1, coffee 2.
+    by_code = {c.code: c for c in report.categories}
+    assert (by_code["1"].files, by_code["1"].instances) == (2, 3)
+    assert (by_code["2"].files, by_code["2"].instances) == (1, 1)
+    assert report.overview.instances == len(device.files)
+    assert report.duplicates.files == 1 and report.duplicates.extra_instances == 1
+    assert report.duplicates.top[0].sha256 == device.sha256("Downloads/astronaut.jpg")
+
+    # Series met: the unidentified one first, with the hash set's word for its status.
+    assert [(s.name, s.victim_status, s.status_source) for s in report.series] == [
+        (SERIES_UNIDENTIFIED, NOT_IDENTIFIED, "hash set"),
+        (SERIES_IDENTIFIED, IDENTIFIED, "hash set"),
+    ]
+    assert (report.series[0].files, report.series[0].instances) == (2, 3)
+
+    # New material with no series, one row per group, EXIF/GPS clues first.
+    assert report.victim_id_with_series == 0
+    first = report.victim_id[0]
+    assert first.series == [] and first.gps and first.intact_exif
+    bike_group = next(r for r in report.victim_id if r.group_size == 5)
+    assert bike_group.camera == ""
+
+    # Cameras, GPS and capture times from EXIF written with Pillow.
+    (cam,) = report.cameras
+    assert (cam.camera.make, cam.camera.model, cam.camera.serial) == CAMERA
+    assert (cam.files, cam.originals, cam.new_files, cam.known_files) == (12, 12, 11, 1)
+    assert cam.first_capture == datetime(2021, 3, 4, 10, 0)
+    assert cam.last_capture == datetime(2021, 3, 15, 10, 0)
+    positions = sorted((p.latitude, p.longitude) for p in report.gps)
+    expected = sorted([AUCKLAND, LONDON])
+    assert positions == [pytest.approx(e, abs=1e-4) for e in expected]
+    captured = next(s for s in report.timeline.spans if s.what == "captured")
+    assert captured.count == 12
+
+    # Production indicators, each with its rule in words.
+    found = {i.name: i for i in report.indicators}
+    assert found["many originals from one camera"].triggered
+    assert found["intact camera EXIF on new material"].count == 11
+    assert found["intact camera EXIF on known material"].examples == [
+        device.sha256("DCIM/100CANON/IMG_0005.JPG")
+    ]
+    assert found["GPS positions on new material"].count == 2
+    assert all(len(i.rule) > 40 for i in report.indicators)
+
+    # A specialist's Series record takes over the status once synced.
+    sync_series_from_hash_sets(store, by="tester")
+    again = build_report(store, EVIDENCE)
+    assert {s.status_source for s in again.series} == {"series record"}
+
+
+def test_summary_lists_series_and_new_material_without_series(store: Store, tmp_path: Path) -> None:
+    scan_device(store, tmp_path)
+    summary = summarise(store, EVIDENCE)
+    assert [(s.name, s.victim_status) for s in summary.series] == [
+        (SERIES_UNIDENTIFIED, NOT_IDENTIFIED),
+        (SERIES_IDENTIFIED, IDENTIFIED),
+    ]
+    # 11 camera originals, 5 bike images, rocket and coins.
+    assert summary.new_without_series == {"image": 18}
+
+
+def test_timeline_counts_file_system_times_and_deleted_paths(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    device, result = scan_device(sqlite_store, tmp_path)
+    with sqlite_store.session() as session:
+        session.execute(
+            update(FileInstance)
+            .where(FileInstance.evidence_id == result.evidence_id)
+            .values(
+                modified_at=datetime(2019, 6, 1, 12, tzinfo=UTC),
+                created_on_fs_at=datetime(2019, 5, 1, tzinfo=UTC),
+            )
+        )
+        session.execute(
+            update(FileInstance)
+            .where(FileInstance.path.like("%Pictures%"))
+            .values(deleted=True, modified_at=datetime(2020, 1, 2, tzinfo=UTC))
+        )
+    report = build_report(sqlite_store, EVIDENCE)
+    spans = {s.what: s for s in report.timeline.spans}
+    assert spans["modified"].count == len(device.files)
+    assert spans["deleted"].count == 5
+    assert spans["deleted"].latest == datetime(2020, 1, 2)
+    assert report.timeline.granularity == "month"
+    rows = {r.period: r for r in report.timeline.rows}
+    assert rows["2019-05"].created == len(device.files)
+    assert rows["2020-01"].deleted == 5
+    assert rows["2021-03"].captured == 12
+    assert report.overview.deleted_instances == 5
+    assert sum(f.deleted for f in report.folders) == 5
+
+
+def test_renderers_carry_no_images_and_escape_evidence_text(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    device, result = scan_device(sqlite_store, tmp_path)
+    # A folder named like markup: the report must show it as text, never as an element.
+    hostile = device.root / "Downloads" / "<img src=x onerror=alert(1)>"
+    hostile.mkdir()
+    (hostile / "a.txt").write_text("x")
+    from kaitiaki.scan.runner import run_scan
+
+    run_scan(sqlite_store, [device.root], EVIDENCE, workers=1)
+    build_groups(sqlite_store, result.evidence_id, actor="tester")
+    report = build_report(sqlite_store, EVIDENCE, generated_by="Examiner E")
+
+    html = render_html(report)
+    assert "<img" not in html.lower() and "data:image" not in html.lower()
+    assert not re.search(r"base64", html, re.IGNORECASE)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert report.custody.manifest_sha256 and report.custody.manifest_sha256 in html
+    assert SERIES_UNIDENTIFIED in html and "For victim identification" in html
+    assert "this report contains no images" in html
+
+    pdf_path = tmp_path / "report.pdf"
+    render_pdf(report, pdf_path)
+    data = pdf_path.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    assert pages >= 2
+    assert b"/Subtype /Image" not in data and b"/XObject" not in data
+    # Uncompressed text: the manifest digest and the series name are in the page content.
+    assert report.custody.manifest_sha256.encode() in data
+    assert SERIES_UNIDENTIFIED.encode() in data
