@@ -165,6 +165,8 @@ def test_cli_chain(simulated: Path, tmp_path: Path) -> None:
         db,
     )
     assert "flagged accounts" in summary and "subjects" in summary
+    # The simulated set marks its series' victims as not identified.
+    assert "series met: SIM-" in summary and "victim NOT identified" in summary
     scores = run(
         "operation", "evaluate", "-o", str(out), "--truth", str(simulated / "ground_truth.json")
     )

@@ -164,6 +164,12 @@ def analyse(
     console.print(table)
     top = ", ".join(f"{c} {n}" for c, n in result.countries.most_common(10))
     console.print(f"subjects by country (top 10): {top}")
+    for met in result.series:
+        if met.victim_identified is None:
+            status = "victim identification unknown or disputed"
+        else:
+            status = "victim identified" if met.victim_identified else "victim NOT identified"
+        console.print(f"series met: {met.name}: {met.objects:,} flagged object(s), {status}")
     for name in ("flagged_accounts.csv", "subjects.csv", "links.csv", "rejects.csv"):
         console.print(f"wrote {out / name}")
 

@@ -27,7 +27,7 @@ from kaitiaki.engines import DuckDBEngine, Engine, write_flagged_accounts
 from kaitiaki.engines.spark_engine import SparkEngine
 from kaitiaki.engines.spark_session import SparkSettings
 from kaitiaki.geo import IpInfo, load_agencies, open_geolocator
-from kaitiaki.operation.flag import flag_catalog
+from kaitiaki.operation.flag import SeriesMet, flag_catalog
 from kaitiaki.operation.persist import save_results
 from kaitiaki.records import IngestResult, Kind, ingest_records, ingested_files
 from kaitiaki.store import Store
@@ -70,6 +70,7 @@ class AnalysisResult:
     countries: Counter[str] = field(default_factory=Counter)
     vpn_or_hosting: int = 0
     unattributed: int = 0
+    series: tuple[SeriesMet, ...] = ()
 
 
 def _ingest(
@@ -294,6 +295,7 @@ def analyse_operation(
             else None,
         )
         result.objects_checked, result.objects_flagged = flags.checked, flags.flagged
+        result.series = flags.series
         flagged_objects = str(flags.path)
 
         say("geolocating the addresses of flagged events")

@@ -25,6 +25,10 @@ SCHEMA = pa.schema(
         ("hash_set", pa.string()),
         ("signal", pa.string()),
         ("distance", pa.int32()),
+        # The hash-set entry's victim-identification record, so the operation says at once
+        # whether flagged material shows a child still to be found.
+        ("series", pa.string()),
+        ("victim_identified", pa.bool_()),
     ]
 )
 REVIEWER = "reviewer"
@@ -41,10 +45,20 @@ class CatalogObject:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesMet:
+    """A known series among the flagged objects; ``victim_identified`` None when sets disagree."""
+
+    name: str
+    objects: int
+    victim_identified: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class FlagResult:
     checked: int
     flagged: int
     path: Path
+    series: tuple[SeriesMet, ...] = ()
 
 
 class ReviewerFlagsError(ValueError):
@@ -69,9 +83,24 @@ def _reviewer_rows(path: Path) -> list[dict[str, object]]:
                     "hash_set": REVIEWER,
                     "signal": REVIEWER,
                     "distance": None,
+                    "series": None,
+                    "victim_identified": None,
                 }
             )
     return rows
+
+
+def _series_met(
+    objects: dict[str, set[str]], flags: dict[str, set[bool | None]]
+) -> list[SeriesMet]:
+    met = []
+    for name, ids in objects.items():
+        seen = flags[name]
+        # Identified only when every source says so; one "no" or one silence leaves it open.
+        status = True if seen == {True} else False if False in seen else None
+        met.append(SeriesMet(name, len(ids), status))
+    # Unidentified first: those are the children still to be found.
+    return sorted(met, key=lambda m: (m.victim_identified is True, -m.objects, m.name))
 
 
 def flag_catalog(
@@ -90,6 +119,8 @@ def flag_catalog(
     columns = ["object_id", "md5", "sha1", "sha256", "pdq"]
     checked = flagged = 0
     flagged_ids: set[str] = set()
+    series_objects: dict[str, set[str]] = {}
+    series_flags: dict[str, set[bool | None]] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(out, SCHEMA) as writer:
         for batch in dataset.to_batches(columns=columns, batch_size=BATCH):
@@ -105,9 +136,14 @@ def flag_catalog(
                                 "hash_set": hit.hash_set,
                                 "signal": hit.signal,
                                 "distance": hit.distance,
+                                "series": hit.series,
+                                "victim_identified": hit.victim_identified,
                             }
                         )
                         flagged_ids.add(item.object_id)
+                        if hit.series:
+                            series_objects.setdefault(hit.series, set()).add(item.object_id)
+                            series_flags.setdefault(hit.series, set()).add(hit.victim_identified)
             if rows:
                 writer.write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
             checked += len(objects)
@@ -119,4 +155,4 @@ def flag_catalog(
             if reviewed:
                 writer.write_table(pa.Table.from_pylist(reviewed, schema=SCHEMA))
     flagged = len(flagged_ids)
-    return FlagResult(checked, flagged, out)
+    return FlagResult(checked, flagged, out, tuple(_series_met(series_objects, series_flags)))
