@@ -79,6 +79,7 @@ def test_list_jobs_newest_first(store: Store, counting: Counting) -> None:
         ("scan", {"roots": ["/"]}, "evidence"),
         ("scan", {"evidence": "e"}, "roots"),
         ("scan", {"evidence": "e", "roots": ["/no/such/place"]}, "roots"),
+        ("scan", {"evidence": "e", "roots": ["/" + "x" * 5000]}, "roots"),
         ("scan", {"evidence": "e", "roots": ["/"], "workers": True}, "workers"),
         ("scan", {"evidence": "e", "roots": ["/"], "workers": 0}, "workers"),
         ("scan", {"evidence": "e", "roots": ["/"], "hash_sets": ["nope"]}, "hash_sets"),
@@ -88,6 +89,12 @@ def test_list_jobs_newest_first(store: Store, counting: Counting) -> None:
             "analyse",
             {"records": "/no/file", "accounts": "a", "catalog": "c", "out": "o"},
             "records",
+        ),
+        (
+            "analyse",
+            {"records": __file__, "accounts": __file__, "catalog": __file__, "out": "o"}
+            | {"engine": "hadoop"},
+            "engine",
         ),
         ("refer", {"analysis": "/no/such/analysis", "out": "o"}, "analysis"),
         ("import_hash_set", {"name": "x"}, "path"),

@@ -76,12 +76,15 @@ def flag(params: dict[str, Any], field: str, *, default: bool = False) -> bool:
 def existing_path(value: str, field: str, *, kind: str = "any") -> str:
     """``value`` made absolute (the runner may have another working directory); it must exist."""
     path = Path(value).expanduser().absolute()
-    if kind == "file" and not path.is_file():
-        raise JobParamsError(field, f"no such file: {path}")
-    if kind == "dir" and not path.is_dir():
-        raise JobParamsError(field, f"no such folder: {path}")
-    if kind == "any" and not path.exists():
-        raise JobParamsError(field, f"no such file or folder: {path}")
+    try:
+        if kind == "file" and not path.is_file():
+            raise JobParamsError(field, f"no such file: {path}")
+        if kind == "dir" and not path.is_dir():
+            raise JobParamsError(field, f"no such folder: {path}")
+        if kind == "any" and not path.exists():
+            raise JobParamsError(field, f"no such file or folder: {path}")
+    except OSError as error:  # a name too long for the file system, say
+        raise JobParamsError(field, f"cannot be checked: {error.strerror or error}") from None
     return str(path)
 
 

@@ -32,7 +32,18 @@ OPTIONAL_FILES = (
     "agencies",
     "reviewer_flags",
 )
-FIELDS = ("records", "accounts", "catalog", "out", "hash_sets", "assume_tz", "weak_links")
+FIELDS = (
+    "records",
+    "accounts",
+    "catalog",
+    "out",
+    "hash_sets",
+    "assume_tz",
+    "weak_links",
+    "engine",
+    "spark_master",
+)
+ENGINES = ("duckdb", "spark")
 # The stages analyse_operation announces through ``step`` (a count that only sizes the bar).
 STAGES = 6
 
@@ -63,6 +74,12 @@ def validate(store: Store, params: Params) -> Params:
             raise JobParamsError("assume_tz", f"unknown time zone {tz!r}") from None
     checked["assume_tz"] = tz
     checked["weak_links"] = flag(params, "weak_links")
+    engine = text(params, "engine", required=False) or "duckdb"
+    if engine not in ENGINES:
+        raise JobParamsError("engine", f"unknown engine {engine!r}; use duckdb or spark")
+    checked["engine"] = engine
+    # The master URL comes from the job or, as for the CLI, the server's KAITIAKI_SPARK_MASTER.
+    checked["spark_master"] = text(params, "spark_master", required=False)
     return checked
 
 
@@ -72,6 +89,7 @@ def _path(value: str | None) -> Path | None:
 
 def run(ctx: JobContext, params: Params) -> Params:
     # Imported here: DuckDB, Arrow and the geo stack are for the worker, not for submitting.
+    from kaitiaki.engines.spark_session import SparkSettings
     from kaitiaki.operation.analyse import AnalysisOptions, analyse_operation
 
     with ctx.store.session() as session:
@@ -89,6 +107,8 @@ def run(ctx: JobContext, params: Params) -> Params:
         agencies=_path(params["agencies"]),
         reviewer_flags=_path(params["reviewer_flags"]),
         weak_links=params["weak_links"],
+        engine=params.get("engine") or "duckdb",
+        spark=SparkSettings(master=params.get("spark_master")),
         # The secret stays in the server's environment, as for the CLI; never in the job row.
         operation_key=os.environ.get("KAITIAKI_OPERATION_KEY", "kaitiaki-operation").encode(),
     )
