@@ -139,12 +139,16 @@ def scan_with_progress(
         )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
+    for note in result.notes:
+        console.print(note)
     console.print(f"{result.records_written:,} records written in {result.seconds:.1f} s")
     return result
 
 
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives to scan.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files, folders, archives or disk images to scan.")
+    ],
     evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
     hash_set: Annotated[
         list[str] | None,

@@ -17,11 +17,9 @@ are NTFS's own metadata files ($MFT, $LogFile, ...: MFT entries below 24).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,13 +28,13 @@ import pytsk3  # type: ignore[import-not-found, unused-ignore]
 
 from kaitiaki.content.archivebase import (
     ArchiveMember,
-    FsTimes,
     MemberError,
     guarded,
     make_member,
 )
 from kaitiaki.content.diskimage import DiskImageError, open_image
 from kaitiaki.content.diskmagic import file_system_at_start
+from kaitiaki.content.disktimes import fs_times, utc_clock
 
 MAX_FOLDER_DEPTH = 256
 NOT_RECOVERABLE = "content not recoverable: deleted, and the file system no longer maps its blocks"
@@ -70,6 +68,24 @@ class _Volume:
     label: str
 
 
+@dataclass(frozen=True, slots=True)
+class DiskEntry:
+    """A listed file without its content: what the file system says of it (``member``, with no
+    opener) and where its bytes are: its file system's byte offset in the image (``volume``) and
+    its metadata address (inode, MFT entry, FAT entry); ``address`` is None when there is
+    nothing to read (a failed folder, a file not recoverable). Small and picklable, so a scan
+    lists an image in one process and reads its files in others."""
+
+    member: ArchiveMember
+    volume: int = 0
+    address: int | None = None
+
+
+# A listed member without an opener, the TSK file to read it from (None: nothing to read) and
+# the byte offset of its file system in the image.
+_Listed = tuple[ArchiveMember, Any, int]
+
+
 def iter_disk_files(
     stream: BinaryIO, mime: str, size: int, original: Path | None = None
 ) -> Iterator[ArchiveMember]:
@@ -79,6 +95,52 @@ def iter_disk_files(
     set's other segments lie beside it). A partition without a readable file system is one
     member with an error; an image with none at all raises ``DiskImageError``.
     """
+    for member, file, _ in _walk_image(stream, mime, size, original):
+        yield member if file is None else _with_opener(member, file)
+
+
+def list_disk_files(
+    stream: BinaryIO, mime: str, size: int, original: Path | None = None
+) -> Iterator[DiskEntry]:
+    """``iter_disk_files`` as a listing: the same members in the same order, no content read."""
+    for member, file, volume in _walk_image(stream, mime, size, original):
+        address = None if file is None else int(file.info.meta.addr)
+        yield DiskEntry(member, volume, address)
+
+
+class OpenDiskImage:
+    """A disk image opened read-only to read listed files by their address; ``close`` it."""
+
+    def __init__(self, path: Path, mime: str) -> None:
+        self._stack = ExitStack()
+        try:
+            stream = self._stack.enter_context(path.open("rb"))
+            size = os.fstat(stream.fileno()).st_size
+            self._image, _ = open_image(stream, mime, size, self._stack, path)
+        except BaseException:
+            self._stack.close()
+            raise
+        self._file_systems: dict[int, Any] = {}
+
+    def member(self, entry: DiskEntry) -> ArchiveMember:
+        """``entry``'s member with an opener that reads the file from the image."""
+        if entry.address is None:
+            return entry.member
+        fs = self._file_systems.get(entry.volume)
+        if fs is None:
+            fs = self._file_systems[entry.volume] = pytsk3.FS_Info(self._image, offset=entry.volume)
+        return _with_opener(entry.member, fs.open_meta(inode=entry.address))
+
+    def close(self) -> None:
+        self._file_systems.clear()
+        self._stack.close()
+
+
+def _with_opener(member: ArchiveMember, file: Any) -> ArchiveMember:
+    return replace(member, open=partial(_open, file, member.size or 0, member.name))
+
+
+def _walk_image(stream: BinaryIO, mime: str, size: int, original: Path | None) -> Iterator[_Listed]:
     with ExitStack() as stack:
         image, media_size = open_image(stream, mime, size, stack, original)
         header = image.read(0, min(4096, media_size))  # the media's bytes, also inside an E01
@@ -87,12 +149,11 @@ def iter_disk_files(
             try:
                 fs = pytsk3.FS_Info(image, offset=volume.offset)
             except OSError as exc:
-                yield _error(
-                    volume.prefix,
-                    f"{volume.label}: no file system The Sleuth Kit reads ({_tsk(exc)})",
-                )
+                reason = f"{volume.label}: no file system The Sleuth Kit reads ({_tsk(exc)})"
+                yield *_error(volume.prefix, reason), volume.offset
                 continue
-            yield from _file_system(fs, volume.prefix, media_size)
+            for member, file in _file_system(fs, volume.prefix, media_size):
+                yield member, file, volume.offset
 
 
 def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
@@ -135,17 +196,21 @@ def _has_file_system(image: Any, offset: int) -> bool:
     return True
 
 
-def _file_system(fs: Any, prefix: str, media_size: int) -> Iterator[ArchiveMember]:
+def _file_system(fs: Any, prefix: str, media_size: int) -> Iterator[tuple[ArchiveMember, Any]]:
     ftype = int(fs.info.ftype)
-    with _utc_clock() if ftype in _FAT_TYPES else _nothing():
-        try:
-            root = fs.open_dir(path="/")
-        except OSError as exc:
-            yield _error(prefix, f"root folder unreadable: {_tsk(exc)}")
+    walk = _FsWalk(fs, ftype == int(pytsk3.TSK_FS_TYPE_NTFS), media_size)
+    steps = walk.root(prefix)
+    if ftype not in _FAT_TYPES:
+        yield from steps
+        return
+    # The clock is UTC only while TSK works, never while the consumer runs between two steps:
+    # a scan lists images in its main process, whose own clock must stay the examiner's.
+    while True:
+        with utc_clock():
+            step = next(steps, None)
+        if step is None:
             return
-        walk = _FsWalk(fs, ftype == int(pytsk3.TSK_FS_TYPE_NTFS), media_size)
-        walk.walking.add(int(root.info.fs_file.meta.addr))
-        yield from walk.folder(root, prefix, 0)
+        yield step
 
 
 @dataclass
@@ -157,7 +222,16 @@ class _FsWalk:
     media_size: int
     walking: set[int] = field(default_factory=set)
 
-    def folder(self, folder: Any, prefix: str, depth: int) -> Iterator[ArchiveMember]:
+    def root(self, prefix: str) -> Iterator[tuple[ArchiveMember, Any]]:
+        try:
+            root = self.fs.open_dir(path="/")
+        except OSError as exc:
+            yield _error(prefix, f"root folder unreadable: {_tsk(exc)}")
+            return
+        self.walking.add(int(root.info.fs_file.meta.addr))
+        yield from self.folder(root, prefix, 0)
+
+    def folder(self, folder: Any, prefix: str, depth: int) -> Iterator[tuple[ArchiveMember, Any]]:
         entries: list[tuple[bytes, Any]] = []
         try:
             for entry in folder:
@@ -177,9 +251,8 @@ class _FsWalk:
             if meta is None:
                 if int(name.type) == _NAME_REG:
                     # A deleted name whose metadata entry is gone or reused: only the name is left.
-                    yield make_member(
-                        path, None, error=NOT_RECOVERABLE + " (no metadata left)", deleted=True
-                    )
+                    missing = NOT_RECOVERABLE + " (no metadata left)"
+                    yield make_member(path, None, error=missing, deleted=True), None
             elif int(meta.type) in _DIRS:
                 yield from self._subfolder(entry, meta, path, depth)
             elif int(meta.type) == _REG:
@@ -203,7 +276,9 @@ class _FsWalk:
             return entry, None
         return found, meta
 
-    def _subfolder(self, entry: Any, meta: Any, path: str, depth: int) -> Iterator[ArchiveMember]:
+    def _subfolder(
+        self, entry: Any, meta: Any, path: str, depth: int
+    ) -> Iterator[tuple[ArchiveMember, Any]]:
         address = int(meta.addr)
         if address in self.walking:
             yield _error(path + "/", "folder loop: refers back to a folder above it")
@@ -224,7 +299,8 @@ class _FsWalk:
         finally:
             self.walking.discard(address)
 
-    def _file(self, entry: Any, name: Any, meta: Any, path: str) -> ArchiveMember:
+    def _file(self, entry: Any, name: Any, meta: Any, path: str) -> tuple[ArchiveMember, Any]:
+        """The member (no opener yet) and the TSK file to read it from, if it can be read."""
         size = int(meta.size)
         deleted = _deleted(name, meta)
         error: str | None = None
@@ -235,13 +311,13 @@ class _FsWalk:
             )
         elif deleted and size > 0 and not _mapped(entry):
             error = NOT_RECOVERABLE
-        opener = None if error else partial(_open, entry, size, path)
-        return make_member(path, size, opener, error=error, deleted=deleted, times=_times(meta))
+        member = make_member(path, size, error=error, deleted=deleted, times=fs_times(meta))
+        return member, None if error else entry
 
 
-def _error(folder: str, error: str) -> ArchiveMember:
+def _error(folder: str, error: str) -> tuple[ArchiveMember, None]:
     """A record for a folder or volume (``""``: the image's own file system) that failed."""
-    return ArchiveMember(folder, None, None, error)
+    return ArchiveMember(folder, None, None, error), None
 
 
 def _deleted(name: Any, meta: Any) -> bool:
@@ -283,48 +359,6 @@ def _open(entry: Any, size: int, path: str) -> BinaryIO:
     return guarded(read, f"file in disk image ({path})", None)
 
 
-def _times(meta: Any) -> FsTimes:
-    return FsTimes(
-        modified=_utc(meta.mtime, meta.mtime_nano),
-        accessed=_utc(meta.atime, meta.atime_nano),
-        changed=_utc(meta.ctime, meta.ctime_nano),
-        created=_utc(meta.crtime, meta.crtime_nano),
-    )
-
-
-def _utc(seconds: int, nanoseconds: int) -> datetime | None:
-    """TSK's 0 means "not kept"; values past what datetime holds (damaged entries) too."""
-    if not seconds:
-        return None
-    try:
-        return datetime.fromtimestamp(int(seconds), UTC).replace(
-            microsecond=max(0, min(int(nanoseconds) // 1000, 999_999))
-        )
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def _tsk(exc: BaseException) -> str:
     """TSK's messages span lines; one line is enough for the record."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-@contextmanager
-def _utc_clock() -> Iterator[None]:
-    """Run with the process clock in UTC: TSK converts FAT's zone-less dates with mktime()."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

@@ -93,19 +93,20 @@ def is_utf8(path: Path | str) -> bool:
 
 @contextmanager
 def _read_once(
-    stream: BinaryIO, record: FileRecord, original: Path | None = None
+    stream: BinaryIO, record: FileRecord, original: Path | None = None, *, expand: bool = True
 ) -> Iterator[tuple[bytes | None, BinaryIO]]:
     """Digest ``stream`` in one pass; yield its bytes (when small) and a re-readable copy.
 
     A large video or archive read from a member stream is spooled to a temporary file so that
     its decoder can seek; one read from disk (``original``) is simply opened again instead.
+    A disk image that will not be expanded (``expand=False``) is only digested.
     """
     digests = DigestAccumulator()
     first = stream.read(HEADER_SIZE)
     detected = detect(first)
     record.kind, record.mime = detected.kind.value, detected.mime
     digests.update(first)
-    wanted = detected.kind in _REREAD
+    wanted = detected.kind in _REREAD and (expand or detected.kind != ContentKind.DISK_IMAGE)
     large = original is not None and original.stat().st_size > KEEP_IN_MEMORY
     keep = wanted and not large
     with tempfile.SpooledTemporaryFile(max_size=KEEP_IN_MEMORY) as spool:
@@ -183,11 +184,13 @@ def hash_stream(
     budget: ExpansionBudget | None = None,
     limits: ArchiveLimits | None = None,
     original: Path | None = None,
+    expand_disk_image: bool = True,
 ) -> Iterator[FileRecord]:
     """Records for one blob read from ``stream``, then for what it holds: an archive's members,
-    a disk image's files (recursively)."""
+    a disk image's files (recursively). With ``expand_disk_image=False`` a disk image gives its
+    own record only (a scan reads its files as separate units of work)."""
     record = FileRecord(path=path, source=source, depth=depth)
-    with _read_once(stream, record, original) as (data, copy):
+    with _read_once(stream, record, original, expand=expand_disk_image) as (data, copy):
         if record.size == 0:
             record.error = "zero-byte file: nothing to match"
         if record.kind not in (ContentKind.ARCHIVE, ContentKind.DISK_IMAGE):
@@ -195,6 +198,9 @@ def hash_stream(
             yield record
             return
         disk = record.kind == ContentKind.DISK_IMAGE
+        if disk and not expand_disk_image:
+            yield record
+            return
         segment = _ewf_segment(copy) if disk else None
         if segment is not None and segment > 1:
             record.notes.append(
@@ -301,29 +307,49 @@ def _members(
 def _disk_files(
     copy: BinaryIO, image: FileRecord, limits: ArchiveLimits, original: Path | None
 ) -> Iterator[FileRecord]:
-    """A disk image's files, each like a file found in a folder: an archive among them gets its
-    own expansion budget, and one unreadable file does not end the walk."""
-    depth = image.depth + 1
+    """A disk image's files; one unreadable file does not end the walk."""
     stream = io.BufferedReader(_Unclosable(copy))
     try:
         for member in iter_disk_files(stream, image.mime or "", image.size or 0, original):
-            try:
-                yield from _member_records(member, image, None, limits)
-            except MemberError as exc:
-                path = image.path + ARCHIVE_SEPARATOR + member.name
-                failed = FileRecord(path=path, source=image.source, depth=depth, error=str(exc))
-                yield _stamped(failed, member)
+            yield from disk_file_records(member, image, limits)
     except (ArchiveError, OSError) as exc:
-        yield FileRecord(
-            path=image.path + ARCHIVE_SEPARATOR,
-            source=image.source,
-            depth=depth,
-            error=f"disk image not fully read: {describe(exc)}",
-        )
+        yield image_not_fully_read(image, exc)
 
 
-def hash_path(path: Path, *, limits: ArchiveLimits | None = None) -> Iterator[FileRecord]:
-    """Records for a file on disk, opened read-only; unreadable files give one error record."""
+def disk_file_records(
+    member: ArchiveMember, image: FileRecord, limits: ArchiveLimits
+) -> Iterator[FileRecord]:
+    """One file of a disk image, like a file found in a folder: an archive in it gets its own
+    expansion budget, and a damaged file is its own error record, never the image's."""
+    try:
+        yield from _member_records(member, image, None, limits)
+    except MemberError as exc:
+        yield disk_file_error(member, image, str(exc))
+
+
+def disk_file_error(member: ArchiveMember, image: FileRecord, error: str) -> FileRecord:
+    """The error record of a disk image's file, with what its file system says of it."""
+    path = image.path + ARCHIVE_SEPARATOR + member.name
+    failed = FileRecord(path=path, source=image.source, depth=image.depth + 1, error=error)
+    return _stamped(failed, member)
+
+
+def image_not_fully_read(image: FileRecord, exc: BaseException) -> FileRecord:
+    """The record for a disk image whose walk stopped (no file system, damaged folders)."""
+    return FileRecord(
+        path=image.path + ARCHIVE_SEPARATOR,
+        source=image.source,
+        depth=image.depth + 1,
+        error=f"disk image not fully read: {describe(exc)}",
+    )
+
+
+def hash_path(
+    path: Path, *, limits: ArchiveLimits | None = None, expand_disk_image: bool = True
+) -> Iterator[FileRecord]:
+    """Records for a file on disk, opened read-only; unreadable files give one error record.
+
+    ``expand_disk_image=False``: a disk image gives its own record only, not its files."""
     shown = display_path(path)
     notes = [] if is_utf8(path) else ["file name is not valid UTF-8; shown with \\x escapes"]
     try:
@@ -335,7 +361,14 @@ def hash_path(path: Path, *, limits: ArchiveLimits | None = None) -> Iterator[Fi
     yielded = False
     with stream:
         try:
-            for record in hash_stream(stream, shown, shown, limits=limits, original=path):
+            for record in hash_stream(
+                stream,
+                shown,
+                shown,
+                limits=limits,
+                original=path,
+                expand_disk_image=expand_disk_image,
+            ):
                 if record.depth == 0:
                     record.notes.extend(notes)
                 yielded = True

@@ -1,4 +1,9 @@
-"""Run a scan: walk, hash in a process pool, match, write in batches, resume where it stopped."""
+"""Run a scan: walk, hash in a process pool, match, write in batches, resume where it stopped.
+
+``scan.plan`` decides the work (top-level files a few at a time, disk images in slices of their
+files); here the units go to a pool with a bounded number in flight, and their records are
+matched and written.
+"""
 
 from __future__ import annotations
 
@@ -16,20 +21,24 @@ from sqlalchemy import select
 from kaitiaki import __version__
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
-from kaitiaki.scan.hasher import FileRecord, display_path, hash_path
+from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
+from kaitiaki.scan.plan import ScanPlan, Task
+from kaitiaki.scan.units import hash_files, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
 from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, FileInstance, Scan
 
-# Files handed to a worker at once: large enough to amortise inter-process overhead, small
-# enough that progress stays live and a batch commit never waits long.
-TASK_FILES = 8
 BATCH_RECORDS = 512
 BATCH_SECONDS = 2.0
+# Units in flight per worker: enough to keep every worker busy, few enough to bound memory.
+IN_FLIGHT_PER_WORKER = 4
 
 ProgressCallback = Callable[[int, int], None]
+
+# The worker function for whole top-level files; the Spark engine hashes with it too.
+_hash_task = hash_files
 
 
 @dataclass
@@ -42,26 +51,6 @@ class ScanResult:
     manifest_sha256: str | None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def _hash_task(paths: list[Path], limits: ArchiveLimits) -> list[list[FileRecord]]:
-    """Worker side: every record of each path; a crash on one file is that file's error."""
-    out: list[list[FileRecord]] = []
-    for path in paths:
-        try:
-            out.append(list(hash_path(path, limits=limits)))
-        except Exception as exc:  # a scan must survive any single file; the reason is kept
-            shown = display_path(path)
-            out.append(
-                [
-                    FileRecord(
-                        path=shown,
-                        source=shown,
-                        error=f"internal error: {type(exc).__name__}: {exc}",
-                    )
-                ]
-            )
-    return out
 
 
 def _evidence(store: Store, name: str, description: str, acquired_by: str) -> int:
@@ -77,7 +66,11 @@ def _evidence(store: Store, name: str, description: str, acquired_by: str) -> in
 def _pending(
     store: Store, evidence_id: int, entries: Iterator[WalkEntry], chunk: int = 500
 ) -> Iterator[WalkEntry | None]:
-    """Entries not yet recorded for this evidence; ``None`` for each one a resumed scan skips."""
+    """Entries not yet recorded for this evidence; ``None`` for each one a resumed scan skips.
+
+    A source is recorded once its own record (path = source) is: every way of hashing writes
+    that record with, or after, everything read from the source (``scan.plan``).
+    """
     while True:
         block = [e for _, e in zip(range(chunk), entries, strict=False)]
         if not block:
@@ -86,8 +79,8 @@ def _pending(
         with store.session() as session:
             done = set(
                 session.scalars(
-                    select(FileInstance.source).where(
-                        FileInstance.evidence_id == evidence_id, FileInstance.source.in_(names)
+                    select(FileInstance.path).where(
+                        FileInstance.evidence_id == evidence_id, FileInstance.path.in_(names)
                     )
                 )
             )
@@ -128,8 +121,8 @@ def run_scan(
         scan_id = scan.id
 
     total = sum(1 for _ in walk(roots))
+    plan = ScanPlan(store, evidence_id, limits, total)
     result = ScanResult(evidence_id, scan_id, total, 0, 0, None)
-    done = 0
     batch: list[FileRecord] = []
     last_flush = time.monotonic()
 
@@ -143,54 +136,43 @@ def run_scan(
         batch, last_flush = [], time.monotonic()
 
     def collect(groups: list[list[FileRecord]]) -> None:
-        nonlocal done
+        # Whole units only: a batch never holds part of a file's records (see writer).
         for records in groups:
             batch.extend(records)
-            done += 1
         if len(batch) >= BATCH_RECORDS or time.monotonic() - last_flush > BATCH_SECONDS:
             flush()
         if on_progress:
-            on_progress(done, total)
+            on_progress(plan.done, plan.total)
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["kaitiaki.scan.hasher"])
+    context.set_forkserver_preload(["kaitiaki.scan.units"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        in_flight: set[Future[list[list[FileRecord]]]] = set()
-        task: list[Path] = []
+        in_flight: dict[Future[list[list[FileRecord]]], Task] = {}
 
-        def drain(block: bool) -> None:
-            nonlocal in_flight
-            if not in_flight:
-                return
-            finished, in_flight = wait(
-                in_flight, timeout=None if block else 0, return_when=FIRST_COMPLETED
-            )
+        def drain() -> None:
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in finished:
-                collect(future.result())
+                task = in_flight.pop(future)
+                collect(plan.finished(task, future.result()))
 
-        for entry in _pending(store, evidence_id, walk(roots)):
-            if entry is None:
-                result.sources_skipped += 1
-                done += 1
+        for step in plan.steps(_pending(store, evidence_id, walk(roots))):
+            if not isinstance(step, Task):
+                collect(step)
                 continue
-            if entry.error is not None:
-                shown = display_path(entry.path)
-                collect([[FileRecord(path=shown, source=shown, error=entry.error)]])
-                continue
-            task.append(entry.path)
-            if len(task) >= TASK_FILES:
-                in_flight.add(pool.submit(_hash_task, task, limits))
-                task = []
-                # Bounded work in flight keeps memory flat however many files the walk yields.
-                while len(in_flight) >= workers * 4:
-                    drain(block=True)
-        if task:
-            in_flight.add(pool.submit(_hash_task, task, limits))
+            in_flight[pool.submit(run_unit, step.unit, limits)] = step
+            # Bounded work in flight keeps memory flat however many files the walk yields.
+            while len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                drain()
         while in_flight:
-            drain(block=True)
+            drain()
     flush()
+    result.sources_skipped = plan.sources_skipped
+    if plan.image_files_skipped:
+        result.notes.append(
+            f"resumed inside disk images: {plan.image_files_skipped:,} files already recorded"
+        )
     if on_progress:
-        on_progress(done, total)
+        on_progress(plan.done, plan.total)
 
     digest = manifest_sha256(store, evidence_id)
     with store.session() as session:

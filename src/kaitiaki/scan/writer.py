@@ -1,8 +1,10 @@
 """Writing scan results: one transaction per batch, idempotent on every table.
 
-A batch always holds whole top-level sources (a file and all its archive members), so a scan
-killed at any moment leaves each source either fully recorded or not at all; inserts ignore
-rows that already exist, so overlapping roots or a re-run never duplicate anything.
+A batch always holds whole units of work: a top-level file and all its archive members, or
+whole files of a disk image with theirs. A scan killed at any moment leaves each such file
+either fully recorded or not at all (a disk image's own record is written after all its files,
+see ``scan.plan``); inserts ignore rows that already exist, so overlapping roots or a re-run
+never duplicate anything.
 """
 
 from __future__ import annotations
