@@ -7,6 +7,7 @@ import hashlib
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -62,3 +63,38 @@ def scanned(store: Store, tmp_path: Path) -> dict[str, object]:
         "chelsea": hashlib.sha256(jpeg(photo("chelsea"))).hexdigest(),
         "root": root,
     }
+
+
+# Browser tests: one Chromium for the session; a store per module on SQLite and PostgreSQL.
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from browser_server import launch_browser
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = launch_browser(playwright)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty store for a whole module (one server serves its tests), on both engines."""
+    from browser_server import store_url_for
+
+    with store_url_for(request.param, tmp_path_factory.mktemp("store")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def simulated_operation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated provider export, generated once for the browser tests."""
+    from browser_server import simulate
+
+    return simulate(tmp_path_factory.mktemp("operation"))

@@ -34,6 +34,7 @@ from kaitiaki.web.pages import render
 from kaitiaki.web.ratelimit import FailureLimiter
 from kaitiaki.web.security import security_headers
 from kaitiaki.web.settings import WebSettings
+from kaitiaki.web.thumb_cache import ThumbnailCache
 
 STATIC = Path(__file__).with_name("static")
 API_ROUTERS = (
@@ -107,6 +108,7 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     )
     app.state.store = opened
     app.state.settings = settings
+    app.state.thumbnails = ThumbnailCache(settings.data_dir / "thumbnails")
     app.state.login_limiter = FailureLimiter(
         settings.login_failures, settings.login_window.total_seconds()
     )

@@ -17,6 +17,7 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, File, FileInstance
 from kaitiaki.web.authz import CurrentUser
 from kaitiaki.web.evidence_reader import ContentUnavailableError, read_instance
+from kaitiaki.web.thumb_cache import ThumbnailCache
 from kaitiaki.web.thumbs import NotAnImageError, blurred_thumbnail, decode, revealed
 
 
@@ -85,14 +86,23 @@ def _image(shown: Shown) -> object:
     raise RevealRefusedError(first.status, str(first))
 
 
-def thumbnail(store: Store, sha256: str, evidence_id: int) -> bytes:
-    """The blurred greyscale thumbnail; refused like a reveal when the legal basis is missing."""
+def thumbnail(
+    store: Store, sha256: str, evidence_id: int, cache: ThumbnailCache | None = None
+) -> bytes:
+    """The blurred greyscale thumbnail; refused like a reveal when the legal basis is missing.
+    The checks run every time; with ``cache`` the image is made once per content."""
     shown = _shown(store, sha256, evidence_id)
     if shown.needs_basis:
         raise RevealRefusedError(
             409, "the provider never viewed this file; no legal basis recorded"
         )
-    return blurred_thumbnail(_image(shown))  # type: ignore[arg-type]
+    kept = cache.get(sha256) if cache is not None else None
+    if kept is not None:
+        return kept
+    made = blurred_thumbnail(_image(shown))  # type: ignore[arg-type]
+    if cache is not None:
+        cache.put(sha256, made)
+    return made
 
 
 def reveal(

@@ -265,7 +265,9 @@ async def file_thumbnail(
 ) -> Response:
     """A heavily blurred greyscale JPEG: the only image the review queue loads by itself."""
     try:
-        data = await run_in_threadpool(thumbnail, store_of(request), sha256, evidence_id)
+        data = await run_in_threadpool(
+            thumbnail, store_of(request), sha256, evidence_id, request.app.state.thumbnails
+        )
     except RevealRefusedError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     return Response(data, media_type="image/jpeg")

@@ -144,6 +144,30 @@ def _row(s: Subject, p: Priority | None, n: int | None, referral: str | None) ->
     )
 
 
+def _list_query() -> Any:
+    """The list's columns only: whole rows would decode every subject's country evidence and
+    every priority's factors (JSON) for a table that shows neither."""
+    accounts = (
+        select(Account.subject_id, func.count().label("n")).group_by(Account.subject_id).subquery()
+    )
+    return (
+        select(
+            Subject.id,
+            Subject.country,
+            Subject.confidence,
+            Subject.agency,
+            Subject.vpn_or_hosting,
+            accounts.c.n,
+            Priority.score,
+            func.coalesce(Priority.override_tier, Priority.tier),
+            ReferralSubject.referral_id,
+        )
+        .outerjoin(Priority, Priority.subject_id == Subject.id)
+        .outerjoin(accounts, accounts.c.subject_id == Subject.id)
+        .outerjoin(ReferralSubject, ReferralSubject.subject_id == Subject.id)
+    )
+
+
 def list_subjects(
     store: Store,
     *,
@@ -152,7 +176,7 @@ def list_subjects(
     offset: int = 0,
     limit: int = 100,
 ) -> SubjectPage:
-    query = _row_query()
+    query = _list_query()
     if country:
         query = query.where(Subject.country == country.upper())
     if tier:
@@ -160,7 +184,21 @@ def list_subjects(
     with store.session() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         ordered = query.order_by(Priority.score.desc().nulls_last(), Subject.id)
-        rows = [_row(*r) for r in session.execute(ordered.offset(offset).limit(limit))]
+        found = session.execute(ordered.offset(offset).limit(limit))
+        rows = [
+            SubjectRow(
+                id=sid,
+                country=where,
+                confidence=confidence,
+                agency=agency,
+                vpn_or_hosting=bool(vpn),
+                accounts=n or 0,
+                score=score,
+                tier=rank,
+                referral_id=referral,
+            )
+            for sid, where, confidence, agency, vpn, n, score, rank, referral in found
+        ]
     return SubjectPage(total=total, offset=offset, items=rows)
 
 

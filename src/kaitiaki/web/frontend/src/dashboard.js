@@ -5,6 +5,7 @@ import {
   BarElement,
   CategoryScale,
   Chart,
+  Colors,
   DoughnutController,
   Legend,
   LinearScale,
@@ -18,9 +19,10 @@ import { alpha2ToNumeric } from "i18n-iso-countries";
 import { feature } from "topojson-client";
 import world from "world-atlas/countries-110m.json";
 
+// Colors: the default palette; without it a tree-shaken Chart.js draws every series grey.
 Chart.register(
-  ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale,
-  LineController, LineElement, PointElement, Tooltip,
+  ArcElement, BarController, BarElement, CategoryScale, Colors, DoughnutController, Legend,
+  LinearScale, LineController, LineElement, PointElement, Tooltip,
 );
 
 const SVG = "http://www.w3.org/2000/svg";

@@ -62,7 +62,11 @@ function watchJob(container) {
     status.className = `status-${job.status}`;
     message.textContent = job.error ? `${job.message} ${job.error}` : job.message;
     if (["queued", "running"].includes(job.status)) setTimeout(tick, 1000);
-    else if (job.status === "done") bar.value = bar.max = 1;
+    else if (job.status === "done") {
+      // A finished job keeps its counts (done of total); one without a total shows full.
+      if (!job.total) bar.max = 1;
+      bar.value = bar.max;
+    }
   };
   tick();
 }
