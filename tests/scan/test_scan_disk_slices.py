@@ -41,7 +41,7 @@ from kaitiaki.scan import plan as plan_module
 from kaitiaki.scan.hasher import FileRecord, hash_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
-from kaitiaki.scan.runner import _evidence, _pending, run_scan
+from kaitiaki.scan.runner import ensure_evidence, pending_entries, run_scan
 from kaitiaki.scan.units import ImageSlice, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
@@ -118,7 +118,7 @@ def _e01(root: Path, work: Path) -> None:
 
 def _whole(store: Store, roots: list[Path], evidence: str) -> int:
     """What the scan wrote before slices: each top-level file read whole, in one batch."""
-    evidence_id = _evidence(store, evidence, "", "")
+    evidence_id = ensure_evidence(store, evidence, "", "")
     for entry in walk(roots):
         records = list(hash_path(entry.path, limits=ArchiveLimits()))
         with store.session() as session:
@@ -191,7 +191,7 @@ def test_files_of_one_name_stay_in_one_slice(
     """Two deleted FAT files both shown as ``_1.jpg``: read whole, the first listed is the one
     kept (the store keeps one record a path); in one slice, the same one is kept."""
     monkeypatch.setattr(plan_module, "SLICE_FILES", 1)
-    evidence_id = _evidence(sqlite_store, "twins", "", "")
+    evidence_id = ensure_evidence(sqlite_store, "twins", "", "")
     plan = ScanPlan(sqlite_store, evidence_id, ArchiveLimits(), total=1)
     slices = [
         [entry.member.name for entry in step.unit.entries]
@@ -225,7 +225,7 @@ def test_any_completion_order_and_any_earlier_progress_give_the_whole_records(
     scan: the records are those of the whole image, and the image's own record comes last."""
     roots = [images / "card.dd", images / "mbr.dd", images / "ext.dd"]
     whole = _rows(sqlite_store, _whole(sqlite_store, roots, "whole"))  # idempotent writes
-    evidence_id = _evidence(sqlite_store, f"sliced-{next(_examples)}", "", "")
+    evidence_id = ensure_evidence(sqlite_store, f"sliced-{next(_examples)}", "", "")
     # An interrupted scan recorded some of the images' files (each with what it holds).
     inner = sorted(path for path in whole if "!/" in path)
     first = {r.path: r for root in roots for r in reversed(list(hash_path(root)))}
@@ -242,7 +242,7 @@ def test_any_completion_order_and_any_earlier_progress_give_the_whole_records(
             task, groups = running.pop(rng.randrange(len(running)))
             written.extend(_write_groups(sqlite_store, evidence_id, plan.finished(task, groups)))
 
-        for step in plan.steps(_pending(sqlite_store, evidence_id, walk(roots))):
+        for step in plan.steps(pending_entries(sqlite_store, evidence_id, walk(roots))):
             if isinstance(step, Task):
                 running.append((step, run_unit(step.unit, ArchiveLimits())))
                 while running and rng.random() < 0.5:

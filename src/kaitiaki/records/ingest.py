@@ -118,7 +118,7 @@ def ingest_records(
     inputs = [Path(p) for p in paths]
     check_paths(inputs)
     formats = [input_format or detect_format(p) for p in inputs]
-    tz = _check_zone(assume_tz) if kind == "records" else None
+    tz = check_zone(assume_tz) if kind == "records" else None
     options = hashlib.sha256(f"{kmap.fingerprint()}|{tz or ''}".encode()).hexdigest()
     base = records_dir(workspace)
     with locked(workspace) as staging:
@@ -133,13 +133,13 @@ def ingest_records(
         )
         try:
             if tz is not None:
-                _check_zone_in_duckdb(con, tz)
-            done: list[_Done] = []
+                check_zone_in_duckdb(con, tz)
+            done: list[StagedFile] = []
             for index, (path, fmt) in enumerate(zip(inputs, formats, strict=True)):
                 digest = digest_file(path, _bytes_progress(progress, f"hash {path.name}"))
                 prior = _find_prior(committed, done, base, kind, digest.sha256, options)
                 if prior is not None:
-                    done.append(_Done(path, prior[0], "skipped", prior[1]))
+                    done.append(StagedFile(path, prior[0], "skipped", prior[1]))
                     continue
                 # Earlier inputs of the same kind, less the one this run replaces.
                 others = [
@@ -148,8 +148,8 @@ def ingest_records(
                 source = open_source(con, path, fmt, kmap, f"f{index}")
                 job = Job(con, source, tz, progress)
                 entry = job.run(digest, options, others, staging)
-                done.append(_Done(path, entry, "ingested", staging))
-            by_reason = _write_rejects(con, done, staging / "rejects.csv")
+                done.append(StagedFile(path, entry, "ingested", staging))
+            by_reason = write_rejects(con, done, staging / "rejects.csv")
         finally:
             con.close()
         fresh = [d.entry for d in done if d.status == "ingested"]
@@ -157,7 +157,7 @@ def ingest_records(
             e for e in committed if any((e.kind, e.sha256) == (n.kind, n.sha256) for n in fresh)
         ]
         entries = [e for e in committed if e not in replaced] + fresh
-        _commit(workspace, staging, fresh, replaced, entries)
+        commit_staged(workspace, staging, fresh, replaced, entries)
         rejects_out = rejects_path or base / "rejects.csv"
         rejects_out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staging / "rejects.csv", rejects_out)
@@ -181,7 +181,7 @@ def ingest_records(
 
 
 @dataclass(frozen=True)
-class _Done:
+class StagedFile:
     path: Path
     entry: ManifestEntry
     status: Literal["ingested", "skipped"]
@@ -190,7 +190,7 @@ class _Done:
 
 def _find_prior(
     committed: list[ManifestEntry],
-    done: list[_Done],
+    done: list[StagedFile],
     base: Path,
     kind: Kind,
     sha256: str,
@@ -205,7 +205,7 @@ def _find_prior(
     return None
 
 
-def _check_zone(name: str | None) -> str | None:
+def check_zone(name: str | None) -> str | None:
     if name is None:
         return None
     try:
@@ -217,7 +217,7 @@ def _check_zone(name: str | None) -> str | None:
     return name
 
 
-def _check_zone_in_duckdb(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def check_zone_in_duckdb(con: duckdb.DuckDBPyConnection, name: str) -> None:
     # fetchall, not fetchone: DuckDB 2 keeps a half-read result open and refuses the next call.
     rows = con.execute(
         "SELECT count(*) FROM pg_timezone_names() WHERE name = $1", [name]
@@ -232,7 +232,9 @@ def _bytes_progress(progress: Progress | None, stage: str) -> Callable[[int, int
     return lambda done, total: progress(stage, done, total)
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, done: list[_Done], out: Path) -> dict[str, int]:
+def write_rejects(
+    con: duckdb.DuckDBPyConnection, done: list[StagedFile], out: Path
+) -> dict[str, int]:
     parts = [
         f"SELECT {i} AS i, {sql_literal(str(d.path))} AS file, row_n, reason"
         f" FROM read_parquet({sql_literal(str(d.folder / d.entry.rejects))})"
@@ -253,7 +255,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, done: list[_Done], out: Path)
     return {str(reason): int(n) for reason, n in counts}
 
 
-def _commit(
+def commit_staged(
     workspace: Path,
     staging: Path,
     fresh: list[ManifestEntry],

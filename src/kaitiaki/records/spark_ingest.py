@@ -29,11 +29,11 @@ from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb
 from kaitiaki.records.ingest import (
     FileReport,
     IngestResult,
-    _check_zone,
-    _check_zone_in_duckdb,
-    _commit,
-    _Done,
-    _write_rejects,
+    StagedFile,
+    check_zone,
+    check_zone_in_duckdb,
+    commit_staged,
+    write_rejects,
 )
 from kaitiaki.records.mapping import FIELDS, KINDS, ColumnMapping, Kind, KindMapping, load_mapping
 from kaitiaki.records.passes import Job
@@ -78,7 +78,7 @@ def _validate_file(task: _Task) -> ManifestEntry | str:
         con = open_duckdb(DuckDBSettings(threads=task.threads, temp_directory=folder / "duckdb"))
         try:
             if task.tz is not None:
-                _check_zone_in_duckdb(con, task.tz)
+                check_zone_in_duckdb(con, task.tz)
             path = Path(task.path)
             digest = digest_file(path)
             source = open_source(con, path, task.fmt, task.mapping, f"f{task.index}")
@@ -109,7 +109,7 @@ def spark_ingest_records(
     inputs = [Path(p) for p in paths]
     check_paths(inputs)
     formats = [input_format or detect_format(p) for p in inputs]
-    tz = _check_zone(assume_tz) if kind == "records" else None
+    tz = check_zone(assume_tz) if kind == "records" else None
     options = hashlib.sha256(f"{kmap.fingerprint()}|{tz or ''}".encode()).hexdigest()
     base = records_dir(workspace)
     context = spark.sparkContext
@@ -141,7 +141,7 @@ def spark_ingest_records(
             done = _deduplicate(spark, done, others, staging, kind)
         con = open_duckdb(DuckDBSettings(threads=1, temp_directory=staging.parent / "duckdb"))
         try:
-            by_reason = _write_rejects(con, done, staging / "rejects.csv")
+            by_reason = write_rejects(con, done, staging / "rejects.csv")
         finally:
             con.close()
         fresh = [d.entry for d in done if d.status == "ingested"]
@@ -149,7 +149,7 @@ def spark_ingest_records(
             e for e in committed if any((e.kind, e.sha256) == (n.kind, n.sha256) for n in fresh)
         ]
         entries = [e for e in committed if e not in replaced] + fresh
-        _commit(workspace, staging, fresh, replaced, entries)
+        commit_staged(workspace, staging, fresh, replaced, entries)
         rejects_out = rejects_path or base / "rejects.csv"
         rejects_out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staging / "rejects.csv", rejects_out)
@@ -181,36 +181,36 @@ def _settle(
     kind: Kind,
     options: str,
     staging: Path,
-) -> list[_Done]:
+) -> list[StagedFile]:
     """Skip what ``ingest_records`` skips (already committed, or the same content named twice);
     move the rest's files from their task folders into the staging area proper."""
-    done: list[_Done] = []
+    done: list[StagedFile] = []
     for path, task, answer in zip(inputs, tasks, answers, strict=True):
         assert not isinstance(answer, str)
         same = (kind, answer.sha256, options)
         prior = next((e for e in committed if (e.kind, e.sha256, e.options) == same), None)
         if prior is not None:
-            done.append(_Done(path, prior, "skipped", base))
+            done.append(StagedFile(path, prior, "skipped", base))
             continue
         twin = next(
             (d for d in done if d.status == "ingested" and d.entry.sha256 == answer.sha256), None
         )
         if twin is not None:
-            done.append(_Done(path, twin.entry, "skipped", staging))
+            done.append(StagedFile(path, twin.entry, "skipped", staging))
             continue
         for rel in (answer.data, answer.rejects):
             if rel:
                 (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                 (Path(task.staging) / rel).replace(staging / rel)
-        done.append(_Done(path, answer, "ingested", staging))
+        done.append(StagedFile(path, answer, "ingested", staging))
     for task in tasks:
         shutil.rmtree(task.staging, ignore_errors=True)
     return done
 
 
 def _deduplicate(
-    spark: SparkSession, done: list[_Done], others: list[Path], staging: Path, kind: Kind
-) -> list[_Done]:
+    spark: SparkSession, done: list[StagedFile], others: list[Path], staging: Path, kind: Kind
+) -> list[StagedFile]:
     """Drop rows already in an earlier input (committed ones first, then in input order).
 
     Each input was deduplicated within itself by its task; across inputs the first occurrence
@@ -251,7 +251,7 @@ def _deduplicate(
             _empty_part(staging / rel, kind)
         written = counts.get(n, 0)
         entry = replace(d.entry, data=rel, written=written, duplicates=d.entry.accepted - written)
-        settled[n] = _Done(d.path, entry, "ingested", staging)
+        settled[n] = StagedFile(d.path, entry, "ingested", staging)
     shutil.rmtree(out, ignore_errors=True)
     return settled
 

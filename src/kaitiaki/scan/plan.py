@@ -8,7 +8,7 @@ a unit, and listed files already recorded are not read again.
 
 The image's own record (its SHA-256 in the manifest) is written last, once every file of the
 image is recorded: "the top-level record exists" keeps meaning "this source is done", which is
-what a resumed scan checks (``runner._pending``, also used by the Spark engine). The price: a
+what a resumed scan checks (``runner.pending_entries``, also used by the Spark engine). The price: a
 scan interrupted inside an image reads the image whole once more for its digest.
 """
 

@@ -38,7 +38,7 @@ IN_FLIGHT_PER_WORKER = 4
 ProgressCallback = Callable[[int, int], None]
 
 # The worker function for whole top-level files; the Spark engine hashes with it too.
-_hash_task = hash_files
+hash_sources = hash_files
 
 
 @dataclass
@@ -53,7 +53,7 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _evidence(store: Store, name: str, description: str, acquired_by: str) -> int:
+def ensure_evidence(store: Store, name: str, description: str, acquired_by: str) -> int:
     with store.session() as session:
         row = session.scalar(select(Evidence).where(Evidence.name == name))
         if row is None:
@@ -63,7 +63,7 @@ def _evidence(store: Store, name: str, description: str, acquired_by: str) -> in
         return row.id
 
 
-def _pending(
+def pending_entries(
     store: Store, evidence_id: int, entries: Iterator[WalkEntry], chunk: int = 500
 ) -> Iterator[WalkEntry | None]:
     """Entries not yet recorded for this evidence; ``None`` for each one a resumed scan skips.
@@ -108,7 +108,7 @@ def run_scan(
     matcher = Matcher.load(store, hash_sets)
     limits = limits or ArchiveLimits()
     workers = workers or os.cpu_count() or 1
-    evidence_id = _evidence(store, evidence, description, acquired_by)
+    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
     with store.session() as session:
         scan = Scan(
             evidence_id=evidence_id,
@@ -155,7 +155,7 @@ def run_scan(
                 task = in_flight.pop(future)
                 collect(plan.finished(task, future.result()))
 
-        for step in plan.steps(_pending(store, evidence_id, walk(roots))):
+        for step in plan.steps(pending_entries(store, evidence_id, walk(roots))):
             if not isinstance(step, Task):
                 collect(step)
                 continue

@@ -2,7 +2,7 @@
 
 The driver walks the evidence (``scan.walk``, the same order and the same walk errors as a local
 scan) and hands the paths to the executors, which hash them with the local scan's worker
-function (``runner._hash_task``: ``hasher.hash_path`` with its per-file error handling), so a
+function (``runner.hash_sources``: ``hasher.hash_path`` with its per-file error handling), so a
 hash is computed by the same code whichever engine runs it. The executors write one row per file
 instance (archive members included) to a Parquet folder: the scan's results in a form any other
 tool can read. The driver then reads that folder in walk order, matches the records against the
@@ -32,9 +32,9 @@ from kaitiaki.scan.runner import (
     BATCH_RECORDS,
     ProgressCallback,
     ScanResult,
-    _evidence,
-    _hash_task,
-    _pending,
+    ensure_evidence,
+    hash_sources,
+    pending_entries,
 )
 from kaitiaki.scan.walk import walk
 from kaitiaki.scan.writer import write_batch
@@ -122,7 +122,7 @@ def _hash_batches(
         for entry, raw in zip(
             batch.column("entry").to_pylist(), batch.column("path").to_pylist(), strict=True
         ):
-            (records,) = _hash_task([Path(os.fsdecode(raw))], limits)
+            (records,) = hash_sources([Path(os.fsdecode(raw))], limits)
             rows.extend(_row(entry, seq, record) for seq, record in enumerate(records))
             if len(rows) >= 256:
                 yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
@@ -175,7 +175,7 @@ def run_spark_scan(
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     matcher = Matcher.load(store, hash_sets)
     limits = limits or ArchiveLimits()
-    evidence_id = _evidence(store, evidence, description, acquired_by)
+    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
     with store.session() as session:
         scan = Scan(
             evidence_id=evidence_id,
@@ -191,7 +191,7 @@ def run_spark_scan(
     skipped = 0
     to_hash: list[tuple[int, Path]] = []
     walk_errors: dict[int, FileRecord] = {}
-    for entry in _pending(store, evidence_id, walk(roots)):
+    for entry in pending_entries(store, evidence_id, walk(roots)):
         total += 1
         if entry is None:
             skipped += 1
