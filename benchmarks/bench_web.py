@@ -1,13 +1,15 @@
 """bench_web: the operation room under 20 concurrent people while a scan job runs.
 
-A real server (``python -m kaitiaki serve``: one uvicorn process, store on SQLite, jobs in the
-same process) over the demo operation (``kaitiaki serve --demo``'s preparation: the benign
-sample scanned, a simulated provider export analysed, prioritised and referred), 20 accounts
-(investigators, reviewers, a liaison, an auditor) and 20 simulated people in a closed loop (no
-think time) browsing pages and the API for ``--duration`` seconds: dashboard, files list and
-detail, subjects, referrals, the review queue with its thumbnails, decisions, the audit log. At
-the start an investigator submits, through the API, a scan of a generated benign folder of
-``--scan-files`` images; it runs in the server beside the traffic.
+A real server (``python -m kaitiaki serve``: one uvicorn process, store on SQLite, its job
+runner in a child process) over the demo operation (``kaitiaki serve --demo``'s preparation:
+the benign sample scanned, a simulated provider export analysed, prioritised and referred),
+20 accounts (investigators, reviewers, a liaison, an auditor) and 20 simulated people in a
+closed loop (no think time) browsing pages and the API for ``--duration`` seconds: dashboard,
+files list and detail, subjects, referrals, the review queue with its thumbnails, decisions,
+the audit log. At the start an investigator submits, through the API, a scan of a generated
+benign folder of ``--scan-files`` images; it runs in the server's job process beside the
+traffic. The auditor lists the audit log (verifying the whole chain is an explicit action, not
+part of a view).
 
 Target: p95 < 300 ms for pages. Loopback only; bounded by ``--duration`` and
 ``--max-requests``. The clients run on the same machine (one asyncio loop), so they take CPU
@@ -530,7 +532,7 @@ def main() -> None:
     errors = len(recorder.failures)
     print(
         f"\nbench_web: {users} people, closed loop, {elapsed:.0f} s, one uvicorn process "
-        f"(SQLite, jobs in-process), {os.cpu_count()} CPU(s)"
+        f"(SQLite, jobs in a child process), {os.cpu_count()} CPU(s)"
     )
     print(
         "load average before: "

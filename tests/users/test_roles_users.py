@@ -16,6 +16,7 @@ from kaitiaki.users import (
     can_see_referral,
     can_update_referral,
 )
+from kaitiaki.users.roles import can_record_outcome
 
 P = Permission
 # Written out by hand, not derived from PERMISSIONS, so a change to the table must be deliberate.
@@ -23,7 +24,7 @@ EXPECTED: dict[Role, set[Permission]] = {
     Role.ADMIN: set(Permission),
     Role.INVESTIGATOR: set(Permission) - {P.MANAGE_USERS, P.VIEW_AUDIT},
     Role.REVIEWER: {P.VIEW_FILES, P.REVEAL_CONTENT, P.REVIEW},
-    Role.LIAISON: {P.VIEW_REFERRALS, P.UPDATE_REFERRAL},
+    Role.LIAISON: {P.VIEW_REFERRALS, P.UPDATE_REFERRAL, P.RECORD_OUTCOMES},
     Role.AUDITOR: {
         P.VIEW_FILES,
         P.VIEW_HASH_SETS,
@@ -68,15 +69,19 @@ def _user(role: Role, agency: str | None = None, *, disabled: bool = False) -> U
     )
 
 
-def test_liaison_sees_and_updates_only_its_agency() -> None:
+def test_liaison_sees_updates_and_records_outcomes_only_for_its_agency() -> None:
     ours = Referral(id="r1", agency="NZ Police", country="NZ")
     theirs = Referral(id="r2", agency="AFP", country="AU")
     liaison = _user(Role.LIAISON, "nz police ")
     assert can_see_referral(liaison, ours) and can_update_referral(liaison, ours)
+    assert can_record_outcome(liaison, ours)
     assert not can_see_referral(liaison, theirs)
     assert not can_update_referral(liaison, theirs)
+    assert not can_record_outcome(liaison, theirs)
     # A liaison without an agency (should never exist) sees nothing rather than everything.
     assert not can_see_referral(_user(Role.LIAISON), ours)
+    assert not can_record_outcome(_user(Role.LIAISON), ours)
+    assert not can_record_outcome(_user(Role.LIAISON, "NZ Police", disabled=True), ours)
 
 
 def test_other_roles_follow_their_permissions() -> None:
@@ -85,6 +90,9 @@ def test_other_roles_follow_their_permissions() -> None:
     assert can_update_referral(_user(Role.INVESTIGATOR), referral)
     assert can_see_referral(_user(Role.AUDITOR), referral)
     assert not can_update_referral(_user(Role.AUDITOR), referral)
+    assert can_record_outcome(_user(Role.INVESTIGATOR), referral)
+    assert not can_record_outcome(_user(Role.AUDITOR), referral)
+    assert not can_record_outcome(_user(Role.REVIEWER), referral)
     assert not can_see_referral(_user(Role.REVIEWER), referral)
     assert not can_see_referral(_user(Role.ADMIN, disabled=True), referral)
 

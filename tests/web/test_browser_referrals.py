@@ -1,6 +1,7 @@
 """Referrals in a real browser: an investigator builds the packages (a job) and sends one; the
-liaison officer of that referral's agency moves it along and sees its outcome; a liaison of
-another agency cannot see it at all (not listed, 404 on the page and through the API)."""
+liaison officer of that referral's agency moves it along and records its outcome, which the
+investigator then sees; a liaison of another agency cannot see it at all (not listed, 404 on the
+page and through the API, for status changes and outcomes alike)."""
 
 from __future__ import annotations
 
@@ -111,17 +112,20 @@ def test_build_send_update_and_isolate_a_referral(browser: Any, site: Site) -> N
     )
     assert api.status == 409
 
-    # The outcome, recorded on the referral's page, reaches the liaison's view of it.
-    page.reload()
-    page.get_by_test_id("outcome-kind").select_option("arrested")
-    page.get_by_test_id("outcome-count").fill("1")
-    with page.expect_navigation():
-        page.get_by_test_id("outcome-submit").click()
-    expect(page.get_by_test_id("referral-outcomes").locator("tbody tr")).to_have_count(1)
+    # The liaison officer reports the outcome on the referral's page; the investigator sees it.
     officer.reload()
+    officer.get_by_test_id("outcome-kind").select_option("arrested")
+    officer.get_by_test_id("outcome-count").fill("1")
+    with officer.expect_navigation():
+        officer.get_by_test_id("outcome-submit").click()
     outcome = officer.get_by_test_id("referral-outcomes").locator("tbody tr")
     expect(outcome).to_have_count(1)
     assert "arrested" in outcome.inner_text()
+    assert f"web:{site.people['liaison']}" in outcome.inner_text()
+    page.reload()
+    seen = page.get_by_test_id("referral-outcomes").locator("tbody tr")
+    expect(seen).to_have_count(1)
+    assert "arrested" in seen.inner_text()
     screenshot(officer, "referral-detail")
     investigator.close()
     liaison.close()
@@ -146,5 +150,11 @@ def test_build_send_update_and_isolate_a_referral(browser: Any, site: Site) -> N
             headers={"X-CSRF-Token": csrf_of(other)},
         )
         assert moved.status == 404
+        reported = other.request.post(
+            f"{base}/api/referrals/{referral}/outcomes",
+            data={"kind": "children_safeguarded", "count": 2},
+            headers={"X-CSRF-Token": csrf_of(other)},
+        )
+        assert reported.status == 404
     finally:
         stranger.close()

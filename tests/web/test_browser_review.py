@@ -122,6 +122,7 @@ def test_blurred_until_revealed_with_a_reason_and_the_reveal_is_audited(
     try:
         sign_in(page, server.url, people["admin"])
         page.goto(f"{server.url}/audit?action=reveal")
+        page.get_by_test_id("audit-verify-submit").click()
         expect(page.get_by_test_id("audit-ok")).to_be_visible()
         rows = page.get_by_test_id("audit-row")
         expect(rows).to_have_count(1)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from web_helpers import PASSWORD, add_role_user
 
 from kaitiaki.store import Store
-from kaitiaki.store.models import AuditEvent, Referral, ReferralSubject, Subject
+from kaitiaki.store.models import AuditEvent, Outcome, Referral, ReferralSubject, Subject
 from kaitiaki.users import Role
 
 OTHER = "Australian Federal Police"
@@ -68,7 +68,55 @@ def test_liaison_sees_and_updates_only_its_agency(login, referrals: dict[str, st
         f"/api/referrals/{referrals['other']}/status", json={"status": "sent"}, headers=headers
     )
     assert foreign.status_code == 404
+    outcome = {"kind": "arrested", "count": 2, "subject_id": "S-NZ"}
+    recorded = client.post(
+        f"/api/referrals/{referrals['own']}/outcomes", json=outcome, headers=headers
+    )
+    assert recorded.status_code == 200
+    assert [o["kind"] for o in recorded.json()["outcomes"]] == ["arrested"]
+    assert 'data-testid="outcome-form"' in client.get(f"/referrals/{referrals['own']}").text
     assert client.get("/api/subjects").status_code == 403
+
+
+def test_another_agencys_liaison_cannot_record_an_outcome(  # type: ignore[no-untyped-def]
+    login, store: Store, referrals: dict[str, str]
+) -> None:
+    client, csrf = login(Role.LIAISON, OTHER)
+    refused = client.post(
+        f"/api/referrals/{referrals['own']}/outcomes",
+        json={"kind": "children_safeguarded", "count": 3},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert refused.status_code == 404
+    assert client.get(f"/referrals/{referrals['own']}").status_code == 404
+    with store.session() as session:
+        assert session.scalars(select(Outcome)).all() == []
+        assert (
+            session.scalars(select(AuditEvent).where(AuditEvent.action == "referral.outcome")).all()
+            == []
+        )
+    # Its own agency's referral takes the outcome.
+    assert (
+        client.post(
+            f"/api/referrals/{referrals['other']}/outcomes",
+            json={"kind": "children_safeguarded", "count": 3},
+            headers={"X-CSRF-Token": csrf},
+        ).status_code
+        == 200
+    )
+
+
+def test_sign_out_is_audited(login, store: Store) -> None:  # type: ignore[no-untyped-def]
+    client, csrf = login(Role.REVIEWER)
+    assert client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    with store.session() as session:
+        entries = [
+            (e.actor, e.action, e.target_id)
+            for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+        ]
+    name = entries[0][2]
+    assert entries == [(f"web:{name}", "login", name), (f"web:{name}", "logout", name)]
+    assert client.get("/api/auth/me").status_code == 401
 
 
 def test_outcomes_and_views_are_audited(login, store: Store, referrals: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +151,11 @@ def test_audit_page_names_a_tampered_entry(login, store: Store, referrals: dict[
     for referral in referrals.values():
         investigator.get(f"/api/referrals/{referral}")
     auditor, _ = login(Role.AUDITOR)
-    intact = auditor.get("/audit").text
+    # The plain page lists entries without reading the whole chain; verifying is asked for.
+    listed = auditor.get("/audit").text
+    assert 'data-testid="audit-verify-submit"' in listed
+    assert 'data-testid="audit-ok"' not in listed and 'data-testid="audit-broken"' not in listed
+    intact = auditor.get("/audit", params={"verify": 1}).text
     assert 'data-testid="audit-ok"' in intact
     with store.session() as session:
         victim = session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).first()
@@ -111,11 +163,34 @@ def test_audit_page_names_a_tampered_entry(login, store: Store, referrals: dict[
         session.execute(
             update(AuditEvent).where(AuditEvent.id == victim.id).values(target_id="edited")
         )
-    page = auditor.get("/audit").text
+    unchecked = auditor.get("/audit").text
+    assert 'data-testid="audit-broken"' not in unchecked and 'class="broken"' not in unchecked
+    page = auditor.get("/audit", params={"verify": 1}).text
     assert 'data-testid="audit-broken"' in page
     assert f'data-entry-id="{victim.id}" class="broken"' in page
     check = auditor.get("/api/audit/verify").json()
     assert check["ok"] is False and check["broken_ids"] == [victim.id]
+
+
+def test_the_older_link_shows_only_when_older_entries_exist(login, store: Store) -> None:  # type: ignore[no-untyped-def]
+    from kaitiaki.audit import record
+
+    auditor, _ = login(Role.AUDITOR)
+    assert 'data-testid="audit-older"' not in auditor.get("/audit").text
+    with store.session() as session:
+        for n in range(110):
+            record(session, actor="cli:test", action="note", target_type="t", target_id=str(n))
+    first = auditor.get("/audit").text
+    assert first.count('data-testid="audit-row"') == 100
+    assert 'data-testid="audit-older"' in first
+    with store.session() as session:
+        oldest_shown = session.scalars(
+            select(AuditEvent.id).order_by(AuditEvent.id.desc()).offset(99).limit(1)
+        ).one()
+        older = session.scalars(select(AuditEvent.id).where(AuditEvent.id < oldest_shown)).all()
+    last = auditor.get("/audit", params={"before_id": oldest_shown}).text
+    assert last.count('data-testid="audit-row"') == len(older) > 0
+    assert 'data-testid="audit-older"' not in last
 
 
 def test_admin_manages_users_and_disabling_ends_sessions(app: FastAPI, login, store: Store) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ AGENCY = "New Zealand Police"
 def make_app(store: Store, tmp_path: Path, **settings: object) -> FastAPI:
     return create_app(
         store,
-        WebSettings(start_jobs=False, data_dir=tmp_path / "web", **settings),  # type: ignore[arg-type]
+        WebSettings(**{"start_jobs": False, "data_dir": tmp_path / "web", **settings}),  # type: ignore[arg-type]
     )
 
 

@@ -48,43 +48,46 @@ def verify_log(store: Store, anchor: Anchor | None = None) -> AuditVerification:
     entries = 0
     prev_id: int | None = None
     prev_hash = GENESIS
+    columns = (
+        AuditEvent.id,
+        AuditEvent.hash,
+        AuditEvent.prev_hash,
+        AuditEvent.at,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.target_type,
+        AuditEvent.target_id,
+        AuditEvent.reason,
+        AuditEvent.details,
+    )
     with store.session() as session:
-        # Streamed: an operation's log can hold millions of entries.
+        # Streamed as plain rows (no ORM objects, no identity map): an operation's log can hold
+        # millions of entries.
         rows = session.execute(
-            select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+            select(*columns).order_by(AuditEvent.id).execution_options(yield_per=5000)
         )
-        for event in rows.scalars():
+        for event_id, stored_hash, event_prev, *contents in rows:
             entries += 1
-            expected = entry_hash(
-                event.prev_hash,
-                event.at,
-                event.actor,
-                event.action,
-                event.target_type,
-                event.target_id,
-                event.reason,
-                event.details,
-            )
-            if expected != event.hash:
-                problems.append(f"entry {event.id}: contents changed")
-            gap = prev_id is not None and event.id != prev_id + 1
-            if event.prev_hash != prev_hash:
+            if entry_hash(event_prev, *contents) != stored_hash:
+                problems.append(f"entry {event_id}: contents changed")
+            gap = prev_id is not None and event_id != prev_id + 1
+            if event_prev != prev_hash:
                 where = (
                     f"chain broken after entry {prev_id}"
                     if prev_id is not None
                     else "chain broken at the start"
                 )
                 missing = (
-                    f"; {_gap(prev_id, event.id)} missing" if gap and prev_id is not None else ""
+                    f"; {_gap(prev_id, event_id)} missing" if gap and prev_id is not None else ""
                 )
                 problems.append(
-                    f"entry {event.id}: previous entry missing or changed ({where}{missing})"
+                    f"entry {event_id}: previous entry missing or changed ({where}{missing})"
                 )
             elif gap and prev_id is not None:
                 notes.append(
-                    f"{_gap(prev_id, event.id)} never committed (id gap with an intact chain)"
+                    f"{_gap(prev_id, event_id)} never committed (id gap with an intact chain)"
                 )
-            prev_id, prev_hash = event.id, event.hash
+            prev_id, prev_hash = event_id, stored_hash
         if anchor is not None:
             kept = session.get(AuditEvent, anchor.id)
             if kept is None:

@@ -31,7 +31,9 @@ def serve(
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder for uploads and job outputs.", file_okay=False)
     ] = None,
-    job_workers: Annotated[int, typer.Option(help="Background jobs run at once.", min=1)] = 2,
+    job_workers: Annotated[
+        int, typer.Option(help="Background jobs run at once (in a child process).", min=1)
+    ] = 2,
     db: DbOption = None,
 ) -> None:
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""

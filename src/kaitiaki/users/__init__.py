@@ -17,6 +17,7 @@ from kaitiaki.users.roles import (
     Permission,
     Role,
     allowed,
+    can_record_outcome,
     can_see_referral,
     can_update_referral,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "add_user",
     "allowed",
     "authenticate",
+    "can_record_outcome",
     "can_see_referral",
     "can_update_referral",
     "disable_user",

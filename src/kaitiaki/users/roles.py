@@ -58,7 +58,11 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
         Role.REVIEWER: frozenset(
             {Permission.VIEW_FILES, Permission.REVEAL_CONTENT, Permission.REVIEW}
         ),
-        Role.LIAISON: frozenset({Permission.VIEW_REFERRALS, Permission.UPDATE_REFERRAL}),
+        # The partner agency's officer moves its referrals along and reports what came of them
+        # (warrant, arrest, children safeguarded): only its own agency's (AGENCY_SCOPED).
+        Role.LIAISON: frozenset(
+            {Permission.VIEW_REFERRALS, Permission.UPDATE_REFERRAL, Permission.RECORD_OUTCOMES}
+        ),
         Role.AUDITOR: READ_ONLY,
     }
 )
@@ -97,3 +101,8 @@ def can_see_referral(user: User, referral: Referral) -> bool:
 def can_update_referral(user: User, referral: Referral) -> bool:
     """Whether ``user`` may change ``referral``'s status: a liaison only its own agency's."""
     return _referral_access(user, referral, Permission.UPDATE_REFERRAL)
+
+
+def can_record_outcome(user: User, referral: Referral) -> bool:
+    """Whether ``user`` may record an outcome of ``referral``: a liaison only its own agency's."""
+    return _referral_access(user, referral, Permission.RECORD_OUTCOMES)

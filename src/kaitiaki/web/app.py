@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kaitiaki import __version__
@@ -29,12 +30,17 @@ from kaitiaki.web.api import (
     users,
 )
 from kaitiaki.web.authz import check_routes
+from kaitiaki.web.job_process import JobProcess
 from kaitiaki.web.pages import ROUTES as PAGE_ROUTES
 from kaitiaki.web.pages import render
 from kaitiaki.web.ratelimit import FailureLimiter
-from kaitiaki.web.security import security_headers
+from kaitiaki.web.security import SecurityHeaders
+from kaitiaki.web.session_cache import SessionCache
 from kaitiaki.web.settings import WebSettings
 from kaitiaki.web.thumb_cache import ThumbnailCache
+
+if TYPE_CHECKING:
+    from kaitiaki.jobs import JobRunner
 
 STATIC = Path(__file__).with_name("static")
 API_ROUTERS = (
@@ -78,24 +84,34 @@ def jsonable(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
+def _nothing() -> None:
+    return None
+
+
 def create_app(store: Store | str | None = None, settings: WebSettings | None = None) -> FastAPI:
     """The application over ``store`` (a Store or a URL; default ``KAITIAKI_DB``)."""
     settings = settings or WebSettings()
     opened = store if isinstance(store, Store) else open_store(store)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runner = None
-        if settings.start_jobs:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner: JobRunner | JobProcess | None = None
+        if settings.start_jobs and settings.job_process:
+            runner = JobProcess(opened.url, settings.job_workers)
+            runner.start()
+            app.state.wake_jobs = runner.wake
+        elif settings.start_jobs:
             from kaitiaki.jobs import JobRunner
 
+            # In this process ``submit`` wakes the runner's threads itself.
             runner = JobRunner(opened.url, workers=settings.job_workers)
             runner.start()
         try:
             yield
         finally:
+            app.state.wake_jobs = _nothing
             if runner is not None:
-                runner.stop()
+                await run_in_threadpool(runner.stop)
 
     app = FastAPI(
         title="kaitiaki",
@@ -108,11 +124,14 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     )
     app.state.store = opened
     app.state.settings = settings
+    # Called after a job is queued, to start it at once in a job runner of another process.
+    app.state.wake_jobs = _nothing
+    app.state.sessions = SessionCache(settings.session_cache_seconds)
     app.state.thumbnails = ThumbnailCache(settings.data_dir / "thumbnails")
     app.state.login_limiter = FailureLimiter(
         settings.login_failures, settings.login_window.total_seconds()
     )
-    app.middleware("http")(security_headers(settings))
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.users.roles import AGENCY_SCOPED, Permission, Role, allowed
 from kaitiaki.web.csrf import check_csrf
+from kaitiaki.web.session_cache import SessionCache
 from kaitiaki.web.sessions import COOKIE, SessionUser, load_session
 
 
@@ -59,11 +60,12 @@ async def session_user(request: Request) -> CurrentUser | None:
         return cached
     token = request.cookies.get(COOKIE, "")
     app = request.app
-    found = (
-        await run_in_threadpool(load_session, app.state.store, token, app.state.settings)
-        if token
-        else None
-    )
+    remembered: SessionCache = app.state.sessions
+    found = remembered.get(token)
+    if found is None and token:
+        found = await run_in_threadpool(load_session, app.state.store, token, app.state.settings)
+        if found is not None and found.expires_at is not None:
+            remembered.put(found, found.expires_at)
     user = _current(found) if found else None
     request.state.user = user
     return user

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.users import authenticate
+from kaitiaki.web.authz import CurrentUser
 from kaitiaki.web.ratelimit import FailureLimiter
 from kaitiaki.web.security import is_secure
 from kaitiaki.web.sessions import COOKIE, create_session, end_session
@@ -61,6 +62,8 @@ async def sign_in(
     token, csrf = await run_in_threadpool(
         lambda: create_session(store, user.id, client, settings, replaces=old)
     )
+    if old:
+        app.state.sessions.forget(old)
     await run_in_threadpool(_audit, store, f"web:{user.name}", "login", user.name, client)
     response.set_cookie(
         COOKIE,
@@ -74,8 +77,17 @@ async def sign_in(
     return user.name, user.role, user.agency, csrf
 
 
-async def sign_out(request: Request, response: Response) -> None:
+def _end(store: Store, token: str, name: str, client: str) -> None:
+    end_session(store, token)
+    _audit(store, f"web:{name}", "logout", name, client)
+
+
+async def sign_out(request: Request, response: Response, user: CurrentUser) -> None:
+    """End ``user``'s session (the one this request's cookie names) and audit it."""
     token = request.cookies.get(COOKIE)
     if token:
-        await run_in_threadpool(end_session, request.app.state.store, token)
+        await run_in_threadpool(
+            _end, request.app.state.store, token, user.name, client_address(request)
+        )
+        request.app.state.sessions.forget(token)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

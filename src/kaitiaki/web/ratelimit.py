@@ -2,9 +2,12 @@
 
 slowapi/limits count requests to a route; what must be limited here is *failures*, keyed twice
 (name and address), and successes must not count. That is a few lines over a dict of deques.
-The counts live in the server process: ``kaitiaki serve`` runs one process (its job runner is
-in it too), so every attempt passes through here; a restart forgets them, which only gives an
-attacker back one window's worth of guesses, each still costing an argon2 verification.
+The counts live in the server process: ``kaitiaki serve`` runs one web process (its job runner
+is a child process that serves no requests), so every attempt passes through here; running
+several web processes would need these counts in the store, which is why ``serve`` offers no
+``--workers`` (nor does the session cache, ``session_cache``, expect other web processes). A
+restart forgets the counts, which only gives an attacker back one window's worth of guesses,
+each still costing an argon2 verification.
 """
 
 from __future__ import annotations

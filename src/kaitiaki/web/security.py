@@ -7,9 +7,9 @@ not keep an operation's records or imagery.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Request, Response
+from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaitiaki.web.settings import WebSettings
 
@@ -44,20 +44,35 @@ def is_secure(request: Request, settings: WebSettings) -> bool:
     return settings.secure_cookies or request.url.scheme == "https"
 
 
-def security_headers(
-    settings: WebSettings,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if is_secure(request, settings):
-            response.headers["Strict-Transport-Security"] = HSTS
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-            response.headers["Pragma"] = "no-cache"
-        return response
+class SecurityHeaders:
+    """ASGI middleware adding the headers as the response starts.
 
-    return middleware
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs
+    each request in an extra task with memory streams, a cost every request paid under load.
+    """
+
+    def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = self.settings.secure_cookies or scope.get("scheme") == "https"
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if secure:
+                    headers["Strict-Transport-Security"] = HSTS
+                if not static:
+                    headers["Cache-Control"] = "no-store"
+                    headers["Pragma"] = "no-cache"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -35,6 +35,7 @@ class SessionUser:
     agency: str | None
     token_sha256: str
     csrf_token: str
+    expires_at: datetime | None = None  # aware UTC; when the session ends in any case
 
 
 def token_hash(token: str) -> str:
@@ -92,7 +93,15 @@ def load_session(store: Store, token: str, settings: WebSettings) -> SessionUser
             return None
         if idle > _TOUCH_EVERY:
             found.last_seen_at = now
-        return SessionUser(user.id, user.name, user.role, user.agency, digest, found.csrf_token)
+        return SessionUser(
+            user.id,
+            user.name,
+            user.role,
+            user.agency,
+            digest,
+            found.csrf_token,
+            utc(found.expires_at),
+        )
 
 
 def end_session(store: Store, token: str) -> None:

@@ -43,7 +43,7 @@ async def login(
 @router.post("/logout", status_code=204, response_class=Response, responses=errors())
 async def logout(request: Request, user: CurrentUser = Needs.SIGNED_IN) -> Response:
     response = Response(status_code=204)
-    await sign_out(request, response)
+    await sign_out(request, response, user)
     return response
 
 

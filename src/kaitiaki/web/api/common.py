@@ -65,10 +65,11 @@ def job_out(view: Any) -> JobOut:
     )
 
 
-def submit_job(store: Store, kind: str, params: dict[str, Any], user: CurrentUser) -> JobOut:
+def submit_job(request: Request, kind: str, params: dict[str, Any], user: CurrentUser) -> JobOut:
     """Queue long work for the job runner; the submission itself is audited."""
     from kaitiaki.jobs import get_job, submit
 
+    store = store_of(request)
     try:
         job_id = submit(store, kind, params, by=user.actor)
     except (ValueError, OSError) as exc:  # JobParamsError names the field
@@ -82,6 +83,7 @@ def submit_job(store: Store, kind: str, params: dict[str, Any], user: CurrentUse
             target_id=str(job_id),
             details={"kind": kind, "params": params},
         )
+    request.app.state.wake_jobs()
     view = get_job(store, job_id)
     if view is None:  # pragma: no cover - the row was written just above
         raise HTTPException(500, "the job was not recorded")

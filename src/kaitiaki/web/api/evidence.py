@@ -152,4 +152,4 @@ def set_legal_basis(
 def start_scan(body: ScanIn, request: Request, user: CurrentUser = Needs.SCAN) -> JobOut:
     """Queue a scan of server-side paths into an evidence item; watch it at /api/jobs/{id}."""
     params = {"evidence": body.evidence, "roots": body.roots, "hash_sets": body.hash_sets}
-    return submit_job(store_of(request), "scan", params, user)
+    return submit_job(request, "scan", params, user)

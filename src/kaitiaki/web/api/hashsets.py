@@ -84,7 +84,7 @@ def hashsets_import(
                 raise HTTPException(413, f"upload larger than {settings.max_upload} bytes")
             out.write(chunk)
     params = {"path": str(target.resolve()), "name": name, "format": format, "profile": profile}
-    return submit_job(store_of(request), "import_hash_set", params, user)
+    return submit_job(request, "import_hash_set", params, user)
 
 
 @router.get(

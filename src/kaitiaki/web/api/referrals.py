@@ -1,7 +1,7 @@
 """``/api/referrals``: build (a job), send and move along the lifecycle, record outcomes.
 
-A liaison officer sees only the referrals of its own agency: another agency's referral is a
-404 (not a 403), so its existence is not disclosed either.
+A liaison officer sees, moves along and records outcomes of only the referrals of its own
+agency: another agency's referral is a 404 (not a 403), so its existence is not disclosed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from kaitiaki.audit import record
 from kaitiaki.refer.lifecycle import NEXT, LifecycleError, apply_status
 from kaitiaki.store import Store
 from kaitiaki.store.models import Outcome, Referral, ReferralEvent, ReferralSubject, User
-from kaitiaki.users.roles import can_see_referral, can_update_referral
+from kaitiaki.users.roles import can_record_outcome, can_see_referral, can_update_referral
 from kaitiaki.web.api.common import JobOut, Timestamp, audit_view, errors, store_of, submit_job
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.settings import WebSettings
@@ -186,7 +186,7 @@ def build(body: BuildIn, request: Request, user: CurrentUser = Needs.BUILD_REFER
     settings: WebSettings = request.app.state.settings
     out = str((settings.data_dir / "referrals").resolve())
     params = {"analysis": body.analysis, "out": out, "by": user.actor}
-    return submit_job(store_of(request), "refer", params, user)
+    return submit_job(request, "refer", params, user)
 
 
 @router.get("/{referral_id}", response_model=ReferralDetail, responses=errors(404))
@@ -226,7 +226,9 @@ def referral_outcome(
 ) -> ReferralDetail:
     """Record what came of the referral: arrests, children safeguarded, or a note."""
     store = store_of(request)
-    _get(store, user, referral_id)
+    referral = _get(store, user, referral_id)
+    if not can_record_outcome(_principal(user), referral):
+        raise HTTPException(403, "you may not record outcomes of this referral")
     when = datetime.combine(body.date, time(), tzinfo=UTC) if body.date else None
     with store.session() as session:
         if body.subject_id is not None:

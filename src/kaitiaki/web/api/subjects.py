@@ -301,7 +301,7 @@ def accounts(
 @router.post("/analyses", response_model=JobOut, status_code=202, responses=errors())
 def analyse(body: AnalyseIn, request: Request, user: CurrentUser = Needs.ANALYSE) -> JobOut:
     """Queue `operation analyse` over server-side files; results land in ``out``."""
-    return submit_job(store_of(request), "analyse", body.model_dump(), user)
+    return submit_job(request, "analyse", body.model_dump(), user)
 
 
 @router.post("/priorities/compute", response_model=ComputeOut, responses=errors())

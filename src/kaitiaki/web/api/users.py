@@ -89,6 +89,7 @@ def users_disable(
     except UserError as exc:
         raise HTTPException(400, str(exc)) from None
     end_user_sessions(store, disabled.id)
+    request.app.state.sessions.forget_user(disabled.id)
     _audit(store, user, "user.disabled", disabled.name, {})
     return UserOut(
         name=disabled.name,

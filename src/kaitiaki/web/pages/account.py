@@ -96,7 +96,7 @@ async def login_submit(
 @router.post("/logout", response_model=None)
 async def logout_submit(request: Request, user: CurrentUser = Needs.SIGNED_IN) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    await sign_out(request, response)
+    await sign_out(request, response, user)
     return response
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from kaitiaki.refer.lifecycle import STATUSES
 from kaitiaki.users.roles import Role
 from kaitiaki.web.api import audit, referrals, review, subjects, users
-from kaitiaki.web.api.common import audit_view, store_of
+from kaitiaki.web.api.common import MAX_ID, audit_view, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.pages.render import page
 
@@ -70,24 +70,37 @@ def referral_page(
     return page(request, "referral_detail.html", user, referral=detail, statuses=STATUSES)
 
 
+AUDIT_PAGE = 100
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
-    before_id: int | None = None,
+    before_id: int | None = Query(None, ge=0, le=MAX_ID),
     actor: str | None = Query(None, max_length=200),
     action: str | None = Query(None, max_length=60),
+    verify: bool = False,
     user: CurrentUser = Needs.VIEW_AUDIT,
 ) -> HTMLResponse:
+    """Lists entries, newest first; the whole chain is checked only when asked (``verify=1``),
+    as its cost grows with the log."""
     store = store_of(request)
-    check = audit.verification(store)
-    items = audit.entries(store, before_id=before_id, actor=actor or None, action=action or None)
+    check = audit.verification(store) if verify else None
+    found = audit.entries(
+        store,
+        before_id=before_id,
+        actor=actor or None,
+        action=action or None,
+        limit=AUDIT_PAGE + 1,
+    )
     return page(
         request,
         "audit.html",
         user,
-        items=items,
+        items=found[:AUDIT_PAGE],
+        older=len(found) > AUDIT_PAGE,
         check=check,
-        broken=set(check.broken_ids),
+        broken=set(check.broken_ids) if check else set(),
         filters={"actor": actor or "", "action": action or ""},
     )
 
