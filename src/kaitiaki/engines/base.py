@@ -10,6 +10,7 @@ runs, and formats output.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -111,6 +112,45 @@ class Engine(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class SqlQueries(ABC):
+    """The Engine protocol's queries, each one ``engines/sql`` file; an engine supplies ``query``.
+
+    Both engines run the same SQL, so they share this one mapping from method to query and
+    tables rather than each spelling it out.
+    """
+
+    @abstractmethod
+    def query(self, name: QueryName, tables: Mapping[str, Source | None]) -> Any:
+        """Run one query; the result as a ``pyarrow.Table``."""
+
+    def flagged_events(self, events: Source, flagged_objects: Source) -> Any:
+        return self.query("flagged_events", {"events": events, "flagged_objects": flagged_objects})
+
+    def flagged_accounts(
+        self, events: Source, flagged_objects: Source, ip_geo: Source | None = None
+    ) -> Any:
+        tables = {"events": events, "flagged_objects": flagged_objects, "ip_geo": ip_geo}
+        return self.query("flagged_accounts", tables)
+
+    def distinct_flagged_ips(self, events: Source, flagged_objects: Source) -> Any:
+        tables = {"events": events, "flagged_objects": flagged_objects}
+        return self.query("distinct_flagged_ips", tables)
+
+    def flagged_ip_events(self, events: Source, flagged_objects: Source) -> Any:
+        tables = {"events": events, "flagged_objects": flagged_objects}
+        return self.query("flagged_ip_events", tables)
+
+    def flagged_ip_activity(self, events: Source, flagged_objects: Source) -> Any:
+        tables = {"events": events, "flagged_objects": flagged_objects}
+        return self.query("flagged_ip_activity", tables)
+
+    def flagged_account_identifiers(
+        self, accounts: Source, events: Source, flagged_objects: Source
+    ) -> Any:
+        tables = {"accounts": accounts, "events": events, "flagged_objects": flagged_objects}
+        return self.query("flagged_account_identifiers", tables)
 
 
 def write_flagged_accounts(

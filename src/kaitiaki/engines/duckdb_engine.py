@@ -18,6 +18,7 @@ from kaitiaki.engines.base import (
     OutputFormat,
     QueryName,
     Source,
+    SqlQueries,
     render,
     tables_of,
 )
@@ -32,7 +33,7 @@ OPTIONAL = {
 }
 
 
-class DuckDBEngine:
+class DuckDBEngine(SqlQueries):
     """Runs ``engines/sql`` in one DuckDB connection; use as a context manager or close()."""
 
     name = "duckdb"
@@ -59,34 +60,6 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
-
-    # The Engine protocol: one method per query.
-    def flagged_events(self, events: Source, flagged_objects: Source) -> Any:
-        return self.query("flagged_events", {"events": events, "flagged_objects": flagged_objects})
-
-    def flagged_accounts(
-        self, events: Source, flagged_objects: Source, ip_geo: Source | None = None
-    ) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects, "ip_geo": ip_geo}
-        return self.query("flagged_accounts", tables)
-
-    def distinct_flagged_ips(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("distinct_flagged_ips", tables)
-
-    def flagged_ip_events(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_ip_events", tables)
-
-    def flagged_ip_activity(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_ip_activity", tables)
-
-    def flagged_account_identifiers(
-        self, accounts: Source, events: Source, flagged_objects: Source
-    ) -> Any:
-        tables = {"accounts": accounts, "events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_account_identifiers", tables)
 
     def query(self, name: QueryName, tables: Mapping[str, Source | None]) -> Any:
         """Run one query; the result as a ``pyarrow.Table``."""

@@ -24,6 +24,7 @@ from kaitiaki.engines.base import (
     OutputFormat,
     QueryName,
     Source,
+    SqlQueries,
     render,
     tables_of,
 )
@@ -41,7 +42,7 @@ _SPARK_TYPES = {
 }
 
 
-class SparkEngine:
+class SparkEngine(SqlQueries):
     """Runs ``engines/sql`` on a SparkSession (given, or built from ``settings``)."""
 
     name = "spark"
@@ -67,34 +68,6 @@ class SparkEngine:
         # The session is shared (spark-submit's, or a test's); only our views are ours to drop.
         for view in [t.name for t in self.spark.catalog.listTables() if t.name.startswith("kt_")]:
             self.spark.catalog.dropTempView(view)
-
-    # The Engine protocol: one method per query.
-    def flagged_events(self, events: Source, flagged_objects: Source) -> Any:
-        return self.query("flagged_events", {"events": events, "flagged_objects": flagged_objects})
-
-    def flagged_accounts(
-        self, events: Source, flagged_objects: Source, ip_geo: Source | None = None
-    ) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects, "ip_geo": ip_geo}
-        return self.query("flagged_accounts", tables)
-
-    def distinct_flagged_ips(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("distinct_flagged_ips", tables)
-
-    def flagged_ip_events(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_ip_events", tables)
-
-    def flagged_ip_activity(self, events: Source, flagged_objects: Source) -> Any:
-        tables = {"events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_ip_activity", tables)
-
-    def flagged_account_identifiers(
-        self, accounts: Source, events: Source, flagged_objects: Source
-    ) -> Any:
-        tables = {"accounts": accounts, "events": events, "flagged_objects": flagged_objects}
-        return self.query("flagged_account_identifiers", tables)
 
     def frame(self, name: QueryName, tables: Mapping[str, Source | None]) -> DataFrame:
         """The query as a Spark DataFrame (lazy); its input views stay until close()."""
