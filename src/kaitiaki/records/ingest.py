@@ -152,32 +152,10 @@ def ingest_records(
             by_reason = write_rejects(con, done, staging / "rejects.csv")
         finally:
             con.close()
-        fresh = [d.entry for d in done if d.status == "ingested"]
-        replaced = [
-            e for e in committed if any((e.kind, e.sha256) == (n.kind, n.sha256) for n in fresh)
-        ]
-        entries = [e for e in committed if e not in replaced] + fresh
-        commit_staged(workspace, staging, fresh, replaced, entries)
-        rejects_out = rejects_path or base / "rejects.csv"
-        rejects_out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(staging / "rejects.csv", rejects_out)
-    reports = tuple(
-        FileReport(
-            d.path,
-            d.entry.kind,
-            d.entry.sha256,
-            d.entry.format,
-            d.status,
-            d.entry.rows_read,
-            d.entry.accepted,
-            d.entry.rejected,
-            d.entry.duplicates,
-            d.entry.written,
-            base / d.entry.data,
+        rejects_out = settle(
+            workspace, staging, committed, done, rejects_path or base / "rejects.csv"
         )
-        for d in done
-    )
-    return IngestResult(kind, reports, rejects_out, by_reason)
+    return IngestResult(kind, reports_of(done, base), rejects_out, by_reason)
 
 
 @dataclass(frozen=True)
@@ -275,3 +253,41 @@ def commit_staged(
         for rel in (entry.data, entry.rejects):
             if rel and rel not in keep:
                 (base / rel).unlink(missing_ok=True)
+
+
+def settle(
+    workspace: Path,
+    staging: Path,
+    committed: list[ManifestEntry],
+    done: list[StagedFile],
+    rejects_out: Path,
+) -> Path:
+    """Commit what was staged (a fresh file replaces its earlier ingest) and move the rejects."""
+    fresh = [d.entry for d in done if d.status == "ingested"]
+    replaced = [
+        e for e in committed if any((e.kind, e.sha256) == (n.kind, n.sha256) for n in fresh)
+    ]
+    entries = [e for e in committed if e not in replaced] + fresh
+    commit_staged(workspace, staging, fresh, replaced, entries)
+    rejects_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(staging / "rejects.csv", rejects_out)
+    return rejects_out
+
+
+def reports_of(done: list[StagedFile], base: Path) -> tuple[FileReport, ...]:
+    return tuple(
+        FileReport(
+            d.path,
+            d.entry.kind,
+            d.entry.sha256,
+            d.entry.format,
+            d.status,
+            d.entry.rows_read,
+            d.entry.accepted,
+            d.entry.rejected,
+            d.entry.duplicates,
+            d.entry.written,
+            base / d.entry.data,
+        )
+        for d in done
+    )

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 
 from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb
 from kaitiaki.records.ingest import (
-    FileReport,
     IngestResult,
     StagedFile,
     check_zone,
     check_zone_in_duckdb,
-    commit_staged,
+    reports_of,
+    settle,
     write_rejects,
 )
 from kaitiaki.records.mapping import FIELDS, KINDS, ColumnMapping, Kind, KindMapping, load_mapping
@@ -144,32 +144,10 @@ def spark_ingest_records(
             by_reason = write_rejects(con, done, staging / "rejects.csv")
         finally:
             con.close()
-        fresh = [d.entry for d in done if d.status == "ingested"]
-        replaced = [
-            e for e in committed if any((e.kind, e.sha256) == (n.kind, n.sha256) for n in fresh)
-        ]
-        entries = [e for e in committed if e not in replaced] + fresh
-        commit_staged(workspace, staging, fresh, replaced, entries)
-        rejects_out = rejects_path or base / "rejects.csv"
-        rejects_out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(staging / "rejects.csv", rejects_out)
-    reports = tuple(
-        FileReport(
-            d.path,
-            d.entry.kind,
-            d.entry.sha256,
-            d.entry.format,
-            d.status,
-            d.entry.rows_read,
-            d.entry.accepted,
-            d.entry.rejected,
-            d.entry.duplicates,
-            d.entry.written,
-            base / d.entry.data,
+        rejects_out = settle(
+            workspace, staging, committed, done, rejects_path or base / "rejects.csv"
         )
-        for d in done
-    )
-    return IngestResult(kind, reports, rejects_out, by_reason)
+    return IngestResult(kind, reports_of(done, base), rejects_out, by_reason)
 
 
 def _settle(
