@@ -13,23 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from kaitiaki.store import Store, open_store
+from nothing_skips import require
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # Server-database stores keep their PDQ index cache under the user's cache folder; tests (and
 # the processes they start) keep theirs in a temporary folder instead.
 os.environ.setdefault("KAITIAKI_INDEX_CACHE", tempfile.mkdtemp(prefix="kaitiaki-index-"))
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when a service or data set is missing, but fail in CI: nothing skips silently."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: a missing service fails the run)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-import pytest
+from nothing_skips import require
 
 # Even seconds: FAT keeps modification times to two seconds.
 MTIME = 1_700_000_000
@@ -23,15 +23,9 @@ _MTOOLS_ENV = {**os.environ, "MTOOLS_SKIP_CHECK": "1", "TZ": "UTC"}
 
 
 def needs(*tools: str) -> None:
-    """conftest's ``require`` for tools (imported by name it would be tests/scan's conftest):
-    skip when one is missing, fail under CI=true, where nothing skips silently."""
+    """Skip when a tool is missing, fail under CI=true (``nothing_skips.require``)."""
     missing = [tool for tool in tools if shutil.which(tool) is None]
-    if not missing:
-        return
-    reason = f"not installed: {', '.join(missing)} (Debian tools that build disk images)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: a missing tool fails the run)")
-    pytest.skip(reason)
+    require(not missing, f"not installed: {', '.join(missing)} (Debian tools for disk images)")
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> str:

@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pytest
 from PIL import Image
 from web_helpers import PASSWORD, jpeg
 
 from kaitiaki.store import Store
 from kaitiaki.users import Role, add_user
+from nothing_skips import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless and quiet: no sandbox (containers), no GPU, and nothing that calls out to the network.
@@ -38,7 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # Every page a signed-in person may find in the navigation, by its nav test id.
 NAV_PAGES = (
     "home",
@@ -55,16 +54,6 @@ NAV_PAGES = (
     "users",
 )
 NZ_AGENCY = "New Zealand Police"
-
-
-def require(condition: bool, reason: str) -> None:
-    """As tests/conftest.py's ``require`` (whose bare name tests/web/conftest.py shadows): skip
-    when a tool or service is missing, fail under CI=true, where nothing skips silently."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: a missing tool or service fails the run)")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
