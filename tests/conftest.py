@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from kaitiaki.store import Store, open_store
-from nothing_skips import require
+from nothing_skips import postgres_schema, require
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
-POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 # Server-database stores keep their PDQ index cache under the user's cache folder; tests (and
 # the processes they start) keep theirs in a temporary folder instead.
 os.environ.setdefault("KAITIAKI_INDEX_CACHE", tempfile.mkdtemp(prefix="kaitiaki-index-"))
@@ -43,33 +40,13 @@ def pdq_testdata() -> Path:
     return path
 
 
-def _postgres_schema() -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards, so tests never see each other's rows."""
-    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        require(False, f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty store, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kaitiaki.db'}"
     else:
-        yield from _postgres_schema()
+        yield from postgres_schema()
 
 
 @pytest.fixture

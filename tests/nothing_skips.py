@@ -1,4 +1,5 @@
-"""The one rule for missing services and tools: skip on a developer's machine, fail in CI.
+"""The one rule for missing services and tools: skip on a developer's machine, fail in CI;
+and the one way to a fresh PostgreSQL schema for a test.
 
 A module of its own (not conftest.py) so that any test module can import it by name: the bare
 name ``conftest`` resolves to whichever folder's conftest was imported last.
@@ -7,10 +8,14 @@ name ``conftest`` resolves to whichever folder's conftest was imported last.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def require(condition: bool, reason: str) -> None:
@@ -20,3 +25,23 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing service or tool fails the run)")
     pytest.skip(reason)
+
+
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema's URL, dropped afterwards, so tests never see each other's rows."""
+    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        require(False, f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()

@@ -25,7 +25,7 @@ from web_helpers import PASSWORD, jpeg
 
 from kaitiaki.store import Store
 from kaitiaki.users import Role, add_user
-from nothing_skips import require
+from nothing_skips import postgres_schema, require
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless and quiet: no sandbox (containers), no GPU, and nothing that calls out to the network.
@@ -288,9 +288,6 @@ def copy_tree(source: Path, target: Path) -> Path:
     return target
 
 
-POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @contextmanager
 def store_url_for(backend: str, folder: Path) -> Iterator[str]:
     """An empty store's URL: a SQLite file in ``folder``, or a fresh PostgreSQL schema (dropped
@@ -299,26 +296,7 @@ def store_url_for(backend: str, folder: Path) -> Iterator[str]:
         folder.mkdir(parents=True, exist_ok=True)
         yield f"sqlite:///{folder / 'kaitiaki.db'}"
         return
-    import uuid
-
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        require(False, f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    yield from postgres_schema()
 
 
 def simulate(folder: Path) -> Path:

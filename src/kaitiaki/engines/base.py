@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, get_args
 
 # Query names, one per file in engines/sql/.
 QueryName = Literal[
@@ -124,6 +125,21 @@ class SqlQueries(ABC):
     @abstractmethod
     def query(self, name: QueryName, tables: Mapping[str, Source | None]) -> Any:
         """Run one query; the result as a ``pyarrow.Table``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the engine holds (its connection, or its views on a shared session)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def flagged_events(self, events: Source, flagged_objects: Source) -> Any:
         return self.query("flagged_events", {"events": events, "flagged_objects": flagged_objects})

@@ -6,7 +6,6 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import duckdb
@@ -46,17 +45,6 @@ class DuckDBEngine(SqlQueries):
             "CREATE OR REPLACE TEMP MACRO array_join(l, sep) AS array_to_string(l, sep)"
         )
         self._count = 0
-
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self.con.close()

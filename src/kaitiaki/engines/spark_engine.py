@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -52,17 +51,6 @@ class SparkEngine(SqlQueries):
     ) -> None:
         self.spark = session or spark_session(settings)
         self._count = 0
-
-    def __enter__(self) -> SparkEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         # The session is shared (spark-submit's, or a test's); only our views are ours to drop.

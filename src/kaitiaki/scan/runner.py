@@ -88,6 +88,32 @@ def pending_entries(
             yield None if name in done else entry
 
 
+def start_scan(
+    store: Store,
+    roots: Sequence[Path],
+    evidence: str,
+    hash_sets: Sequence[str] | None,
+    description: str,
+    acquired_by: str,
+) -> tuple[Matcher, int, int]:
+    """Check the roots exist, load the matcher, record the evidence item and this scan run."""
+    missing = [str(r) for r in roots if not os.path.lexists(r)]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    matcher = Matcher.load(store, hash_sets)
+    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
+    with store.session() as session:
+        scan = Scan(
+            evidence_id=evidence_id,
+            roots=[display_path(r) for r in roots],
+            hash_sets=[s.name for s in matcher.hash_sets],
+            tool_version=__version__,
+        )
+        session.add(scan)
+        session.flush()
+        return matcher, evidence_id, scan.id
+
+
 def run_scan(
     store: Store,
     roots: Sequence[Path],
@@ -102,23 +128,11 @@ def run_scan(
 ) -> ScanResult:
     """Scan ``roots`` into evidence item ``evidence``; a second run resumes the first."""
     started = time.perf_counter()
-    missing = [str(r) for r in roots if not os.path.lexists(r)]
-    if missing:
-        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    matcher = Matcher.load(store, hash_sets)
+    matcher, evidence_id, scan_id = start_scan(
+        store, roots, evidence, hash_sets, description, acquired_by
+    )
     limits = limits or ArchiveLimits()
     workers = workers or os.cpu_count() or 1
-    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
-    with store.session() as session:
-        scan = Scan(
-            evidence_id=evidence_id,
-            roots=[display_path(r) for r in roots],
-            hash_sets=[s.name for s in matcher.hash_sets],
-            tool_version=__version__,
-        )
-        session.add(scan)
-        session.flush()
-        scan_id = scan.id
 
     total = sum(1 for _ in walk(roots))
     plan = ScanPlan(store, evidence_id, limits, total)

@@ -23,18 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from kaitiaki import __version__
 from kaitiaki.content.archives import ArchiveLimits
-from kaitiaki.match import Matcher
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.runner import (
     BATCH_RECORDS,
     ProgressCallback,
     ScanResult,
-    ensure_evidence,
     hash_sources,
     pending_entries,
+    start_scan,
 )
 from kaitiaki.scan.walk import walk
 from kaitiaki.scan.writer import write_batch
@@ -170,22 +168,10 @@ def run_spark_scan(
 ) -> ScanResult:
     """``run_scan`` with the hashing on Spark; per-file results also kept in ``results``."""
     started = time.perf_counter()
-    missing = [str(r) for r in roots if not os.path.lexists(r)]
-    if missing:
-        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    matcher = Matcher.load(store, hash_sets)
+    matcher, evidence_id, scan_id = start_scan(
+        store, roots, evidence, hash_sets, description, acquired_by
+    )
     limits = limits or ArchiveLimits()
-    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
-    with store.session() as session:
-        scan = Scan(
-            evidence_id=evidence_id,
-            roots=[display_path(r) for r in roots],
-            hash_sets=[s.name for s in matcher.hash_sets],
-            tool_version=__version__,
-        )
-        session.add(scan)
-        session.flush()
-        scan_id = scan.id
 
     total = 0
     skipped = 0
