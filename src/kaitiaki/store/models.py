@@ -354,6 +354,50 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class UserJurisdiction(Base):
+    """One (country, agency) pair a liaison officer works for.
+
+    A liaison sees and changes only the referrals whose country *and* agency match one of its
+    pairs: an agency name alone is not a boundary (every INTERPOL NCB has the same name)."""
+
+    __tablename__ = "user_jurisdictions"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class SignInAttempt(Base):
+    """A sign-in attempt, written *before* its password is checked, so concurrent guesses
+    cannot all slip under the limit; kept in the store so a restart forgets nothing.
+    ``key`` is ``name:<user>`` or ``addr:<client address>``."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # None while the password is being checked, then True or False.
+    succeeded: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class TrustedKey(Base):
+    """A partner's Ed25519 public key: what ``verify`` checks a received package against."""
+
+    __tablename__ = "trusted_keys"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # SHA-256 of the raw 32-byte public key, hex; one key cannot be trusted under two names.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class AuditEvent(Base):
     """One entry of the append-only audit log; ``hash`` covers it and the previous entry's hash."""
 
