@@ -90,19 +90,27 @@ def test_hash_set_import_is_audited_and_a_failed_one_is_not(
     assert event.details["name"] == "own"
 
 
-def test_hash_set_import_defaults_to_the_cli_user(
-    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_hash_set_import_on_the_cli_is_audited_as_the_cli_user(
+    sqlite_store: Store, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("KAITIAKI_USER", "carol")
     path = tmp_path / "set.txt"
     path.write_text("d41d8cd98f00b204e9800998ecf8427e\n")
-    import_hash_set(sqlite_store, path, "own", "list")
+    done = subprocess.run(
+        [*cli("hashset"), "hashset", "import", str(path), "--name", "own", "--format", "list"]
+        + ["--db", sqlite_store.url],
+        env={**os.environ, "KAITIAKI_USER": "carol"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
     assert [e.actor for e in entries(sqlite_store)] == ["cli:carol"]
 
 
 def test_unlink_is_audited_with_the_cli_user(sqlite_store: Store) -> None:
     env = {**os.environ, "KAITIAKI_USER": "alice"}
-    args = ["operation", "unlink", "acct-b", "acct-a", "--reason", "two people", "--by", "dave"]
+    args = ["operation", "unlink", "acct-b", "acct-a", "--reason", "checked: two different people"]
+    args += ["--by", "dave"]
     done = subprocess.run(
         [*cli("operation"), *args, "--db", sqlite_store.url],
         env=env,
@@ -117,7 +125,7 @@ def test_unlink_is_audited_with_the_cli_user(sqlite_store: Store) -> None:
         "link.rejected",
         "account_link",
     )
-    assert event.target_id == "acct-a|acct-b" and event.reason == "two people"
+    assert event.target_id == "acct-a|acct-b" and event.reason == "checked: two different people"
     assert event.details == {"decided_by": "dave", "reasons": ["manual"]}
 
 

@@ -32,7 +32,7 @@ def test_import_vics_records_set_and_entries(store: Store, write_vics: WriteVics
     for record in records[1:]:
         record["Category"] = "0"
     path = write_vics(records, bom=True, context=v2_context("UK"))
-    row = hs.import_hash_set(store, path, "caid", source="CAID")
+    row = hs.import_hash_set(store, path, "caid", source="CAID", actor="cli:tester")
     assert row.profile == "uk-caid"  # chosen by the header's UK segment
     assert row.entry_count == 7 and row.pdq_threshold == 31 and row.enabled
     assert row.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -47,8 +47,10 @@ def test_import_vics_records_set_and_entries(store: Store, write_vics: WriteVics
 def test_us_header_and_explicit_profile(store: Store, write_vics: WriteVics) -> None:
     path = write_vics([media(1, Category=5)])
     with pytest.raises(HashSetFormatError, match=r"not a code of profile 'projectvic-us-2\.0'"):
-        hs.import_hash_set(store, path, "us")
-    row = hs.import_hash_set(store, path, "dhs", profile="dhs-legacy", threshold=20)
+        hs.import_hash_set(store, path, "us", actor="cli:tester")
+    row = hs.import_hash_set(
+        store, path, "dhs", profile="dhs-legacy", threshold=20, actor="cli:tester"
+    )
     assert (row.profile, row.pdq_threshold) == ("dhs-legacy", 20)
 
 
@@ -62,7 +64,7 @@ def test_malformed_json_after_several_batches_leaves_nothing(
         json.dumps({"@odata.context": v2_context()})[:-1] + ',"value":[' + good + ',{"MD5":]}'
     )
     with pytest.raises(HashSetFormatError, match="after Media record #10") as caught:
-        hs.import_hash_set(store, path, "bad")
+        hs.import_hash_set(store, path, "bad", actor="cli:tester")
     assert "byte offset" in caught.value.where
     assert row_counts(store) == (0, 0)
 
@@ -81,15 +83,15 @@ def test_bad_record_leaves_nothing(
     monkeypatch.setattr(hs, "BATCH", 2)
     path = write_vics([media(i) for i in range(1, 6)] + [record], cases=True)
     with pytest.raises(HashSetFormatError, match=reason) as caught:
-        hs.import_hash_set(store, path, "bad")
+        hs.import_hash_set(store, path, "bad", actor="cli:tester")
     assert caught.value.where.startswith("Media record #6")
     assert row_counts(store) == (0, 0)
 
 
 def test_duplicate_name_refused(store: Store, write_vics: WriteVics) -> None:
-    hs.import_hash_set(store, write_vics([media(1)]), "pv")
+    hs.import_hash_set(store, write_vics([media(1)]), "pv", actor="cli:tester")
     with pytest.raises(HashSetExistsError, match="'pv' already exists"):
-        hs.import_hash_set(store, write_vics([media(2)]), "pv")
+        hs.import_hash_set(store, write_vics([media(2)]), "pv", actor="cli:tester")
     assert row_counts(store) == (1, 1)
 
 
@@ -97,10 +99,10 @@ def test_plain_list_with_bad_line_leaves_nothing(store: Store, tmp_path: Path) -
     path = tmp_path / "list.txt"
     path.write_text(f"{'a' * 32}\n{'b' * 40}\n{'c' * 64}\npdq:{'d' * 64}\nnot a hash\n")
     with pytest.raises(HashSetFormatError, match=r"list\.txt: line 5: 'not a hash'"):
-        hs.import_hash_set(store, path, "list")
+        hs.import_hash_set(store, path, "list", actor="cli:tester")
     assert row_counts(store) == (0, 0)
     path.write_text(f"\ufeff{'a' * 32}\n{'b' * 40}\n{'c' * 64}\npdq:{'d' * 64}\n")
-    row = hs.import_hash_set(store, path, "list")
+    row = hs.import_hash_set(store, path, "list", actor="cli:tester")
     assert (row.source_format, row.profile, row.entry_count) == ("list", "none", 4)
     got = [e.hashes() for e in hs.iter_entries(store, "list")]
     assert got == [{"md5": "a" * 32}, {"sha1": "b" * 40}, {"sha256": "c" * 64}, {"pdq": "d" * 64}]
@@ -111,12 +113,14 @@ def test_csv_with_column_map_and_bad_row(store: Store, tmp_path: Path) -> None:
     path.write_text(f"Hash,Cat\n{'a' * 32},A1\n{'b' * 32},B3\n")
     columns = {"md5": "Hash", "category": "Cat"}
     with pytest.raises(HashSetFormatError, match=r"row 2 \(line 3\): category 'B3'"):
-        hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns)
+        hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns, actor="cli:tester")
     assert row_counts(store) == (0, 0)
     with pytest.raises(HashSetFormatError, match="has no categories"):
-        hs.import_hash_set(store, path, "n", columns=columns)  # no profile: "none"
+        hs.import_hash_set(
+            store, path, "n", columns=columns, actor="cli:tester"
+        )  # no profile: "none"
     path.write_text(f"Hash,Cat\n{'a' * 32},a1\n{'b' * 32},\n")
-    row = hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns)
+    row = hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns, actor="cli:tester")
     assert [e.category for e in hs.iter_entries(store, "n")] == ["A1", None]
     assert row.source_format == "csv"
 
@@ -128,17 +132,17 @@ def test_store_roundtrip_vics(store: Store, write_vics: WriteVics, tmp_path: Pat
         for i in range(20)
     ]
     records[3]["AlternativeHashes"] = [{"HashName": "SHA256", "HashValue": "AB" * 32}]
-    hs.import_hash_set(store, write_vics(records), "first")
+    hs.import_hash_set(store, write_vics(records), "first", actor="cli:tester")
     out = tmp_path / "export.json"
     assert hs.export_hash_set(store, "first", "vics", out) == 20
     assert json.loads(out.read_text())["@odata.context"] == v2_context("US")
-    hs.import_hash_set(store, out, "second")
+    hs.import_hash_set(store, out, "second", actor="cli:tester")
     assert list(hs.iter_entries(store, "second")) == list(hs.iter_entries(store, "first"))
     assert [p.entry for p in iter_vics_file(out)] == list(hs.iter_entries(store, "first"))
 
 
 def test_export_list(store: Store, write_vics: WriteVics, tmp_path: Path) -> None:
-    hs.import_hash_set(store, write_vics([media(1), media(2)]), "pv")
+    hs.import_hash_set(store, write_vics([media(1), media(2)]), "pv", actor="cli:tester")
     out = tmp_path / "pv.txt"
     assert hs.export_hash_set(store, "pv", "list", out) == 2
     lines = out.read_text().splitlines()
@@ -153,7 +157,7 @@ def test_vics_export_of_set_without_md5_fails_without_leaving_a_file(
 ) -> None:
     path = tmp_path / "l.txt"
     path.write_text("a" * 64 + "\n")
-    hs.import_hash_set(store, path, "sha")
+    hs.import_hash_set(store, path, "sha", actor="cli:tester")
     out = tmp_path / "sha.json"
     with pytest.raises(HashSetError, match="no MD5"):
         hs.export_hash_set(store, "sha", "vics", out)
@@ -161,8 +165,8 @@ def test_vics_export_of_set_without_md5_fails_without_leaving_a_file(
 
 
 def test_list_enable_disable_remove(store: Store, write_vics: WriteVics) -> None:
-    hs.import_hash_set(store, write_vics([media(1), media(2)]), "b")
-    hs.import_hash_set(store, write_vics([media(3)]), "a")
+    hs.import_hash_set(store, write_vics([media(1), media(2)]), "b", actor="cli:tester")
+    hs.import_hash_set(store, write_vics([media(3)]), "a", actor="cli:tester")
     assert [r.name for r in hs.list_hash_sets(store)] == ["a", "b"]
     assert not hs.set_enabled(store, "b", False).enabled
     assert not hs.get_hash_set(store, "b").enabled
@@ -176,12 +180,12 @@ def test_list_enable_disable_remove(store: Store, write_vics: WriteVics) -> None
 def test_argument_errors(store: Store, write_vics: WriteVics, tmp_path: Path) -> None:
     path = write_vics([media(1)])
     with pytest.raises(UnknownProfileError):
-        hs.import_hash_set(store, path, "x", profile="caid")
+        hs.import_hash_set(store, path, "x", profile="caid", actor="cli:tester")
     with pytest.raises(HashSetError, match="threshold"):
-        hs.import_hash_set(store, path, "x", threshold=300)
+        hs.import_hash_set(store, path, "x", threshold=300, actor="cli:tester")
     with pytest.raises(HashSetError, match="no such file"):
-        hs.import_hash_set(store, tmp_path / "missing.json", "x")
+        hs.import_hash_set(store, tmp_path / "missing.json", "x", actor="cli:tester")
     empty = write_vics([])
     with pytest.raises(HashSetFormatError, match="no entries"):
-        hs.import_hash_set(store, empty, "x")
+        hs.import_hash_set(store, empty, "x", actor="cli:tester")
     assert row_counts(store) == (0, 0)

@@ -51,7 +51,7 @@ def test_import_memory_stays_bounded(sqlite_store: Store, tmp_path: Path) -> Non
     started = time.monotonic()
     tracemalloc.start()
     try:
-        row = hs.import_hash_set(sqlite_store, path, "national")
+        row = hs.import_hash_set(sqlite_store, path, "national", actor="cli:tester")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

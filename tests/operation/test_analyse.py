@@ -29,7 +29,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _analyse(store: Store, sim: Path, out: Path, **kwargs: object) -> None:
-    import_hash_set(store, sim / "hashset.json", "operation-set", "vics")
+    import_hash_set(store, sim / "hashset.json", "operation-set", "vics", actor="cli:tester")
     analyse_operation(
         store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out, **kwargs
     )  # type: ignore[arg-type]
@@ -127,7 +127,9 @@ def test_reingesting_the_same_export_adds_nothing(
 def test_jsonl_records_give_the_same_flagged_accounts(
     sqlite_store: Store, simulated: Path, tmp_path: Path
 ) -> None:
-    import_hash_set(sqlite_store, simulated / "hashset.json", "operation-set", "vics")
+    import_hash_set(
+        sqlite_store, simulated / "hashset.json", "operation-set", "vics", actor="cli:tester"
+    )
     analyse_operation(
         sqlite_store,
         [simulated / "records.jsonl"],

@@ -100,7 +100,9 @@ def test_analysis_on_spark_equals_duckdb(
     records: str,
 ) -> None:
     duck_out, spark_out = tmp_path / "duckdb", tmp_path / "spark"
-    import_hash_set(sqlite_store, simulated / "hashset.json", "operation-set", "vics")
+    import_hash_set(
+        sqlite_store, simulated / "hashset.json", "operation-set", "vics", actor="cli:tester"
+    )
     _run(sqlite_store, simulated, duck_out, records, "duckdb")
     duck_store = _store_rows(sqlite_store)
     _run(sqlite_store, simulated, spark_out, records, "spark")

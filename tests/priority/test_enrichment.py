@@ -32,13 +32,15 @@ def test_import_and_replace(store: Store, tmp_path: Path) -> None:
         "subject_id,position_of_trust,access_to_children,prior_offences,travel,notes\n"
         "S1,Yes,1,false,,teacher\nS2,0,no,TRUE,y,\n",
     )
-    result = import_enrichment(store, path)
+    result = import_enrichment(store, path, actor="cli:tester")
     assert (result.rows, result.values) == (2, 8)
     assert ("S1", "position_of_trust", "yes") in _stored(store)
     assert ("S1", "notes", "teacher") in _stored(store)
     assert ("S2", "prior_offences", "yes") in _stored(store)
     assert not any(s == "S1" and i == "travel" for s, i, _ in _stored(store))
-    import_enrichment(store, _csv(tmp_path, "subject_id,prior_offences\nS2,no\n"))
+    import_enrichment(
+        store, _csv(tmp_path, "subject_id,prior_offences\nS2,no\n"), actor="cli:tester"
+    )
     assert ("S2", "prior_offences", "no") in _stored(store)
 
 
@@ -56,8 +58,8 @@ def test_bad_files_are_rejected_whole(
     store: Store, tmp_path: Path, text: str, message: str
 ) -> None:
     add_subject(store, "S1")
-    import_enrichment(store, _csv(tmp_path, "subject_id,travel\nS1,no\n"))
+    import_enrichment(store, _csv(tmp_path, "subject_id,travel\nS1,no\n"), actor="cli:tester")
     before = _stored(store)
     with pytest.raises(EnrichmentError, match=message):
-        import_enrichment(store, _csv(tmp_path, text))
+        import_enrichment(store, _csv(tmp_path, text), actor="cli:tester")
     assert _stored(store) == before

@@ -39,7 +39,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, set[s
     url = f"sqlite:///{base / 'kaitiaki.db'}"
     store = open_store(url)
     try:
-        import_hash_set(store, sim / "hashset.json", "operation-set", "vics")
+        import_hash_set(store, sim / "hashset.json", "operation-set", "vics", actor="cli:tester")
         analyse_operation(
             store,
             [sim / "records.csv"],

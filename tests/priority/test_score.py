@@ -69,9 +69,9 @@ def test_override_is_recorded_and_kept_on_recompute(store: Store) -> None:
     with pytest.raises(PriorityError, match="reason"):
         override(store, "S1", "high", "  ", "alice")
     with pytest.raises(PriorityError, match="unknown tier"):
-        override(store, "S1", "urgent", "why", "alice")
+        override(store, "S1", "urgent", "seen in the interview", "alice")
     with pytest.raises(PriorityError, match="compute"):
-        override(store, "nobody", "high", "why", "alice")
+        override(store, "nobody", "high", "seen in the interview", "alice")
     override(store, "S1", "very-high", "disclosed abuse in interview", "alice")
     again = prioritise(store)[0]
     assert again.tier == "low" and again.effective_tier == "very high"

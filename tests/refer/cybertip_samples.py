@@ -49,7 +49,7 @@ def analyse(root: Path, *, seed: int, size: int, reviewer_flags: Path | None = N
     db = f"sqlite:///{root / 'k.db'}"
     store = open_store(db)
     if not (root / ".imported").exists():
-        import_hash_set(store, sim / "hashset.json", "operation-set", "vics")
+        import_hash_set(store, sim / "hashset.json", "operation-set", "vics", actor="cli:tester")
         (root / ".imported").touch()
     analyse_operation(
         store,

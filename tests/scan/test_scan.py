@@ -230,7 +230,7 @@ def test_vics_export_reads_back_identically(
     assert written > 0
     assert '"@odata.context"' in out.read_text() and "/US/" in out.read_text()
 
-    import_hash_set(store, out, "roundtrip", "vics")
+    import_hash_set(store, out, "roundtrip", "vics", actor="cli:tester")
     exported = list(result_entries(store, 1))
     assert list(iter_entries(store, "roundtrip")) == exported
     by_md5 = {e.md5: e for e in exported}

@@ -161,8 +161,8 @@ def test_scanned_near_duplicates_group_and_unrelated_photos_do_not(
     assert again == built
     assert rerun == {s: (r.representative, r.distance) for s, r in rows.items()}
     assert audits == 2
-    assert ensure_groups(store, result.evidence_id) is None
-    assert ensure_groups(store, result.evidence_id, 20) is not None
+    assert ensure_groups(store, result.evidence_id, actor="cli:tester") is None
+    assert ensure_groups(store, result.evidence_id, 20, actor="cli:tester") is not None
 
 
 def test_videos_group_by_vpdq(tmp_path: Path) -> None:

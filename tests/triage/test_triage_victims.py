@@ -51,13 +51,13 @@ def _actions(store: Store) -> list[str]:
 def test_series_follow_their_victims_and_every_change_is_audited(store: Store) -> None:
     add_series(store, "S-1", description="garden", by="vid")
     with pytest.raises(VictimIdError, match="already exists"):
-        add_series(store, "S-1")
+        add_series(store, "S-1", by="cli:tester")
     with pytest.raises(VictimIdError, match="pseudonymous"):
-        add_victim(store, "Jane Doe", series="S-1")
+        add_victim(store, "Jane Doe", series="S-1", by="cli:tester")
     with pytest.raises(VictimIdError, match="ISO 3166"):
-        add_victim(store, "V-1", series="S-1", country="NZL")
+        add_victim(store, "V-1", series="S-1", country="NZL", by="cli:tester")
     with pytest.raises(VictimIdError, match="no series"):
-        add_victim(store, "V-1", series="S-404")
+        add_victim(store, "V-1", series="S-404", by="cli:tester")
     add_victim(store, "V-1", series="S-1", age_band="4-7", identified=True, country="nz", by="vid")
     assert get_series(store, "S-1").identified  # its only victim is identified
     add_victim(store, "V-2", series="S-1", agency="NCA", by="vid")
@@ -101,7 +101,7 @@ def test_sync_creates_series_links_entries_and_keeps_records(store: Store, tmp_p
         _record(5, "Gamma", "false"),  # sources disagree: not identified
         _record(6, None, None),
     ]
-    import_hash_set(store, _vics(tmp_path / "a.json", records), "set-a")
+    import_hash_set(store, _vics(tmp_path / "a.json", records), "set-a", actor="cli:tester")
     first = sync_series_from_hash_sets(store, "set-a", by="sync")
     assert first.created == ["Alpha", "Beta", "Gamma"] and first.linked == 5
     assert {s.name: s.identified for s in list_series(store)} == {
@@ -121,20 +121,23 @@ def test_sync_creates_series_links_entries_and_keeps_records(store: Store, tmp_p
     ]
     assert get_series(store, "Beta").identified
     with pytest.raises(LookupError):
-        sync_series_from_hash_sets(store, "no-such-set")
+        sync_series_from_hash_sets(store, "no-such-set", by="cli:tester")
 
 
 def test_links_by_media_id_md5_and_file_are_not_doubled(store: Store, tmp_path: Path) -> None:
     import_hash_set(
-        store, _vics(tmp_path / "b.json", [_record(i, None, None) for i in range(5)]), "b"
+        store,
+        _vics(tmp_path / "b.json", [_record(i, None, None) for i in range(5)]),
+        "b",
+        actor="cli:tester",
     )
-    add_series(store, "Delta")
-    assert link_entries(store, "Delta", hash_set="b", media_ids=["1", "2"]) == 2
-    assert link_entries(store, "Delta", md5s=[f"{2:032x}", f"{3:032X}"]) == 1
+    add_series(store, "Delta", by="cli:tester")
+    assert link_entries(store, "Delta", hash_set="b", media_ids=["1", "2"], by="cli:tester") == 2
+    assert link_entries(store, "Delta", md5s=[f"{2:032x}", f"{3:032X}"], by="cli:tester") == 1
     with pytest.raises(VictimIdError, match="no hash-set entry"):
-        link_entries(store, "Delta", hash_set="b", media_ids=["99"])
+        link_entries(store, "Delta", hash_set="b", media_ids=["99"], by="cli:tester")
     with pytest.raises(VictimIdError, match="name the hash set"):
-        link_entries(store, "Delta", media_ids=["1"])
+        link_entries(store, "Delta", media_ids=["1"], by="cli:tester")
     with store.session() as session:
         session.add(
             File(
@@ -146,10 +149,10 @@ def test_links_by_media_id_md5_and_file_are_not_doubled(store: Store, tmp_path: 
                 mime="image/jpeg",
             )
         )
-    assert link_files(store, "Delta", ["A" * 64]) == 1
-    assert link_files(store, "Delta", ["a" * 64]) == 0
+    assert link_files(store, "Delta", ["A" * 64], by="cli:tester") == 1
+    assert link_files(store, "Delta", ["a" * 64], by="cli:tester") == 0
     with pytest.raises(VictimIdError, match="no file"):
-        link_files(store, "Delta", ["d" * 64])
+        link_files(store, "Delta", ["d" * 64], by="cli:tester")
     view = get_series(store, "Delta")
     assert (view.linked_entries, view.linked_files) == (3, 1)
 
@@ -161,13 +164,14 @@ def test_vics_export_carries_the_current_status_and_imports_back(
         store,
         _vics(tmp_path / "c.json", [_record(1, "Epsilon", "false"), _record(2, "Zeta", None)]),
         "c",
+        actor="cli:tester",
     )
-    sync_series_from_hash_sets(store, "c")
-    update_series(store, "Epsilon", identified=True, reason="child safeguarded")
-    add_offender(store, "O-9", series="Epsilon", identified=True)
+    sync_series_from_hash_sets(store, "c", by="cli:tester")
+    update_series(store, "Epsilon", identified=True, reason="child safeguarded", by="cli:tester")
+    add_offender(store, "O-9", series="Epsilon", identified=True, by="cli:tester")
     out = tmp_path / "vid.json"
     assert export_series_vics(store, out) == 2
-    import_hash_set(store, out, "back")
+    import_hash_set(store, out, "back", actor="cli:tester")
     entries = {e.md5: e for e in iter_entries(store, "back")}
     epsilon, zeta = entries[f"{1:032x}"], entries[f"{2:032x}"]
     assert (epsilon.series, epsilon.victim_identified, epsilon.offender_identified) == (

@@ -57,6 +57,7 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Build a benign sample, import its stand-in hash sets, scan it, summarise and export."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.hashsets import import_hash_set
     from kaitiaki.scan.export import export, result_rows
     from kaitiaki.scan.summary import summarise
@@ -81,7 +82,9 @@ def demo(
     for name, relative in (("standin-vics", IMAGE_SET), ("standin-video", VIDEO_SET)):
         if _has_hash_set(store, name):
             continue
-        imported = import_hash_set(store, sample / relative, name, "vics", source="demo")
+        imported = import_hash_set(
+            store, sample / relative, name, "vics", source="demo", actor=cli_actor()
+        )
         console.print(
             f"hash set {name!r}: {imported.entry_count} entries, profile {imported.profile}"
         )

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from kaitiaki.audit import cli_actor
 from kaitiaki.cli.errors import err
 from kaitiaki.cli.options import DbOption, store_from
 from kaitiaki.hashsets import store as hashsets
@@ -130,6 +131,7 @@ def import_cmd(
                 columns=parse_columns(columns) if columns else None,
                 hex64=hex64.value,
                 progress=progress,
+                actor=cli_actor(),
             )
         typer.echo(
             f"imported {row.entry_count} entries into hash set {row.name!r} "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -214,41 +213,25 @@ def unlink(
     account_a: str,
     account_b: str,
     reason: Annotated[str, typer.Option(help="Why the link is wrong (kept in the record).")],
-    by: Annotated[str, typer.Option(help="Who decides.")] = "investigator",
+    by: Annotated[
+        str | None,
+        typer.Option(help="Who decided, when not you (kept with the link; you are the actor)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Undo a link between two accounts; the next analysis keeps them apart."""
-    from sqlalchemy import or_, select
+    from kaitiaki.accounts.service import LinkDecisionError, reject_link
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.audit.reasons import ReasonError
 
-    from kaitiaki.audit import cli_actor, record
-    from kaitiaki.store.models import AccountLink
-
-    store = store_from(db)
-    a, b = sorted((account_a, account_b))
-    with store.session() as session:
-        links = list(
-            session.scalars(
-                select(AccountLink).where(
-                    or_((AccountLink.account_a == a) & (AccountLink.account_b == b))
-                )
-            )
+    with user_errors(LinkDecisionError, ReasonError):
+        rejected = reject_link(
+            store_from(db), account_a, account_b, reason=reason, actor=cli_actor(), decided_by=by
         )
-        if not links:
-            links = [AccountLink(account_a=a, account_b=b, reason="manual")]
-            session.add_all(links)
-        for link in links:
-            link.rejected, link.decided_by, link.decision_reason = True, by, reason
-            link.decided_at = datetime.now(UTC)
-        record(
-            session,
-            actor=cli_actor(),
-            action="link.rejected",
-            target_type="account_link",
-            target_id=f"{a}|{b}",
-            reason=reason,
-            details={"decided_by": by, "reasons": sorted(link.reason for link in links)},
-        )
-    console.print(f"link {a} - {b} rejected ({len(links)} reason(s)); re-run the analysis")
+    console.print(
+        f"link {rejected.account_a} - {rejected.account_b} rejected "
+        f"({len(rejected.reasons)} reason(s)); re-run the analysis"
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -78,14 +78,18 @@ def override_cmd(
     subject: str,
     tier: str,
     reason: Annotated[str, typer.Option(help="Why (kept with the override).")],
-    by: Annotated[str, typer.Option(help="Who decides.")] = "investigator",
+    by: Annotated[
+        str | None,
+        typer.Option(help="Who decided, when not you (kept with the override; you are the actor)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Set a subject's tier by hand, with a recorded reason."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.priority import PriorityError, override
 
     with user_errors(PriorityError):
-        result = override(store_from(db), subject, tier, reason, by)
+        result = override(store_from(db), subject, tier, reason, cli_actor(), decided_by=by)
     console.print(
         f"subject {result.subject_id}: tier {result.override_tier} (computed {result.tier})"
     )
@@ -97,10 +101,11 @@ def enrichment_import(
     db: DbOption = None,
 ) -> None:
     """Import subject_id + position_of_trust, access_to_children, prior_offences, travel, notes."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.priority import EnrichmentError, import_enrichment
 
     with user_errors(EnrichmentError):
-        result = import_enrichment(store_from(db), csv_file)
+        result = import_enrichment(store_from(db), csv_file, actor=cli_actor())
     console.print(
         f"imported {result.rows:,} row(s), {result.values:,} value(s); "
         "run 'kaitiaki priority compute' to rescore"

@@ -28,6 +28,14 @@ app.add_typer(offender_app)
 console = Console()
 
 By = Annotated[str | None, typer.Option(help="Who makes the change (default: cli:<user>).")]
+
+
+def _actor(by: str | None) -> str:
+    from kaitiaki.audit import cli_actor
+
+    return by.strip() if by and by.strip() else cli_actor()
+
+
 Identified = Annotated[
     bool | None, typer.Option("--identified/--not-identified", help="Identified or not.")
 ]
@@ -55,7 +63,11 @@ def add(
 
     with user_errors(*_errors()):
         add_series(
-            store_from(db), name, description=description, identified=bool(identified), by=by
+            store_from(db),
+            name,
+            description=description,
+            identified=bool(identified),
+            by=_actor(by),
         )
     console.print(f"series {name!r} created")
 
@@ -78,7 +90,7 @@ def update(
             name,
             description=description,
             identified=identified,
-            by=by,
+            by=_actor(by),
             reason=reason,
         )
     console.print(f"series {name!r} updated")
@@ -151,10 +163,10 @@ def link(
     with user_errors(*_errors()):
         if media_id or md5:
             added += link_entries(
-                store, name, hash_set=hash_set, media_ids=media_id, md5s=md5, by=by
+                store, name, hash_set=hash_set, media_ids=media_id, md5s=md5, by=_actor(by)
             )
         if file:
-            added += link_files(store, name, file, by=by)
+            added += link_files(store, name, file, by=_actor(by))
     console.print(f"{added:,} link(s) added to {name!r}")
 
 
@@ -170,7 +182,7 @@ def sync(
     from kaitiaki.triage.series_vics import sync_series_from_hash_sets
 
     with user_errors(*_errors()):
-        result = sync_series_from_hash_sets(store_from(db), hash_set, by=by)
+        result = sync_series_from_hash_sets(store_from(db), hash_set, by=_actor(by))
     console.print(f"{len(result.created)} series created, {result.linked:,} entries linked")
     for d in result.disagreements:
         here = "identified" if d.record_identified else "not identified"
@@ -195,8 +207,8 @@ def import_(
 
     store = store_from(db)
     with user_errors(HashSetError, *_errors()):
-        row = import_hash_set(store, path, name, "vics", actor=by)
-        result = sync_series_from_hash_sets(store, name, by=by)
+        row = import_hash_set(store, path, name, "vics", actor=_actor(by))
+        result = sync_series_from_hash_sets(store, name, by=_actor(by))
     console.print(
         f"{row.entry_count:,} entries imported; {len(result.created)} series created, "
         f"{result.linked:,} entries linked, {len(result.disagreements)} disagreements"
@@ -261,7 +273,7 @@ def victim_add(
             country=country,
             agency=agency,
             notes=notes,
-            by=by,
+            by=_actor(by),
         )
     console.print(f"victim {victim_id} recorded")
 
@@ -288,7 +300,7 @@ def victim_update(
             country=country,
             agency=agency,
             age_band=age_band,
-            by=by,
+            by=_actor(by),
             reason=reason,
         )
     console.print(f"victim {victim_id} updated")
@@ -317,7 +329,7 @@ def offender_add(
             country=country,
             agency=agency,
             notes=notes,
-            by=by,
+            by=_actor(by),
         )
     console.print(f"offender {offender_id} recorded")
 
@@ -334,7 +346,9 @@ def offender_update(
     from kaitiaki.triage.victims import update_offender
 
     with user_errors(*_errors()):
-        update_offender(store_from(db), offender_id, identified=identified, by=by, reason=reason)
+        update_offender(
+            store_from(db), offender_id, identified=identified, by=_actor(by), reason=reason
+        )
     console.print(f"offender {offender_id} updated")
 
 

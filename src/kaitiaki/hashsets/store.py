@@ -20,7 +20,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kaitiaki.audit import cli_actor, record
+from kaitiaki.audit import record
 from kaitiaki.hashsets.csvfile import read_csv
 from kaitiaki.hashsets.entry import (
     Entry,
@@ -71,7 +71,7 @@ def import_hash_set(
     columns: Mapping[str, str] | None = None,
     hex64: Hex64 = "sha256",
     progress: Progress | None = None,
-    actor: str | None = None,
+    actor: str,
 ) -> HashSet:
     """Import ``path`` as the hash set ``name``; return its stored row.
 
@@ -102,7 +102,7 @@ def import_hash_set(
                 row = _write(session, src, parsed, name, fmt, profile, threshold, source)
                 record(
                     session,
-                    actor=actor or cli_actor(),
+                    actor=actor,
                     action="hashset.imported",
                     target_type="hash_set",
                     target_id=str(row.id),

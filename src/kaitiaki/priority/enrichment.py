@@ -7,11 +7,13 @@ row rejects it, naming the row and the reason, and the store is left as it was.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 
+from kaitiaki.audit import record
 from kaitiaki.priority.factors import INDICATORS
 from kaitiaki.records.partner import PartnerCsvError, read_partner_csv
 from kaitiaki.store import Store
@@ -58,8 +60,13 @@ def _parse(path: Path) -> list[tuple[str, str, dict[str, str]]]:
     return parsed
 
 
-def import_enrichment(store: Store, path: Path, *, source: str | None = None) -> EnrichmentResult:
-    """Import the file all-or-nothing; a later value for a subject's indicator replaces it."""
+def import_enrichment(
+    store: Store, path: Path, *, actor: str, source: str | None = None
+) -> EnrichmentResult:
+    """Import the file all-or-nothing; a later value for a subject's indicator replaces it.
+
+    One audit entry names the file (with its SHA-256) and the subjects it touched: the scores
+    these values feed decide who is referred first, so where they came from must be on record."""
     parsed = _parse(path)
     source = source or path.name
     written = 0
@@ -84,4 +91,25 @@ def import_enrichment(store: Store, path: Path, *, source: str | None = None) ->
                     session.add(row)
                 row.value, row.source, row.imported_at = value, source, now
                 written += 1
+        record(
+            session,
+            actor=actor,
+            action="enrichment.imported",
+            target_type="file",
+            target_id=source,
+            details={
+                "sha256": _sha256(path),
+                "rows": len(parsed),
+                "values": written,
+                "subjects": sorted({s for _, s, _ in parsed}),
+            },
+        )
     return EnrichmentResult(len(parsed), written)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -175,10 +175,26 @@ def priorities(store: Store, *, tier: str | None = None) -> list[PriorityResult]
     return sorted(results, key=lambda r: (-r.score, r.subject_id))
 
 
-def override(store: Store, subject_id: str, tier: str, reason: str, by: str) -> PriorityResult:
-    """Set a subject's tier by hand; the reason and who decided are kept with it."""
-    if not reason.strip():
-        raise PriorityError("an override needs a reason")
+def override(
+    store: Store,
+    subject_id: str,
+    tier: str,
+    reason: str,
+    by: str,
+    *,
+    decided_by: str | None = None,
+) -> PriorityResult:
+    """Set a subject's tier by hand; the reason and who decided are kept with it.
+
+    ``by`` is the audit actor (who made the change); ``decided_by`` names someone else whose
+    call it was, when the person entering it is not the one deciding."""
+    from kaitiaki.audit.reasons import ReasonError, require_reason
+
+    try:
+        why = require_reason(reason)
+    except ReasonError as exc:
+        raise PriorityError(f"an override needs a reason: {exc}") from None
+    decider = (decided_by or "").strip() or by
     chosen = normalise_tier(tier)
     with store.session() as session:
         row = session.get(Priority, subject_id)
@@ -187,15 +203,20 @@ def override(store: Store, subject_id: str, tier: str, reason: str, by: str) -> 
                 f"no priority for subject {subject_id!r}; run 'kaitiaki priority compute' first"
             )
         previous = row.override_tier
-        row.override_tier, row.override_reason = chosen, reason.strip()
-        row.override_by, row.override_at = by, datetime.now(UTC)
+        row.override_tier, row.override_reason = chosen, why
+        row.override_by, row.override_at = decider, datetime.now(UTC)
         record(
             session,
             actor=by,
             action="priority.override",
             target_type="subject",
             target_id=subject_id,
-            reason=reason.strip(),
-            details={"tier": chosen, "computed_tier": row.tier, "previous_override": previous},
+            reason=why,
+            details={
+                "tier": chosen,
+                "computed_tier": row.tier,
+                "previous_override": previous,
+                "decided_by": decider,
+            },
         )
         return _result(row)

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from kaitiaki.audit import cli_actor, record
+from kaitiaki.audit import record
 from kaitiaki.index import PdqIndex
 from kaitiaki.index.pdq import hex_to_bytes
 from kaitiaki.match.videos import FRAME_DISTANCE, QUALITY_FLOOR, match_videos, unique_frames
@@ -208,7 +208,7 @@ def build_groups(
     eid: int,
     threshold: int = DEFAULT_THRESHOLD,
     *,
-    actor: str | None = None,
+    actor: str,
     on_stage: Callable[[str], None] | None = None,
 ) -> GroupResult:
     """Group the evidence's new images and videos and replace its FileGroup rows.
@@ -249,7 +249,7 @@ def build_groups(
             session.execute(statement, rows[start : start + _INSERT_BATCH])
         record(
             session,
-            actor=actor or cli_actor(),
+            actor=actor,
             action=GROUP_ACTION,
             target_type="evidence",
             target_id=str(eid),
@@ -280,7 +280,7 @@ def ensure_groups(
     eid: int,
     threshold: int | None = None,
     *,
-    actor: str | None = None,
+    actor: str,
     on_stage: Callable[[str], None] | None = None,
 ) -> GroupResult | None:
     """Build the groups unless every new image and video already has one at ``threshold``

@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kaitiaki.audit import cli_actor
 from kaitiaki.store import Store
 from kaitiaki.store.models import File, HashSet, HashSetEntry, Series, SeriesLink
 from kaitiaki.triage.victims import VictimIdError, audit_change, find_series, now
@@ -22,7 +21,7 @@ def link_entries(
     hash_set: str | None = None,
     media_ids: list[str] | None = None,
     md5s: list[str] | None = None,
-    by: str | None = None,
+    by: str,
 ) -> int:
     """Link hash-set entries to a series: by ``hash_set`` + MediaID, or by MD5 (in ``hash_set``
     or in every set). Returns the links added; existing links are kept, not doubled."""
@@ -51,12 +50,12 @@ def link_entries(
                 wanted.update(found)
         if missing:
             raise VictimIdError(f"no hash-set entry for {', '.join(missing[:10])}")
-        added = _add_links(session, row, entries=sorted(wanted), by=by or cli_actor())
+        added = _add_links(session, row, entries=sorted(wanted), by=by)
         audit_change(session, by, "series.linked", row.name, entries=added, hash_set=hash_set)
         return added
 
 
-def link_files(store: Store, series: str, sha256s: list[str], *, by: str | None = None) -> int:
+def link_files(store: Store, series: str, sha256s: list[str], *, by: str) -> int:
     """Link files (by SHA-256) to a series; returns the links added."""
     with store.session() as session:
         row = find_series(session, series)
@@ -65,7 +64,7 @@ def link_files(store: Store, series: str, sha256s: list[str], *, by: str | None 
         missing = [s for s in wanted if s not in known]
         if missing:
             raise VictimIdError(f"no file with SHA-256 {', '.join(missing[:10])} in the store")
-        added = _add_links(session, row, files=wanted, by=by or cli_actor())
+        added = _add_links(session, row, files=wanted, by=by)
         audit_change(session, by, "series.linked", row.name, files=added)
         return added
 

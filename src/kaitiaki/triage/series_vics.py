@@ -19,7 +19,7 @@ from typing import TextIO, cast
 from sqlalchemy import Table, and_, exists, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 
-from kaitiaki.audit import cli_actor, record
+from kaitiaki.audit import record
 from kaitiaki.hashsets import Entry, export_vics
 from kaitiaki.hashsets.store import to_entry
 from kaitiaki.store import Store
@@ -57,13 +57,11 @@ def _flags(session: Session, set_id: int | None) -> dict[str, set[bool | None]]:
     return out
 
 
-def sync_series_from_hash_sets(
-    store: Store, hash_set: str | None = None, *, by: str | None = None
-) -> SyncResult:
+def sync_series_from_hash_sets(store: Store, hash_set: str | None = None, *, by: str) -> SyncResult:
     """Create a Series for every series name the entries carry (of one set, or all) and link
     each entry to its series. A new series is identified only when every entry of it that
     says anything says VictimIdentified; idempotent: a second run adds nothing."""
-    actor = by or cli_actor()
+    actor = by
     result = SyncResult()
     with store.session() as session:
         set_id: int | None = None

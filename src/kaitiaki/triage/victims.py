@@ -19,7 +19,7 @@ import pycountry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kaitiaki.audit import cli_actor, record
+from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import (
     Offender,
@@ -105,11 +105,11 @@ def _bounded(value: str | None, what: str, limit: int) -> str | None:
 
 
 def audit_change(
-    session: Session, by: str | None, action: str, target: str, reason: str = "", **details: Any
+    session: Session, by: str, action: str, target: str, reason: str = "", **details: Any
 ) -> None:
     record(
         session,
-        actor=by or cli_actor(),
+        actor=by,
         action=action,
         target_type=action.split(".")[0],
         target_id=target,
@@ -127,7 +127,7 @@ def add_series(
     *,
     description: str = "",
     identified: bool = False,
-    by: str | None = None,
+    by: str,
 ) -> Series:
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME:
@@ -148,7 +148,7 @@ def update_series(
     *,
     description: str | None = None,
     identified: bool | None = None,
-    by: str | None = None,
+    by: str,
     reason: str = "",
 ) -> Series:
     with store.session() as session:
@@ -209,7 +209,7 @@ def series_victims(store: Store, name: str) -> tuple[list[Victim], list[Offender
 # --- victims and offenders -------------------------------------------------------------------
 
 
-def _follow_victims(session: Session, series: Series, by: str | None) -> None:
+def _follow_victims(session: Session, series: Series, by: str) -> None:
     """Set the series' flag from its victim records, when it has any."""
     flags = list(session.scalars(select(Victim.identified).where(Victim.series_id == series.id)))
     if flags and all(flags) != series.identified:
@@ -235,7 +235,7 @@ def add_victim(
     country: str | None = None,
     agency: str | None = None,
     notes: str = "",
-    by: str | None = None,
+    by: str,
 ) -> Victim:
     vid = _pseudonym(victim_id, "victim")
     with store.session() as session:
@@ -267,7 +267,7 @@ def update_victim(
     country: str | None = None,
     agency: str | None = None,
     age_band: str | None = None,
-    by: str | None = None,
+    by: str,
     reason: str = "",
 ) -> Victim:
     with store.session() as session:
@@ -300,7 +300,7 @@ def add_offender(
     country: str | None = None,
     agency: str | None = None,
     notes: str = "",
-    by: str | None = None,
+    by: str,
 ) -> Offender:
     oid = _pseudonym(offender_id, "offender")
     with store.session() as session:
@@ -322,7 +322,7 @@ def add_offender(
 
 
 def update_offender(
-    store: Store, offender_id: str, *, identified: bool, by: str | None = None, reason: str = ""
+    store: Store, offender_id: str, *, identified: bool, by: str, reason: str = ""
 ) -> Offender:
     with store.session() as session:
         row = session.get(Offender, offender_id.strip())
