@@ -168,13 +168,13 @@ def test_list_enable_disable_remove(store: Store, write_vics: WriteVics) -> None
     hs.import_hash_set(store, write_vics([media(1), media(2)]), "b", actor="cli:tester")
     hs.import_hash_set(store, write_vics([media(3)]), "a", actor="cli:tester")
     assert [r.name for r in hs.list_hash_sets(store)] == ["a", "b"]
-    assert not hs.set_enabled(store, "b", False).enabled
+    assert not hs.set_enabled(store, "b", False, actor="cli:tester").enabled
     assert not hs.get_hash_set(store, "b").enabled
-    assert hs.set_enabled(store, "b", True).enabled
-    assert hs.remove_hash_set(store, "b") == 2
+    assert hs.set_enabled(store, "b", True, actor="cli:tester").enabled
+    assert hs.remove_hash_set(store, "b", actor="cli:tester") == 2
     assert row_counts(store) == (1, 1)
     with pytest.raises(HashSetMissingError):
-        hs.remove_hash_set(store, "b")
+        hs.remove_hash_set(store, "b", actor="cli:tester")
 
 
 def test_argument_errors(store: Store, write_vics: WriteVics, tmp_path: Path) -> None:

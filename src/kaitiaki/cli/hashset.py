@@ -179,7 +179,7 @@ def export_cmd(
 def enable_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
     """Match against this hash set again."""
     with _session(db) as store:
-        hashsets.set_enabled(store, name, True)
+        hashsets.set_enabled(store, name, True, actor=cli_actor())
     typer.echo(f"enabled {name!r}")
 
 
@@ -187,7 +187,7 @@ def enable_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> N
 def disable_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
     """Keep this hash set but leave it out of matching."""
     with _session(db) as store:
-        hashsets.set_enabled(store, name, False)
+        hashsets.set_enabled(store, name, False, actor=cli_actor())
     typer.echo(f"disabled {name!r}")
 
 
@@ -202,7 +202,7 @@ def remove_cmd(
         found = hashsets.get_hash_set(store, name)
         if not yes:
             typer.confirm(f"remove {name!r} and its {found.entry_count} entries?", abort=True)
-        removed = hashsets.remove_hash_set(store, name)
+        removed = hashsets.remove_hash_set(store, name, actor=cli_actor())
     typer.echo(f"removed {name!r} ({removed} entries)")
 
 

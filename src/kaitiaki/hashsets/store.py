@@ -294,25 +294,52 @@ def get_hash_set(store: Store, name: str) -> HashSet:
         return found
 
 
-def set_enabled(store: Store, name: str, enabled: bool) -> HashSet:
+def set_enabled(store: Store, name: str, enabled: bool, *, actor: str) -> HashSet:
+    """Match against the set again, or leave it out of matching (kept, audited)."""
     with store.session() as session:
         found = _find(session, name)
         if found is None:
             raise HashSetMissingError(name)
+        was = found.enabled
         found.enabled = enabled
+        record(
+            session,
+            actor=actor,
+            action="hashset.enabled" if enabled else "hashset.disabled",
+            target_type="hash_set",
+            target_id=str(found.id),
+            details={"name": name, "was_enabled": was},
+        )
         return found
 
 
-def remove_hash_set(store: Store, name: str) -> int:
-    """Delete the set and its entries (matches go with them); return the entries removed."""
+def remove_hash_set(store: Store, name: str, *, actor: str) -> int:
+    """Delete the set and its entries (matches go with them); return the entries removed.
+
+    The audit entry keeps what is needed to know later what was removed: the name, where it came
+    from, the SHA-256 of the file it was imported from, and how many entries it held."""
     with store.session() as session:
         found = _find(session, name)
         if found is None:
             raise HashSetMissingError(name)
         # Entries first and explicitly: correct even where foreign keys are not enforced.
         result = session.execute(delete(HashSetEntry).where(HashSetEntry.hash_set_id == found.id))
+        removed = int(getattr(result, "rowcount", 0) or 0)
+        record(
+            session,
+            actor=actor,
+            action="hashset.removed",
+            target_type="hash_set",
+            target_id=str(found.id),
+            details={
+                "name": name,
+                "source": found.source,
+                "source_sha256": found.source_sha256,
+                "entries": removed,
+            },
+        )
         session.delete(found)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return removed
 
 
 def count_entries(store: Store, name: str | None = None) -> int:

@@ -121,3 +121,65 @@ def hashsets_export(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{safe}.{suffix}"'},
     )
+
+
+def _hash_set_out(store: Store, name: str) -> HashSetOut:
+    found = [h for h in hash_sets(store) if h.name == name]
+    if not found:
+        raise HTTPException(404, f"no hash set named {name!r}")
+    return found[0]
+
+
+@router.post("/{name}/enable", response_model=HashSetOut, responses=errors(404))
+def hashsets_enable(
+    request: Request,
+    name: str = Path(max_length=200),
+    user: CurrentUser = Needs.IMPORT_HASH_SETS,
+) -> HashSetOut:
+    """Match against this hash set again (as ``kaitiaki hashset enable``; audited)."""
+    from kaitiaki.hashsets import set_enabled
+
+    store = store_of(request)
+    try:
+        set_enabled(store, name, True, actor=user.actor)
+    except HashSetMissingError:
+        raise HTTPException(404, f"no hash set named {name!r}") from None
+    return _hash_set_out(store, name)
+
+
+@router.post("/{name}/disable", response_model=HashSetOut, responses=errors(404))
+def hashsets_disable(
+    request: Request,
+    name: str = Path(max_length=200),
+    user: CurrentUser = Needs.IMPORT_HASH_SETS,
+) -> HashSetOut:
+    """Keep this hash set but leave it out of matching (as ``kaitiaki hashset disable``)."""
+    from kaitiaki.hashsets import set_enabled
+
+    store = store_of(request)
+    try:
+        set_enabled(store, name, False, actor=user.actor)
+    except HashSetMissingError:
+        raise HTTPException(404, f"no hash set named {name!r}") from None
+    return _hash_set_out(store, name)
+
+
+class RemovedOut(BaseModel):
+    name: str
+    entries: int
+
+
+@router.delete("/{name}", response_model=RemovedOut, responses=errors(404))
+def hashsets_remove(
+    request: Request,
+    name: str = Path(max_length=200),
+    user: CurrentUser = Needs.IMPORT_HASH_SETS,
+) -> RemovedOut:
+    """Delete a hash set, its entries and their matches (as ``kaitiaki hashset remove``)."""
+    from kaitiaki.hashsets import remove_hash_set
+
+    try:
+        removed = remove_hash_set(store_of(request), name, actor=user.actor)
+    except HashSetMissingError:
+        raise HTTPException(404, f"no hash set named {name!r}") from None
+    return RemovedOut(name=name, entries=removed)

@@ -12,7 +12,15 @@ from sqlalchemy import func, or_, select
 
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, AccountLink, Priority, ReferralSubject, Subject
-from kaitiaki.web.api.common import JobOut, Timestamp, audit_view, errors, store_of, submit_job
+from kaitiaki.web.api.common import (
+    JobOut,
+    PathKey,
+    Timestamp,
+    audit_view,
+    errors,
+    store_of,
+    submit_job,
+)
 from kaitiaki.web.authz import CurrentUser, Needs
 
 router = APIRouter(prefix="/api", tags=["subjects"])
@@ -277,7 +285,7 @@ def subjects(
 
 @router.get("/subjects/{subject_id}", response_model=SubjectDetail, responses=errors(404))
 def subject_get(
-    subject_id: str, request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS
+    subject_id: PathKey, request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS
 ) -> SubjectDetail:
     """A subject with its accounts, the links that joined them and why, the country's
     evidence and the priority's reasons (audited)."""
@@ -296,6 +304,35 @@ def accounts(
     user: CurrentUser = Needs.VIEW_SUBJECTS,
 ) -> list[AccountOut]:
     return list_accounts(store_of(request), subject_id=subject_id, offset=offset, limit=limit)
+
+
+class UnlinkIn(BaseModel):
+    account_a: str = Field(min_length=1, max_length=200)
+    account_b: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class UnlinkOut(BaseModel):
+    account_a: str
+    account_b: str
+    reasons: list[str]
+
+
+@router.post("/links/reject", response_model=UnlinkOut, responses=errors())
+def reject_link(body: UnlinkIn, request: Request, user: CurrentUser = Needs.ANALYSE) -> UnlinkOut:
+    """Undo a link between two accounts (as ``kaitiaki operation unlink``): the next analysis
+    keeps them apart; the reason is kept with the link and in the audit log."""
+    from kaitiaki.accounts.service import LinkDecisionError
+    from kaitiaki.accounts.service import reject_link as reject
+    from kaitiaki.audit.reasons import ReasonError
+
+    try:
+        done = reject(
+            store_of(request), body.account_a, body.account_b, reason=body.reason, actor=user.actor
+        )
+    except (LinkDecisionError, ReasonError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return UnlinkOut(account_a=done.account_a, account_b=done.account_b, reasons=done.reasons)
 
 
 @router.post("/analyses", response_model=JobOut, status_code=202, responses=errors())
@@ -325,7 +362,7 @@ def compute(body: ComputeIn, request: Request, user: CurrentUser = Needs.PRIORIT
 
 @router.post("/subjects/{subject_id}/override", response_model=PriorityOut, responses=errors(404))
 def override_tier(
-    subject_id: str,
+    subject_id: PathKey,
     body: OverrideIn,
     request: Request,
     user: CurrentUser = Needs.PRIORITISE,
