@@ -173,14 +173,12 @@ def test_cli_chain(simulated: Path, tmp_path: Path) -> None:
         "operation", "evaluate", "-o", str(out), "--truth", str(simulated / "ground_truth.json")
     )
     assert "subjects precision" in scores
-    subject = next(csv.DictReader((out / "subjects.csv").open()))
-    a, b = [*subject["account_ids"].split(";"), subject["account_ids"]][:2]
-    run("operation", "unlink", a, b, "--reason", "checked: two people", "--db", db)
+    joined = (s["account_ids"] for s in csv.DictReader((out / "subjects.csv").open()))
+    a, b = next(ids for ids in joined if ";" in ids).split(";")[:2]
+    why = "checked: two different people"
+    run("operation", "unlink", a, b, "--reason", why, "--by", "Supervisor S", "--db", db)
     store = open_store(db)
     with store.session() as session:
         rejected = session.scalars(select(AccountLink).where(AccountLink.rejected)).all()
-        assert next((r.decided_by, r.decision_reason) for r in rejected) == (
-            "investigator",
-            "checked: two people",
-        )
+        assert next((r.decided_by, r.decision_reason) for r in rejected) == ("Supervisor S", why)
     assert json.loads((simulated / "ground_truth.json").read_text())["people"]

@@ -17,10 +17,13 @@ from kaitiaki.web.authz import CurrentUser
 Timestamp = Annotated[datetime, AfterValidator(utc)]
 
 
-# Ids beyond this are refused by validation: SQLite integers overflow past 2**63.
+# Ids beyond this are refused by validation: SQLite integers overflow past 2**63. A path id
+# out of range (or a key too long, or holding control characters, which PostgreSQL refuses in
+# text) fails validation, which ``create_app`` answers with 404: it names nothing.
 MAX_ID = 2**31 - 1
 PathId = Annotated[int, Path(ge=0, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
+PathKey = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Problem(BaseModel):
@@ -66,23 +69,20 @@ def job_out(view: Any) -> JobOut:
 
 
 def submit_job(request: Request, kind: str, params: dict[str, Any], user: CurrentUser) -> JobOut:
-    """Queue long work for the job runner; the submission itself is audited."""
+    """Queue long work for the job runner; the submission itself is audited.
+
+    The job is held to the server's evidence and work folders (``jobs.paths``): its kind
+    checks every path parameter against them now and again when it runs."""
     from kaitiaki.jobs import get_job, submit
+    from kaitiaki.jobs.paths import with_confinement
 
     store = store_of(request)
+    confined = with_confinement(params, request.app.state.settings.confinement())
     try:
-        job_id = submit(store, kind, params, by=user.actor)
+        job_id = submit(store, kind, confined, by=user.actor)
     except (ValueError, OSError) as exc:  # JobParamsError names the field
         raise HTTPException(422, str(exc)) from None
-    with store.session() as session:
-        record(
-            session,
-            actor=user.actor,
-            action="job.submitted",
-            target_type="job",
-            target_id=str(job_id),
-            details={"kind": kind, "params": params},
-        )
+    # ``submit`` wrote the submission's audit entry in the job's own transaction.
     request.app.state.wake_jobs()
     view = get_job(store, job_id)
     if view is None:  # pragma: no cover - the row was written just above
