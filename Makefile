@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets demo serve test lint typecheck pytest bench clean
+.PHONY: setup system assets demo serve test lint typecheck pytest fuzz bench clean
 
 setup:
 ifndef UV
@@ -40,6 +40,12 @@ pytest: setup system assets
 	uv run pytest -n 2
 
 test: lint typecheck pytest
+
+# The fuzz suite at length: thousands of random examples per parser of outside data (minutes);
+# `make test` runs the same tests with a few fixed examples each. FUZZ_EXAMPLES sets how many.
+FUZZ_EXAMPLES ?= 2000
+fuzz: setup system
+	HYPOTHESIS_PROFILE=fuzz KAITIAKI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) uv run pytest -n 2 tests/fuzz tests/hostile --hypothesis-show-statistics
 
 bench: setup
 	uv run python benchmarks/bench_hash.py

@@ -14,9 +14,10 @@ from kaitiaki.audit import verify_log
 from kaitiaki.hashsets import import_hash_set
 from kaitiaki.hashsets.entry import HashSetError
 from kaitiaki.priority.score import PriorityError, override, prioritise
-from kaitiaki.refer.lifecycle import LifecycleError, change_status
+from kaitiaki.refer.service import ReferralConflictError, change_status
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, Referral, Subject
+from kaitiaki.users import Scope
 
 
 def _subject(store: Store, subject_id: str) -> None:
@@ -58,9 +59,14 @@ def test_priority_override_is_audited(store: Store) -> None:
 def test_status_change_is_audited_and_a_refused_skip_is_not(store: Store) -> None:
     with store.session() as session:
         session.add(Referral(id="REF-1", agency="Synthetic Police", country="NZ"))
-    change_status(store, "REF-1", "sent", by="liaison", note="sent by secure mail")
-    with pytest.raises(LifecycleError):
-        change_status(store, "REF-1", "arrest", by="liaison", note="skipping ahead")
+    operator = Scope.operator()
+    change_status(
+        store, "REF-1", "sent", actor="liaison", scope=operator, note="sent by secure mail"
+    )
+    with pytest.raises(ReferralConflictError):
+        change_status(
+            store, "REF-1", "arrest", actor="liaison", scope=operator, note="skipping ahead"
+        )
     [event] = entries(store)
     assert (event.actor, event.action, event.target_id) == ("liaison", "referral.status", "REF-1")
     assert event.reason == "sent by secure mail"

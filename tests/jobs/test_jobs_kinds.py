@@ -20,7 +20,7 @@ from kaitiaki.scan.runner import run_scan
 from kaitiaki.simulate.images import encode, noise
 from kaitiaki.simulate.operation import simulate_operation
 from kaitiaki.store import Store
-from kaitiaki.store.models import Evidence, FileInstance, Job, Match, Referral, Subject
+from kaitiaki.store.models import Evidence, FileInstance, Job, Match, Referral, Scan, Subject
 
 IMAGES = 48
 
@@ -149,9 +149,12 @@ def test_a_scan_left_running_by_a_dead_server_is_requeued_and_completes(
     job_id = submit(
         store, "scan", {"evidence": "device", "roots": [str(root)], "workers": 1}, by="alice"
     )
-    # The dead server had claimed the job and recorded one folder before it died.
+    # The dead server had claimed the job and recorded one folder before it died: its scan
+    # of ``root`` left unfinished.
     assert claims.claim_next(store) is not None
     run_scan(store, [root / "d0"], "device", workers=1)
+    with store.session() as session:
+        session.execute(update(Scan).values(roots=[str(root)], finished_at=None))
     already = len(_instances(store, "device"))
     assert 0 < already < IMAGES
     with store.session() as session:

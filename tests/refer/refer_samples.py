@@ -14,8 +14,8 @@ from kaitiaki.store import Store
 CLI = [
     sys.executable,
     "-c",
-    "import typer; from kaitiaki.cli.refer import register; "
-    "app = typer.Typer(); register(app); app()",
+    "import typer; from kaitiaki.cli import keys, refer; "
+    "app = typer.Typer(); refer.register(app); keys.register(app); app()",
 ]
 JPEG, PNG = b"\xff\xd8\xff", b"\x89PNG"
 

@@ -113,8 +113,12 @@ def test_cli_keys_refer_verify(sim: Path, tmp_path: Path) -> None:
     built = run("refer", "--out", str(tmp_path / "out"), "--analysis", str(tmp_path / "analysis"))
     assert built.returncode == 0, built.stderr
     folder = sorted((tmp_path / "out").iterdir())[0]
+    unknown = run("verify", str(folder))
+    assert unknown.returncode == 3 and "unknown sender" in unknown.stdout
+    public = str(tmp_path / "keys" / "kaitiaki-ed25519.pem.pub")
+    assert run("keys", "trust", "add", "Our unit", public).returncode == 0
     ok = run("verify", str(folder))
-    assert ok.returncode == 0 and "intact" in ok.stdout and "integrity only" in ok.stdout
+    assert ok.returncode == 0 and "intact, signed by Our unit" in ok.stdout
     pinned = run(
         "verify", str(folder), "--key", str(tmp_path / "keys" / "kaitiaki-ed25519.pem.pub")
     )

@@ -17,7 +17,9 @@ from kaitiaki.store.models import (
     ReferralSubject,
     Subject,
 )
+from kaitiaki.users import Role, Scope, jurisdiction
 
+OPERATOR = Scope.operator()
 CLI = (
     "import typer; from kaitiaki.cli import tracking; "
     "app = typer.Typer(); tracking.register(app); app()"
@@ -64,7 +66,7 @@ def _fill(store: Store) -> None:
 
 def test_figures(store: Store) -> None:
     _fill(store)
-    stats = operation_stats(store)
+    stats = operation_stats(store, scope=OPERATOR)
     assert (stats.accounts, stats.subjects, stats.countries, stats.referrals) == (3, 4, 2, 2)
     assert (stats.arrests, stats.children_safeguarded) == (1, 4)
     assert stats.referrals_by_status == {"arrest": 1, "sent": 1}
@@ -77,9 +79,29 @@ def test_figures(store: Store) -> None:
     assert stats.priority_tiers == {"very high": 1, "high": 1}
 
 
+def test_a_liaisons_figures_hold_only_its_jurisdiction(store: Store) -> None:
+    _fill(store)
+    with store.session() as session:
+        # Same agency name as R-NZ, another country: must not be counted for the NZ liaison.
+        session.add(Subject(id="S5", country="TO"))
+        session.add(Referral(id="R-TO", agency="NZ Police", country="TO", status="sent"))
+        session.flush()
+        session.add(ReferralSubject(subject_id="S5", referral_id="R-TO"))
+        session.add(Outcome(referral_id="R-TO", subject_id="S5", kind="arrested", count=7))
+    nz = Scope(Role.LIAISON, frozenset({jurisdiction("NZ", "nz police")}))
+    stats = operation_stats(store, scope=nz)
+    assert (stats.referrals, stats.subjects, stats.arrests) == (1, 1, 1)
+    assert stats.referrals_by_status == {"arrest": 1}
+    assert set(stats.by_country) == {"NZ"}
+    assert (stats.accounts, stats.activity_by_month) == (0, {})
+    assert stats.priority_tiers == {"very high": 1}
+    assert operation_stats(store, scope=Scope(Role.LIAISON)).referrals == 0
+    assert operation_stats(store, scope=OPERATOR).arrests == 8
+
+
 def test_charts_are_real_png_and_svg(sqlite_store: Store, tmp_path: Path) -> None:
     _fill(sqlite_store)
-    written = write_charts(operation_stats(sqlite_store), tmp_path / "charts")
+    written = write_charts(operation_stats(sqlite_store, scope=OPERATOR), tmp_path / "charts")
     names = {p.name for p in written}
     for chart in ("referrals_by_country", "activity_over_time", "priority_tiers"):
         assert {f"{chart}.png", f"{chart}.svg"} <= names
@@ -88,7 +110,7 @@ def test_charts_are_real_png_and_svg(sqlite_store: Store, tmp_path: Path) -> Non
     # An empty store still draws (an empty operation is not an error).
     empty = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
     try:
-        assert len(write_charts(operation_stats(empty), tmp_path / "empty")) == 6
+        assert len(write_charts(operation_stats(empty, scope=OPERATOR), tmp_path / "empty")) == 6
     finally:
         empty.close()
 
@@ -98,7 +120,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-c", CLI, *args],
         capture_output=True,
         text=True,
-        env={"COLUMNS": "200", "PATH": ""},
+        env={"COLUMNS": "200", "PATH": "", "KAITIAKI_USER": "ops.lead"},
         check=False,
     )
 
@@ -120,5 +142,8 @@ def test_cli_stats_and_refused_status_change(tmp_path: Path) -> None:
     assert "'acknowledged'" in refused.stderr and "Traceback" not in refused.stderr
     ok = _cli("referral", "status", "R-AU", "acknowledged", "--note", "received", "--db", url)
     assert ok.returncode == 0, ok.stderr
+    forged = _cli("referral", "status", "R-AU", "investigating", "--by", "someone", "--db", url)
+    assert forged.returncode == 2  # no option left to name another actor
     shown = _cli("referral", "history", "R-AU", "--db", url)
     assert "acknowledged" in shown.stdout and "received" in shown.stdout
+    assert "cli:ops.lead" in shown.stdout  # the operator at the keyboard, not "investigator"

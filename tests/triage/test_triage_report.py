@@ -145,7 +145,7 @@ def test_renderers_carry_no_images_and_escape_evidence_text(
     (hostile / "a.txt").write_text("x")
     from kaitiaki.scan.runner import run_scan
 
-    run_scan(sqlite_store, [device.root], EVIDENCE, workers=1)
+    run_scan(sqlite_store, [device.root], EVIDENCE, workers=1, add_to_existing=True, actor="tester")
     build_groups(sqlite_store, result.evidence_id, actor="tester")
     report = build_report(sqlite_store, EVIDENCE, generated_by="Examiner E")
 

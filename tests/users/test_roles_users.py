@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kaitiaki.store import Store
-from kaitiaki.store.models import Referral, User
+from kaitiaki.store.models import Referral
 from kaitiaki.users import (
     PERMISSIONS,
     READ_ONLY,
+    JurisdictionError,
     Permission,
     Role,
-    add_user,
+    Scope,
     allowed,
+    can_record_outcome,
     can_see_referral,
+    can_send,
     can_update_referral,
+    jurisdiction,
+    parse_jurisdiction,
 )
-from kaitiaki.users.roles import can_record_outcome
 
 P = Permission
 # Written out by hand, not derived from PERMISSIONS, so a change to the table must be deliberate.
@@ -63,46 +69,94 @@ def test_unknown_role_or_permission_is_refused() -> None:
     assert not allowed("", "")
 
 
-def _user(role: Role, agency: str | None = None, *, disabled: bool = False) -> User:
-    return User(
-        name=f"u-{role}", role=role.value, agency=agency, password_hash="", disabled=disabled
-    )
+NCB = "INTERPOL National Central Bureau"
 
 
-def test_liaison_sees_updates_and_records_outcomes_only_for_its_agency() -> None:
+def test_liaison_sees_updates_and_records_outcomes_only_for_its_jurisdiction() -> None:
     ours = Referral(id="r1", agency="NZ Police", country="NZ")
     theirs = Referral(id="r2", agency="AFP", country="AU")
-    liaison = _user(Role.LIAISON, "nz police ")
+    liaison = Scope(Role.LIAISON, frozenset({jurisdiction("nz", "nz police ")}))
     assert can_see_referral(liaison, ours) and can_update_referral(liaison, ours)
     assert can_record_outcome(liaison, ours)
     assert not can_see_referral(liaison, theirs)
     assert not can_update_referral(liaison, theirs)
     assert not can_record_outcome(liaison, theirs)
-    # A liaison without an agency (should never exist) sees nothing rather than everything.
-    assert not can_see_referral(_user(Role.LIAISON), ours)
-    assert not can_record_outcome(_user(Role.LIAISON), ours)
-    assert not can_record_outcome(_user(Role.LIAISON, "NZ Police", disabled=True), ours)
+    # A liaison without a jurisdiction (never made by add_user) sees nothing, not everything.
+    assert not can_see_referral(Scope(Role.LIAISON), ours)
+    assert not can_record_outcome(Scope(Role.LIAISON), ours)
+    assert not can_send(liaison) and can_send(Scope(Role.INVESTIGATOR))
+    assert not can_send(Scope(Role.AUDITOR))
+
+
+def test_one_agency_name_in_many_countries_is_many_jurisdictions() -> None:
+    """The finding: 186 countries route to the INTERPOL NCB; a name is no boundary."""
+    tonga = Referral(id="r-to", agency=NCB, country="TO")
+    fiji = Referral(id="r-fj", agency=NCB, country="FJ")
+    nameless = Referral(id="r-none", agency=NCB, country=None)
+    liaison = Scope(Role.LIAISON, frozenset({jurisdiction("TO", NCB)}))
+    assert can_see_referral(liaison, tonga)
+    assert not can_see_referral(liaison, fiji) and not can_update_referral(liaison, fiji)
+    assert not can_see_referral(liaison, nameless)
+    # Same country, another agency: not its jurisdiction either.
+    assert not can_see_referral(liaison, Referral(id="x", agency="Tonga Police", country="TO"))
 
 
 def test_other_roles_follow_their_permissions() -> None:
     referral = Referral(id="r1", agency="AFP", country="AU")
-    assert can_see_referral(_user(Role.ADMIN), referral)
-    assert can_update_referral(_user(Role.INVESTIGATOR), referral)
-    assert can_see_referral(_user(Role.AUDITOR), referral)
-    assert not can_update_referral(_user(Role.AUDITOR), referral)
-    assert can_record_outcome(_user(Role.INVESTIGATOR), referral)
-    assert not can_record_outcome(_user(Role.AUDITOR), referral)
-    assert not can_record_outcome(_user(Role.REVIEWER), referral)
-    assert not can_see_referral(_user(Role.REVIEWER), referral)
-    assert not can_see_referral(_user(Role.ADMIN, disabled=True), referral)
+    assert can_see_referral(Scope(Role.ADMIN), referral)
+    assert can_update_referral(Scope(Role.INVESTIGATOR), referral)
+    assert can_see_referral(Scope(Role.AUDITOR), referral)
+    assert not can_update_referral(Scope(Role.AUDITOR), referral)
+    assert can_record_outcome(Scope(Role.INVESTIGATOR), referral)
+    assert not can_record_outcome(Scope(Role.AUDITOR), referral)
+    assert not can_record_outcome(Scope(Role.REVIEWER), referral)
+    assert not can_see_referral(Scope(Role.REVIEWER), referral)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("NZ Police", "must be COUNTRY:AGENCY"),
+        ("NZL:NZ Police", "two-letter"),
+        ("QQ:NZ Police", "not an ISO 3166-1 country code"),
+        ("1Z:NZ Police", "two-letter"),
+        ("NZ:", "agency name is empty"),
+        ("NZ:   ", "agency name is empty"),
+        ("NZ:" + "x" * 201, "longer than 200"),
+        ("NZ:NZ\x00Police", "control characters"),
+    ],
+)
+def test_bad_jurisdictions_are_refused(text: str, message: str) -> None:
+    with pytest.raises(JurisdictionError, match=message):
+        parse_jurisdiction(text)
+
+
+@given(
+    country=st.sampled_from(["nz", "NZ", " nz ", "Nz"]),
+    agency=st.sampled_from(["NZ Police", "nz  police", " NZ POLICE "]),
+)
+def test_case_and_spacing_do_not_make_another_jurisdiction(country: str, agency: str) -> None:
+    pair = parse_jurisdiction(f"{country}:{agency}")
+    assert pair.country == "NZ"
+    assert pair.covers("NZ", "NZ Police") and pair.covers("nz", "nz police")
+    assert not pair.covers("AU", "NZ Police") and not pair.covers("NZ", "NZ Police Dept")
+
+
+def test_kosovo_is_a_country_here() -> None:
+    assert parse_jurisdiction("xk:Kosovo Police").country == "XK"
 
 
 def test_referral_scope_with_stored_rows(sqlite_store: Store) -> None:
-    liaison = add_user(sqlite_store, "liaison.nz", "liaison", "correct horse battery", agency="NZ")
-    with sqlite_store.session() as session:
-        session.add_all([Referral(id="a", agency="NZ"), Referral(id="b", agency="AU")])
-    with sqlite_store.session() as session:
-        from sqlalchemy import select
+    from sqlalchemy import select
 
+    with sqlite_store.session() as session:
+        session.add_all(
+            [
+                Referral(id="a", agency=NCB, country="TO"),
+                Referral(id="b", agency=NCB, country="FJ"),
+            ]
+        )
+    liaison = Scope(Role.LIAISON, frozenset({jurisdiction("TO", NCB)}))
+    with sqlite_store.session() as session:
         visible = [r.id for r in session.scalars(select(Referral)) if can_see_referral(liaison, r)]
     assert visible == ["a"]

@@ -24,7 +24,7 @@ from PIL import Image
 from web_helpers import PASSWORD, jpeg
 
 from kaitiaki.store import Store
-from kaitiaki.users import Role, add_user
+from kaitiaki.users import Jurisdiction, Role, add_user
 from nothing_skips import postgres_schema, require
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,8 +91,11 @@ def serve(store_url: str, folder: Path, *, job_workers: int = 1) -> Iterator[Ser
         store_url,
         "--port",
         str(port),
-        "--data-dir",
+        "--work-root",
         str(folder / "web"),
+        # The test's folder holds the evidence and analyses the pages are asked to use.
+        "--evidence-root",
+        str(folder),
         "--job-workers",
         str(job_workers),
     ]
@@ -127,8 +130,10 @@ def _wait_until_up(server: Server, limit: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def add_people(store: Store, liaison_agency: str = NZ_AGENCY) -> dict[str, str]:
-    """One account per role (all with ``PASSWORD``); returns role -> user name."""
+def add_people(store: Store, liaison: Jurisdiction | None = None) -> dict[str, str]:
+    """One account per role (all with ``PASSWORD``), the liaison bound to ``liaison`` (by
+    default New Zealand's police); returns role -> user name."""
+    pair = liaison or Jurisdiction("NZ", NZ_AGENCY)
     names = {
         "admin": "ada.admin",
         "investigator": "ian.investigator",
@@ -142,7 +147,8 @@ def add_people(store: Store, liaison_agency: str = NZ_AGENCY) -> dict[str, str]:
             name,
             Role(role),
             PASSWORD,
-            agency=liaison_agency if role == "liaison" else None,
+            actor="test:setup",
+            jurisdictions=[pair] if role == "liaison" else [],
         )
     return names
 
@@ -321,22 +327,22 @@ def analyse(store: Store, operation: Path, out: Path) -> Path:
     return out
 
 
-def subject_agencies(store: Store) -> list[str]:
-    """Receiving agencies of the analysed subjects that get a single referral (subjects in one
-    country: INTERPOL's bureaus receive one per country), most subjects first."""
+def subject_jurisdictions(store: Store) -> list[Jurisdiction]:
+    """(country, agency) of the analysed subjects' receiving agencies that get a single referral
+    (subjects in one country: INTERPOL's bureaus receive one per country), most subjects first."""
     from sqlalchemy import func, select
 
     from kaitiaki.store.models import Subject
 
     with store.session() as session:
         rows = session.execute(
-            select(Subject.agency, func.count())
-            .where(Subject.agency.is_not(None))
+            select(Subject.agency, func.min(Subject.country), func.count())
+            .where(Subject.agency.is_not(None), Subject.country.is_not(None))
             .group_by(Subject.agency)
             .having(func.count(Subject.country.distinct()) == 1)
             .order_by(func.count().desc(), Subject.agency)
         )
-        return [str(agency) for agency, _ in rows]
+        return [Jurisdiction(str(country), str(agency)) for agency, country, _ in rows]
 
 
 WEB = Path(__file__).resolve().parents[2] / "src" / "kaitiaki" / "web"

@@ -22,19 +22,21 @@ Login = Callable[..., tuple[TestClient, str]]
 
 @pytest.fixture
 def app(store: Store, tmp_path: Path) -> FastAPI:
-    return make_app(store, tmp_path)
+    # The test's folder is the evidence the web may read (test_web_paths attacks the roots).
+    return make_app(store, tmp_path, evidence_roots=(tmp_path,))
 
 
 @pytest.fixture
 def login(app: FastAPI, store: Store) -> Iterator[Login]:
-    """``login(role)``: a client signed in as a new user of that role, and its CSRF token."""
+    """``login(role)``: a client signed in as a new user of that role, and its CSRF token;
+    ``login(Role.LIAISON, "AU:Australian Federal Police")`` a liaison of that jurisdiction."""
     made: dict[tuple[Role, str | None], str] = {}
     clients: list[TestClient] = []
 
-    def _login(role: Role, agency: str | None = None) -> tuple[TestClient, str]:
-        key = (role, agency)
+    def _login(role: Role, jurisdiction: str | None = None) -> tuple[TestClient, str]:
+        key = (role, jurisdiction)
         if key not in made:
-            made[key] = add_role_user(store, role, agency)
+            made[key] = add_role_user(store, role, jurisdiction)
         client, csrf = sign_in(app, made[key])
         clients.append(client)
         return client, csrf

@@ -22,11 +22,12 @@ from browser_server import (
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from kaitiaki.refer.outcomes import import_outcomes
 from kaitiaki.refer.package import build_referrals
+from kaitiaki.refer.service import import_outcomes
 from kaitiaki.refer.signing import generate_key
 from kaitiaki.store import open_store
 from kaitiaki.store.models import Referral
+from kaitiaki.users import Scope
 
 # Whether a canvas has something drawn in colour: a chart, not only its grey axes and grid
 # (Chart.js draws after an animation frame; without its palette every series is grey too).
@@ -65,7 +66,7 @@ def site(
         + "".join(f"{r},sent,2024-05-0{i + 1},,,\n" for i, r in enumerate(referrals[:3]))
         + f"{referrals[0]},acknowledged,2024-06-01,1,2,warrant executed\n"
     )
-    import_outcomes(store, updates, by="test")
+    import_outcomes(store, updates, actor="cli:test", scope=Scope.operator())
     store.close()
     with serve(url, folder) as server:
         yield server, people, len(referrals)

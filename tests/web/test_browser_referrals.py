@@ -19,7 +19,7 @@ from browser_server import (
     screenshot,
     serve,
     sign_in,
-    subject_agencies,
+    subject_jurisdictions,
 )
 from playwright.sync_api import expect
 from web_helpers import PASSWORD
@@ -47,13 +47,15 @@ def site(
     folder = tmp_path_factory.mktemp("referrals")
     store = open_store(module_store_url)
     analysis = analyse(store, simulated_operation, folder / "analysis")
-    ours, theirs = subject_agencies(store)[:2]
-    people = add_people(store, liaison_agency=ours)
-    add_user(store, "other.liaison", Role.LIAISON, PASSWORD, agency=theirs)
+    ours, theirs = subject_jurisdictions(store)[:2]
+    people = add_people(store, liaison=ours)
+    add_user(
+        store, "other.liaison", Role.LIAISON, PASSWORD, actor="test:setup", jurisdictions=[theirs]
+    )
     store.close()
     generate_key(folder / "keys" / DEFAULT_KEY_NAME)  # where serve() points KAITIAKI_KEYS
     with serve(module_store_url, folder) as server:
-        yield Site(server, people, analysis, ours, "other.liaison")
+        yield Site(server, people, analysis, ours.agency, "other.liaison")
 
 
 def _referral_of(page: Any, agency: str) -> str:

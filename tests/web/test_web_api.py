@@ -47,7 +47,9 @@ def referrals(store: Store) -> dict[str, str]:
     return {"own": "KAI-NZ-1", "other": "KAI-AU-1"}
 
 
-def test_liaison_sees_and_updates_only_its_agency(login, referrals: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_liaison_sees_and_updates_only_its_agency(  # type: ignore[no-untyped-def]
+    login, store: Store, referrals: dict[str, str]
+) -> None:
     client, csrf = login(Role.LIAISON)
     listed = [r["id"] for r in client.get("/api/referrals").json()]
     assert listed == [referrals["own"]]
@@ -56,10 +58,19 @@ def test_liaison_sees_and_updates_only_its_agency(login, referrals: dict[str, st
     page = client.get("/referrals").text
     assert referrals["own"] in page and referrals["other"] not in page
     headers = {"X-CSRF-Token": csrf}
-    moved = client.post(
+    # Sending is the sending side's act: the liaison may not send its own draft either.
+    refused = client.post(
         f"/api/referrals/{referrals['own']}/status", json={"status": "sent"}, headers=headers
     )
-    assert moved.status_code == 200 and moved.json()["status"] == "sent"
+    assert refused.status_code == 403
+    with store.session() as session:
+        session.execute(update(Referral).values(status="sent"))
+    moved = client.post(
+        f"/api/referrals/{referrals['own']}/status",
+        json={"status": "acknowledged"},
+        headers=headers,
+    )
+    assert moved.status_code == 200 and moved.json()["status"] == "acknowledged"
     skipped = client.post(
         f"/api/referrals/{referrals['own']}/status", json={"status": "arrest"}, headers=headers
     )
@@ -81,7 +92,7 @@ def test_liaison_sees_and_updates_only_its_agency(login, referrals: dict[str, st
 def test_another_agencys_liaison_cannot_record_an_outcome(  # type: ignore[no-untyped-def]
     login, store: Store, referrals: dict[str, str]
 ) -> None:
-    client, csrf = login(Role.LIAISON, OTHER)
+    client, csrf = login(Role.LIAISON, f"AU:{OTHER}")
     refused = client.post(
         f"/api/referrals/{referrals['own']}/outcomes",
         json={"kind": "children_safeguarded", "count": 3},
@@ -112,7 +123,11 @@ def test_sign_out_is_audited(login, store: Store) -> None:  # type: ignore[no-un
     with store.session() as session:
         entries = [
             (e.actor, e.action, e.target_id)
-            for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+            for e in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action != "user.added")  # the fixture's own account
+                .order_by(AuditEvent.id)
+            )
         ]
     name = entries[0][2]
     assert entries == [(f"web:{name}", "login", name), (f"web:{name}", "logout", name)]
@@ -137,7 +152,7 @@ def test_outcomes_and_views_are_audited(login, store: Store, referrals: dict[str
         actions = [
             (e.action, e.target_type, e.target_id)
             for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))
-            if e.action != "login"
+            if e.action not in ("login", "user.added")
         ]
     assert actions == [
         ("view", "subject", "S-NZ"),

@@ -3,6 +3,8 @@ at once, found by polling otherwise), and the child stops with the server."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def _wait_finished(store: Store, job_id: int, limit: float = 120.0) -> str:
 def test_a_scan_queued_through_the_api_runs_in_the_job_process(
     store: Store, tmp_path: Path
 ) -> None:
-    app = make_app(store, tmp_path, start_jobs=True, job_workers=1)
+    app = make_app(store, tmp_path, start_jobs=True, job_workers=1, evidence_roots=(tmp_path,))
     name = add_role_user(store, Role.INVESTIGATOR)
     with TestClient(app):  # runs the lifespan: the child process starts and, at the end, stops
         runner = app.state.wake_jobs.__self__
@@ -71,3 +73,35 @@ def test_a_job_queued_without_a_wake_up_is_found_by_polling(store: Store, tmp_pa
     finally:
         assert runner.stop() is True
     runner.stop()  # twice is harmless
+
+
+def test_a_job_process_that_dies_is_restarted_and_later_jobs_run(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 12, finding 3: the child used to stay dead, and every later job stayed queued."""
+    app = make_app(store, tmp_path, start_jobs=True, job_workers=1, evidence_roots=(tmp_path,))
+    name = add_role_user(store, Role.INVESTIGATOR)
+    with TestClient(app):
+        runner = app.state.wake_jobs.__self__
+        assert isinstance(runner, JobProcess)
+        first = runner._process
+        assert first is not None and first.pid is not None
+        os.kill(first.pid, signal.SIGKILL)  # as a segfault or the out-of-memory killer would
+        deadline = time.monotonic() + 60
+        while runner._process is first or runner._process is None:
+            assert time.monotonic() < deadline, "the job process was not restarted"
+            time.sleep(0.05)
+        assert runner.restarts == 1
+        client, csrf = sign_in(app, name)
+        queued = client.post(
+            "/api/scans",
+            json={"evidence": "ev-after", "roots": [str(_folder(tmp_path))], "hash_sets": None},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert queued.status_code == 202, queued.text
+        job_id = queued.json()["id"]
+        assert _wait_finished(store, job_id) == DONE
+        answer = client.get(f"/api/jobs/{job_id}")  # the web server kept serving throughout
+        assert answer.status_code == 200 and answer.json()["status"] == DONE
+    second = runner._process
+    assert second is None  # stopped with the server

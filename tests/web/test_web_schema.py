@@ -36,14 +36,16 @@ CHECKS = [
 _FOLDER = Path(tempfile.mkdtemp(prefix="kaitiaki-schema-"))
 _STORE = open_store(f"sqlite:///{_FOLDER / 'kaitiaki.db'}")
 _APP = make_app(_STORE, _FOLDER)
-schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+_ADMIN = add_user(_STORE, "schema-admin", Role.ADMIN, PASSWORD, actor="cli:test")
+_TOKEN, _CSRF = create_session(_STORE, _ADMIN.id, "test", _APP.state.settings)
+_HEADERS = {"Cookie": f"{COOKIE}={_TOKEN}", "X-CSRF-Token": _CSRF}
+# The schema itself is served to signed-in users only.
+schema = schemathesis.openapi.from_asgi("/openapi.json", _APP, headers=_HEADERS)
 
 
 @pytest.fixture(scope="module")
 def admin_headers() -> dict[str, str]:
-    admin = add_user(_STORE, "schema-admin", Role.ADMIN, PASSWORD)
-    token, csrf = create_session(_STORE, admin.id, "test", _APP.state.settings)
-    return {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": csrf}
+    return _HEADERS
 
 
 @schema.parametrize()

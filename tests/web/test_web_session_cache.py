@@ -18,7 +18,7 @@ LATER = datetime.now(UTC) + timedelta(hours=1)
 
 
 def _user(token: str, user_id: int = 1) -> SessionUser:
-    return SessionUser(user_id, "ana", "reviewer", None, token_hash(token), "csrf", LATER)
+    return SessionUser(user_id, "ana", "reviewer", frozenset(), token_hash(token), "csrf", LATER)
 
 
 def test_an_entry_lives_for_its_ttl_and_never_past_the_session() -> None:

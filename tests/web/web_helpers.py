@@ -14,13 +14,14 @@ from PIL import Image
 from skimage import data as skdata
 
 from kaitiaki.store import Store
-from kaitiaki.users import Role, add_user
+from kaitiaki.users import Jurisdiction, Role, add_user, parse_jurisdiction
 from kaitiaki.web.app import create_app
 from kaitiaki.web.authz import Requirement, requirement_of
 from kaitiaki.web.settings import WebSettings
 
 PASSWORD = "a long test password"
 AGENCY = "New Zealand Police"
+JURISDICTION = f"NZ:{AGENCY}"
 
 
 def make_app(store: Store, tmp_path: Path, **settings: object) -> FastAPI:
@@ -30,13 +31,18 @@ def make_app(store: Store, tmp_path: Path, **settings: object) -> FastAPI:
     )
 
 
-def add_role_user(store: Store, role: Role, agency: str | None = None) -> str:
-    name = (
-        f"{role.value}-user" if agency in (None, AGENCY) else f"{role.value}-{agency[:4].lower()}"
-    )
-    add_user(
-        store, name, role, PASSWORD, agency=agency or (AGENCY if role == Role.LIAISON else None)
-    )
+def add_role_user(store: Store, role: Role, jurisdiction: str | None = None) -> str:
+    """A user of ``role`` (a liaison for ``jurisdiction``, "COUNTRY:AGENCY", by default the NZ
+    one); returns its name."""
+    if role != Role.LIAISON:
+        name = f"{role.value}-user"
+        pairs: list[Jurisdiction] = []
+    else:
+        pair = parse_jurisdiction(jurisdiction or JURISDICTION)
+        slug = re.sub(r"[^a-z0-9]+", "-", str(pair).lower()).strip("-")[:40]
+        name = "liaison-user" if jurisdiction in (None, JURISDICTION) else f"liaison-{slug}"
+        pairs = [pair]
+    add_user(store, name, role, PASSWORD, actor="test:setup", jurisdictions=pairs)
     return name
 
 

@@ -33,6 +33,7 @@ def _register() -> None:
         audit,
         demo,
         hashset,
+        keys,
         match,
         operation,
         priority,
@@ -50,7 +51,7 @@ def _register() -> None:
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, tracking, provider, users, audit, serve, triage, series):
+    for module in (*modules, refer, keys, tracking, provider, users, audit, serve, triage, series):
         module.register(app)
 
 

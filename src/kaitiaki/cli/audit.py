@@ -25,13 +25,27 @@ def verify_cmd(
         Path | None,
         typer.Option(help="Anchor file from 'audit anchor'; also catches a truncated log."),
     ] = None,
+    anchor_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Check against the newest anchor in this folder ('serve --anchor-dir').",
+            file_okay=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Recompute every hash and link; exit 1 listing the problems if the log was tampered with."""
-    from kaitiaki.audit import AnchorError, read_anchor, verify_log
+    from kaitiaki.audit import AnchorError, latest_anchor, read_anchor, verify_log
 
+    if anchor is not None and anchor_dir is not None:
+        raise typer.BadParameter("give --anchor or --anchor-dir, not both")
     with user_errors(AnchorError):
         found = None if anchor is None else read_anchor(anchor)
+        if anchor_dir is not None:
+            newest = latest_anchor(anchor_dir)
+            if newest is None:
+                raise AnchorError(f"{anchor_dir}: no anchor files (anchor-*.json) in it")
+            found = newest[1]
     result = verify_log(store_from(db), found)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")

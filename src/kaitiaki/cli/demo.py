@@ -89,15 +89,24 @@ def demo(
             f"hash set {name!r}: {imported.entry_count} entries, profile {imported.profile}"
         )
     roots = sorted(p for p in sample.iterdir() if p.is_dir() and p.name != "hashsets")
-    scan_with_progress(
-        store,
-        roots,
-        EVIDENCE,
-        ["standin-vics", "standin-video"],
-        workers,
-        description="benign demo sample",
-        acquired_by="kaitiaki demo",
-    )
+    from kaitiaki.scan.evidence import EvidenceExistsError, check_reuse
+    from kaitiaki.scan.hasher import display_path
+
+    try:  # a store given with --db, run again: the sample is scanned once (or resumed)
+        with store.session() as session:
+            check_reuse(session, EVIDENCE, [display_path(r) for r in roots], False)
+    except EvidenceExistsError:
+        console.print(f"evidence {EVIDENCE!r} is already in this store; not scanned again")
+    else:
+        scan_with_progress(
+            store,
+            roots,
+            EVIDENCE,
+            ["standin-vics", "standin-video"],
+            workers,
+            description="benign demo sample",
+            acquired_by="kaitiaki demo",
+        )
     print_summary(summarise(store, EVIDENCE), console)
 
     prefix = f"{sample}/"

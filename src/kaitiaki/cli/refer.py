@@ -1,8 +1,7 @@
-"""``kaitiaki refer``, ``kaitiaki verify`` and ``kaitiaki keys``: signed referral packages."""
+"""``kaitiaki refer`` and ``kaitiaki verify``: signed referral packages (keys: ``cli/keys.py``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +14,6 @@ from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 
 console = Console()
-keys_app = typer.Typer(
-    name="keys", help="Ed25519 keys that sign referral packages.", no_args_is_help=True
-)
 
 
 def refer(
@@ -29,7 +25,6 @@ def refer(
     key: Annotated[
         Path | None, typer.Option(help="Private key (default: the keys folder).")
     ] = None,
-    by: Annotated[str, typer.Option("--by", help="Who builds the packages.")] = "",
     subject: Annotated[
         list[str] | None, typer.Option("--subject", help="Only this subject (repeat).")
     ] = None,
@@ -40,6 +35,7 @@ def refer(
     db: DbOption = None,
 ) -> None:
     """Build one signed package per receiving agency about subjects not yet referred."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.refer.package import build_referrals
     from kaitiaki.refer.signing import SigningKeyError, default_key_path
 
@@ -47,7 +43,8 @@ def refer(
         if analysis is None:
             raise typer.BadParameter("give --analysis DIR or --workspace DIR")
         workspace = analysis / "workspace"
-    builder = by or os.environ.get("USER", "unknown")
+    # The builder on record is the operator at the keyboard, never a name typed in.
+    builder = cli_actor()
     with user_errors(SigningKeyError, FileNotFoundError, ValueError), console.status("building"):
         batch = build_referrals(
             store_from(db),
@@ -76,62 +73,58 @@ def refer(
     console.print(f"{len(batch)} package(s); {len(batch.already_referred)} already referred")
 
 
+EXIT_ALTERED = 1
+EXIT_UNKNOWN_SENDER = 3  # 2 is Typer's own code for a usage error
+
+
 def verify(
     package: Annotated[Path, typer.Argument(help="A received package folder.")],
     key: Annotated[
-        Path | None, typer.Option(help="The sender's public key, to prove origin.")
+        Path | None,
+        typer.Option(help="Check against this public key only, instead of the trust store."),
     ] = None,
+    db: DbOption = None,
 ) -> None:
-    """Check every file's SHA-256 and the manifest's signature; exit 1 naming what changed."""
-    from kaitiaki.refer.signing import verify_package
+    """Check every file's SHA-256 and who signed the manifest.
 
-    result = verify_package(package, key)
-    if result.key_fingerprint:
-        console.print(f"key fingerprint {result.key_fingerprint}")
+    Signatures are checked against the trust store (`kaitiaki keys trust add`), never
+    against the key inside the package; --key pins one key instead.
+
+    Exit status:
+    0 intact, signed by a trusted (or the pinned) key;
+    1 a file or the manifest altered, added or missing, or a bad signature;
+    3 intact but signed by a key not in the trust store (unknown sender).
+    """
+    from kaitiaki.refer.signing import SigningKeyError
+    from kaitiaki.refer.trust import verify_received
+
+    with user_errors(SigningKeyError):
+        # The store is opened only when it is needed: a pinned key needs none.
+        result = verify_received(None if key else store_from(db), package, pinned=key)
     console.print(result.trust_note)
-    if result.ok:
-        console.print(f"[green]intact[/]: {package}")
-        return
-    for line in result.problems():
-        console.print(f"[red]{escape(line)}[/]")
-    raise typer.Exit(1)
-
-
-@keys_app.command("generate")
-def keys_generate(
-    path: Annotated[Path | None, typer.Option(help="Where to write the private key.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing key.")] = False,
-) -> None:
-    """Create an Ed25519 key pair (private key mode 0600, public key beside it as .pub)."""
-    from kaitiaki.refer.signing import SigningKeyError, generate_key, load_public, public_path
-    from kaitiaki.refer.signing import fingerprint as fp
-
-    with user_errors(SigningKeyError):
-        written = generate_key(path, overwrite=force)
-    console.print(f"private key {written}\npublic key {public_path(written)}")
-    console.print(f"fingerprint {fp(load_public(public_path(written)))}")
-
-
-@keys_app.command("show")
-def keys_show(
-    path: Annotated[Path | None, typer.Option(help="The private key.")] = None,
-) -> None:
-    """Print the public key and its fingerprint, to give to receiving agencies."""
-    from kaitiaki.refer.signing import (
-        SigningKeyError,
-        default_key_path,
-        fingerprint,
-        load_private,
-        public_pem,
+    if not result.ok:
+        if result.key_fingerprint:
+            console.print(f"key fingerprint {result.key_fingerprint}")
+        for line in result.problems():
+            console.print(f"[red]{escape(line)}[/]")
+        raise typer.Exit(EXIT_ALTERED)
+    if not result.origin_proven:
+        console.print(
+            f"[red]unknown sender[/]: key fingerprint {result.key_fingerprint} is not in the "
+            "trust store; add it with `kaitiaki keys trust add` once its owner has confirmed "
+            "the fingerprint",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_UNKNOWN_SENDER)
+    signer = escape(result.sender) if result.sender else "the pinned key"
+    console.print(
+        f"[green]intact[/], signed by {signer} ({result.key_fingerprint}): {escape(str(package))}",
+        highlight=False,
+        soft_wrap=True,
     )
-
-    with user_errors(SigningKeyError):
-        private = load_private(path or default_key_path())
-    console.print(public_pem(private.public_key()).decode().strip(), highlight=False)
-    console.print(f"fingerprint {fingerprint(private.public_key())}")
 
 
 def register(root: typer.Typer) -> None:
     root.command("refer")(refer)
     root.command("verify")(verify)
-    root.add_typer(keys_app)

@@ -108,8 +108,11 @@ def scan_with_progress(
     *,
     description: str = "",
     acquired_by: str = "",
+    add_to_existing: bool = False,
+    instances_viewed: bool | None = None,
 ) -> ScanResult:
     """Run a scan under a Rich progress bar (files done, files/s, time left)."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.scan.runner import run_scan
 
     columns = (
@@ -135,7 +138,10 @@ def scan_with_progress(
             workers=workers,
             description=description,
             acquired_by=acquired_by,
+            add_to_existing=add_to_existing,
+            actor=cli_actor() if add_to_existing else None,
             on_progress=update,
+            instances_viewed=instances_viewed,
         )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
@@ -162,6 +168,24 @@ def scan(
     ] = None,
     description: Annotated[str, typer.Option(help="What the evidence is.")] = "",
     acquired_by: Annotated[str, typer.Option(help="Who acquired it.")] = "",
+    add_to_existing: Annotated[
+        bool,
+        typer.Option(
+            "--add-to-existing",
+            help="Add PATHS to an evidence item that already exists (audited); without it an"
+            " existing name is only resumed.",
+        ),
+    ] = False,
+    viewed_by_provider: Annotated[
+        Path | None,
+        typer.Option(
+            "--viewed-by-provider",
+            help="A provider export: FILE lists the files a person at the provider viewed, one"
+            " a line (MD5, SHA-1 or SHA-256 hex, or a path relative to the scanned folder)."
+            " Listed files are marked viewed, all others not viewed: those open only with a"
+            " legal basis.",
+        ),
+    ] = None,
     engine: EngineOption = EngineChoice.duckdb,
     spark_master: SparkMasterOption = None,
     spark_driver_memory: DriverMemoryOption = None,
@@ -179,17 +203,29 @@ def scan(
     With ``--engine spark`` the files are hashed on the Spark executors, which must see PATHS
     at the same place (a shared file system); the results are the same as a local scan's.
     """
+    from kaitiaki.audit import cli_actor
     from kaitiaki.engines.spark_session import SparkUnavailableError
     from kaitiaki.match import HashSetNotFoundError
+    from kaitiaki.scan.evidence import EvidenceExistsError
+    from kaitiaki.scan.provider_views import ViewedListError, check_list
     from kaitiaki.scan.summary import summarise
 
+    if viewed_by_provider is not None:
+        # Checked before the scan: a bad line fails now, not after hours of hashing.
+        with user_errors(ViewedListError):
+            listed = check_list(viewed_by_provider)
+        console.print(f"provider's viewed list: {listed.entries:,} entr(y/ies)")
+    # While the list is applied, new instances count as not viewed (the safe side).
+    instances_viewed = False if viewed_by_provider is not None else None
     store = store_from(db)
     if engine is EngineChoice.spark:
         from kaitiaki.engines.spark_session import SparkSettings, spark_session
         from kaitiaki.scan.spark_scan import run_spark_scan
 
         folder = results or Path(f"{evidence}.scan.parquet")
-        with user_errors(HashSetNotFoundError, FileNotFoundError, SparkUnavailableError):
+        with user_errors(
+            HashSetNotFoundError, FileNotFoundError, SparkUnavailableError, EvidenceExistsError
+        ):
             session = spark_session(
                 SparkSettings(master=spark_master, driver_memory=spark_driver_memory)
             )
@@ -202,7 +238,11 @@ def scan(
                 hash_set,
                 description=description,
                 acquired_by=acquired_by,
+                add_to_existing=add_to_existing,
+                actor=cli_actor() if add_to_existing else None,
+                instances_viewed=instances_viewed,
             )
+        _mark_viewed(store, done, viewed_by_provider, paths)
         if done.sources_skipped:
             console.print(f"resumed: {done.sources_skipped:,} files were already recorded")
         console.print(
@@ -211,8 +251,8 @@ def scan(
         )
         print_summary(summarise(store, evidence), console)
         return
-    with user_errors(HashSetNotFoundError, FileNotFoundError):
-        scan_with_progress(
+    with user_errors(HashSetNotFoundError, FileNotFoundError, EvidenceExistsError):
+        result = scan_with_progress(
             store,
             paths,
             evidence,
@@ -220,8 +260,23 @@ def scan(
             workers,
             description=description,
             acquired_by=acquired_by,
+            add_to_existing=add_to_existing,
+            instances_viewed=instances_viewed,
         )
+    _mark_viewed(store, result, viewed_by_provider, paths)
     print_summary(summarise(store, evidence), console)
+
+
+def _mark_viewed(store: Store, result: ScanResult, listed: Path | None, paths: list[Path]) -> None:
+    """Apply the provider's viewed list to the evidence item just scanned (audited)."""
+    if listed is None:
+        return
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.scan.provider_views import ViewedListError, mark_viewed
+
+    with user_errors(ViewedListError):
+        marks = mark_viewed(store, result.evidence_id, listed, paths, actor=cli_actor())
+    console.print(marks.describe(), soft_wrap=True)
 
 
 def summary(

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from kaitiaki.cli.options import DbOption
 
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
 console = Console()
+
+
+def server_config(
+    app: FastAPI, host: str, port: int, forwarded_allow_ips: str | None
+) -> uvicorn.Config:
+    """uvicorn's settings. X-Forwarded-For/-Proto are believed only from the proxies named in
+    ``forwarded_allow_ips`` (uvicorn's proxy-headers middleware then makes the real client the
+    request's peer, which the sign-in limits key on); with none named, never: any client could
+    send them and spread its guesses over invented addresses."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+    )
 
 
 def serve(
@@ -29,11 +53,53 @@ def serve(
         ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Folder for uploads and job outputs.", file_okay=False)
+        Path | None,
+        typer.Option(
+            "--work-root",
+            "--data-dir",
+            help="Work folder: uploads and job outputs; jobs from the web write nowhere else.",
+            file_okay=False,
+        ),
+    ] = None,
+    evidence_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A folder jobs from the web may read evidence from (repeat for several); "
+            "none: the web refuses scans and analyses. The CLI is not limited by it.",
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+        ),
     ] = None,
     job_workers: Annotated[
         int, typer.Option(help="Background jobs run at once (in a child process).", min=1)
     ] = 2,
+    job_memory_gb: Annotated[
+        float | None,
+        typer.Option(
+            help="Most memory one background job may use (GiB of address space); a job that "
+            "asks for more fails with the reason instead of exhausting the machine.",
+            min=0.5,
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated addresses or networks of the TLS proxies in front of the "
+            "server: X-Forwarded-For and -Proto are believed from these only.",
+        ),
+    ] = None,
+    anchor_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write an audit anchor (the log's head) here on a schedule; the web's "
+            "verification checks the newest. Use storage the database's writers cannot change.",
+            file_okay=False,
+        ),
+    ] = None,
+    anchor_every: Annotated[
+        int, typer.Option(help="Minutes between audit anchors (with --anchor-dir).", min=1)
+    ] = 15,
     db: DbOption = None,
 ) -> None:
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""
@@ -53,10 +119,28 @@ def serve(
         with console.status("preparing the demo operation (first run takes a minute)"):
             prepare_demo(store, demo, say=console.print)
     folder = data_dir or (demo / "web" if demo is not None else Path("kaitiaki-web"))
-    settings = WebSettings(secure_cookies=secure_cookies, job_workers=job_workers, data_dir=folder)
+    roots = list(evidence_root or [])
+    if demo is not None and not roots:
+        from kaitiaki.web.demo import demo_evidence_roots
+
+        roots = demo_evidence_roots(demo)
+    if not roots:
+        console.print(
+            "no --evidence-root: scans and analyses from the web are refused "
+            "(the command line is not limited)"
+        )
+    settings = WebSettings(
+        secure_cookies=secure_cookies,
+        job_workers=job_workers,
+        job_memory_limit=None if job_memory_gb is None else int(job_memory_gb * 2**30),
+        data_dir=folder,
+        evidence_roots=tuple(roots),
+        anchor_dir=anchor_dir,
+        anchor_every=timedelta(minutes=anchor_every),
+    )
     app = create_app(store, settings)
     console.print(f"kaitiaki: http://{host}:{port}/  (Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False)
+    uvicorn.Server(server_config(app, host, port, forwarded_allow_ips)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -23,14 +23,23 @@ def status(
     referral: Annotated[str, typer.Argument(metavar="REF")],
     new_status: Annotated[str, typer.Argument(metavar="STATUS")],
     note: Annotated[str, typer.Option(help="Why, or what the partner said.")] = "",
-    by: Annotated[str, typer.Option(help="Who records the change.")] = "investigator",
     db: DbOption = None,
 ) -> None:
-    """Move a referral to the next status of its lifecycle (no step skipped)."""
-    from kaitiaki.refer.lifecycle import LifecycleError, change_status
+    """Move a referral to the next status of its lifecycle (no step skipped); recorded as the
+    operator at the keyboard ($KAITIAKI_USER, else the login name)."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.refer.service import ReferralError, change_status
+    from kaitiaki.users.scope import Scope
 
-    with user_errors(LifecycleError):
-        change = change_status(store_from(db), referral, new_status, by=by, note=note)
+    with user_errors(ReferralError):
+        change = change_status(
+            store_from(db),
+            referral,
+            new_status,
+            actor=cli_actor(),
+            scope=Scope.operator(),
+            note=note,
+        )
     console.print(f"referral {change.referral_id}: {change.status} ({change.at:%Y-%m-%d %H:%M})")
 
 
@@ -39,10 +48,11 @@ def history_cmd(
     db: DbOption = None,
 ) -> None:
     """Every status change of a referral, oldest first."""
-    from kaitiaki.refer.lifecycle import LifecycleError, history
+    from kaitiaki.refer.service import ReferralError, history
+    from kaitiaki.users.scope import Scope
 
-    with user_errors(LifecycleError):
-        changes = history(store_from(db), referral)
+    with user_errors(ReferralError):
+        changes = history(store_from(db), referral, scope=Scope.operator())
     table = Table(title=f"Referral {referral}")
     for column in ("when", "status", "by", "note"):
         table.add_column(column)
@@ -54,14 +64,19 @@ def history_cmd(
 @outcomes_app.command("import")
 def outcomes_import(
     csv_file: Annotated[Path, typer.Argument(metavar="CSV")],
-    by: Annotated[str, typer.Option(help="Who reported (kept in the history).")] = "partner",
     db: DbOption = None,
 ) -> None:
-    """Import referral_id,subject_id,status,date,arrested,children_safeguarded,note rows."""
-    from kaitiaki.refer.outcomes import OutcomesError, import_outcomes
+    """Import referral_id,subject_id,status,date,arrested,children_safeguarded,note rows; each
+    change is audited as the operator at the keyboard, naming the file and its row."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.refer.outcomes import OutcomesError
+    from kaitiaki.refer.service import import_outcomes
+    from kaitiaki.users.scope import Scope
 
-    with user_errors(OutcomesError):
-        result = import_outcomes(store_from(db), csv_file, by=by)
+    with user_errors(OutcomesError, OSError):
+        result = import_outcomes(
+            store_from(db), csv_file, actor=cli_actor(), scope=Scope.operator()
+        )
     console.print(
         f"imported {result.rows:,} row(s): {result.status_changes:,} status change(s), "
         f"{result.arrested:,} arrested, {result.children_safeguarded:,} children safeguarded"
@@ -75,9 +90,11 @@ def stats(
     db: DbOption = None,
 ) -> None:
     """The operation's figures: accounts, subjects, referrals, outcomes; optional charts."""
-    from kaitiaki.refer.stats import operation_stats, write_charts
+    from kaitiaki.refer.service import figures as operation_figures
+    from kaitiaki.refer.stats import write_charts
+    from kaitiaki.users.scope import Scope
 
-    figures = operation_stats(store_from(db))
+    figures = operation_figures(store_from(db), scope=Scope.operator())
     table = Table(title="Operation figures")
     table.add_column("")
     table.add_column("value", justify="right")

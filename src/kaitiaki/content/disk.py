@@ -35,6 +35,7 @@ from kaitiaki.content.archivebase import (
 from kaitiaki.content.diskimage import DiskImageError, open_image
 from kaitiaki.content.diskmagic import file_system_at_start
 from kaitiaki.content.disktimes import fs_times, utc_clock
+from kaitiaki.content.diskwatch import watched
 
 MAX_FOLDER_DEPTH = 256
 NOT_RECOVERABLE = "content not recoverable: deleted, and the file system no longer maps its blocks"
@@ -93,19 +94,57 @@ def iter_disk_files(
 
     ``size`` is the stream's length; ``original`` the evidence file it came from, if any (an E01
     set's other segments lie beside it). A partition without a readable file system is one
-    member with an error; an image with none at all raises ``DiskImageError``.
+    member with an error; an image with none at all raises ``DiskImageError``. The file systems
+    are walked in a watched child process (``diskwatch``); files are read here.
     """
-    for member, file, _ in _walk_image(stream, mime, size, original):
-        yield member if file is None else _with_opener(member, file)
+    with ExitStack() as stack:
+        files = _ImageFiles(stream, mime, size, original, stack)
+        for entry in list_disk_files(stream, mime, size, original):
+            yield files.member(entry)
 
 
 def list_disk_files(
     stream: BinaryIO, mime: str, size: int, original: Path | None = None
 ) -> Iterator[DiskEntry]:
     """``iter_disk_files`` as a listing: the same members in the same order, no content read."""
-    for member, file, volume in _walk_image(stream, mime, size, original):
-        address = None if file is None else int(file.info.meta.addr)
-        yield DiskEntry(member, volume, address)
+
+    def walk() -> Iterator[DiskEntry]:
+        for member, file, volume in _walk_image(stream, mime, size, original):
+            address = None if file is None else int(file.info.meta.addr)
+            yield DiskEntry(member, volume, address)
+
+    return watched(walk)
+
+
+class _ImageFiles:
+    """Listed files' content, read from the image (opened on the first file that has any)."""
+
+    def __init__(
+        self, stream: BinaryIO, mime: str, size: int, original: Path | None, stack: ExitStack
+    ) -> None:
+        self._open = partial(open_image, stream, mime, size, stack, original)
+        self._image: Any = None
+        self._file_systems: dict[int, Any] = {}
+
+    def image(self) -> Any:
+        if self._image is None:
+            self._image, _ = self._open()
+        return self._image
+
+    def member(self, entry: DiskEntry) -> ArchiveMember:
+        """``entry``'s member with an opener that reads the file from the image."""
+        if entry.address is None:
+            return entry.member
+        fs = self._file_systems.get(entry.volume)
+        if fs is None:
+            fs = self._file_systems[entry.volume] = pytsk3.FS_Info(
+                self.image(), offset=entry.volume
+            )
+        return _with_opener(entry.member, fs.open_meta(inode=entry.address))
+
+    def clear(self) -> None:
+        self._file_systems.clear()
+        self._image = None
 
 
 class OpenDiskImage:
@@ -116,23 +155,18 @@ class OpenDiskImage:
         try:
             stream = self._stack.enter_context(path.open("rb"))
             size = os.fstat(stream.fileno()).st_size
-            self._image, _ = open_image(stream, mime, size, self._stack, path)
+            self._files = _ImageFiles(stream, mime, size, path, self._stack)
+            self._files.image()  # opened now: its errors belong to opening
         except BaseException:
             self._stack.close()
             raise
-        self._file_systems: dict[int, Any] = {}
 
     def member(self, entry: DiskEntry) -> ArchiveMember:
         """``entry``'s member with an opener that reads the file from the image."""
-        if entry.address is None:
-            return entry.member
-        fs = self._file_systems.get(entry.volume)
-        if fs is None:
-            fs = self._file_systems[entry.volume] = pytsk3.FS_Info(self._image, offset=entry.volume)
-        return _with_opener(entry.member, fs.open_meta(inode=entry.address))
+        return self._files.member(entry)
 
     def close(self) -> None:
-        self._file_systems.clear()
+        self._files.clear()
         self._stack.close()
 
 

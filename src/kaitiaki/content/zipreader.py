@@ -43,7 +43,9 @@ def iter_zip(stream: BinaryIO, budget: ExpansionBudget) -> Iterator[ArchiveMembe
     with archive:
         for info in archive.infolist():
             budget.add_member()
-            if info.is_dir():
+            # Not ``info.is_dir()``: it fails on a name that is empty once zipfile has cut it at
+            # a NUL ("\0evil"), which a hostile archive can carry.
+            if info.filename.endswith("/"):
                 continue
             yield _member(archive, info, budget)
 

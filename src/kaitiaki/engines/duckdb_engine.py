@@ -22,6 +22,7 @@ from kaitiaki.engines.base import (
     tables_of,
 )
 from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb, sql_ident, sql_literal
+from kaitiaki.exports.csvcells import duckdb_safe_query
 
 # Columns a query can do without: absent ones read as NULL.
 OPTIONAL = {
@@ -115,7 +116,8 @@ def write_arrow(table: Any, out: Path, fmt: OutputFormat) -> int:
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, out: Path, fmt: OutputFormat) -> int:
     """COPY a query to ``out`` through a temporary file; rows written."""
     if fmt == "csv":
-        sql = _iso_timestamps(con, sql)
+        # Account ids and names come from suspects: no text cell may run as a formula.
+        sql = duckdb_safe_query(con, _iso_timestamps(con, sql))
         options = "FORMAT csv, HEADER"
     elif fmt == "parquet":
         options = "FORMAT parquet, COMPRESSION zstd"

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from kaitiaki.hashsets.entry import HashSetFormatError
 
 Progress = Callable[[int], None]
 """Called with the number of bytes of the input read so far."""
 
 UTF8_BOM = codecs.BOM_UTF8
+# Longest line of a plain or CSV list: a digest list has lines of under 100 characters, a CSV
+# row with notes a few thousand; a file of one endless line must not be read whole.
+MAX_LINE_CHARS = 1 << 20
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -100,3 +106,25 @@ class Utf8Recoder(io.RawIOBase):
         view[:count] = self._pending[:count]
         self._pending = self._pending[count:]
         return count
+
+
+def text_lines(src: SourceFile, encoding: str, max_chars: int = MAX_LINE_CHARS) -> Iterator[str]:
+    """Text lines of ``src`` (terminators kept), each at most ``max_chars`` characters.
+
+    Leaves ``src`` open: the digest still needs what follows. A longer line is refused with
+    its number rather than read into memory whole.
+    """
+    text = io.TextIOWrapper(io.BufferedReader(src), encoding=encoding, newline="")
+    try:
+        number = 0
+        while line := text.readline(max_chars + 1):
+            number += 1
+            if len(line) > max_chars and not line.endswith(("\n", "\r")):
+                raise HashSetFormatError(
+                    src.path, f"line {number}", f"a line longer than {max_chars} characters"
+                )
+            yield line
+    finally:
+        # Without detaching, collecting the wrappers would close ``src`` under the importer.
+        with contextlib.suppress(ValueError):
+            text.detach().detach()

@@ -8,8 +8,6 @@ back, so nothing half-imported stays behind.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -32,7 +30,7 @@ from kaitiaki.hashsets.entry import (
 )
 from kaitiaki.hashsets.plain import Hex64, export_plain, read_plain
 from kaitiaki.hashsets.profiles import UnknownCategoryError, get_profile, profile_for_vics_region
-from kaitiaki.hashsets.source import Progress, SourceFile
+from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -132,21 +130,10 @@ def _reader(
     if fmt == "vics":
         header = read_header(path)
         return read_vics(path, src, header), profile or profile_for_vics_region(header.region)
-    lines = _lines(src, "utf-16" if src.skip_bom() == "utf-16" else "utf-8")
+    lines = text_lines(src, "utf-16" if src.skip_bom() == "utf-16" else "utf-8")
     if fmt == "csv":
         return read_csv(path, lines, columns, hex64=hex64), profile or "none"
     return read_plain(path, lines, hex64=hex64), profile or "none"
-
-
-def _lines(src: SourceFile, encoding: str) -> Iterator[str]:
-    """Text lines of ``src``, leaving ``src`` open: the digest still needs what follows."""
-    text = io.TextIOWrapper(io.BufferedReader(src), encoding=encoding, newline="")
-    try:
-        yield from text
-    finally:
-        # Without detaching, collecting the wrappers would close ``src`` under the importer.
-        with contextlib.suppress(ValueError):
-            text.detach().detach()
 
 
 def _write(

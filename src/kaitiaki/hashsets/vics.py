@@ -4,7 +4,8 @@ and a streaming v2.0 export.
 A VICS document is one JSON object: the data-model header (``odata.metadata`` in v1.x,
 ``@odata.context`` in v2.0), then ``value``: Media records (``#Media``) or Cases each holding
 ``Media[]`` (``#Cases``). National sets are multi-GB single documents, so the header is read
-by a short event scan and the records by ``ijson.items``: one record in memory at a time.
+by a short scan and the records one at a time, both through ``kaitiaki.content.boundedjson``
+(bounded numbers, nesting, strings and records: a hostile file is refused, never a crash).
 
 VICS has no top-level field for SHA-256 or PDQ. It has ``AlternativeHashes``, a list of
 ``{"HashName", "HashValue"}`` (PhotoDNA travelled there in 1.x), so our export writes SHA-256
@@ -27,8 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-import ijson
-
+from kaitiaki.content.boundedjson import (
+    ANY_ITEM,
+    DEFAULT_LIMITS,
+    BoundedJsonError,
+    JsonLimits,
+    iter_records,
+    read_head,
+)
 from kaitiaki.hashsets.entry import (
     MAX_MEDIA_ID,
     MAX_SERIES,
@@ -87,27 +94,27 @@ class VicsHeader:
 
 
 def _json_stream(source: SourceFile) -> io.RawIOBase:
-    """The document as UTF-8 bytes for ijson, past any byte-order mark."""
+    """The document as UTF-8 bytes, past any byte-order mark."""
     return Utf8Recoder(source) if source.skip_bom() == "utf-16" else source
 
 
-def read_header(path: Path) -> VicsHeader:
+def read_header(path: Path, limits: JsonLimits = DEFAULT_LIMITS) -> VicsHeader:
     """Find and check the data-model header; it must come before ``value``."""
     with SourceFile(path) as source:
-        context: str | None = None
+        stream = _json_stream(source)
         try:
-            for prefix, event, value in ijson.parse(_json_stream(source)):
-                if prefix == "" and event == "start_map":
-                    continue
-                if prefix == "" and event == "map_key" and value == "value":
-                    break
-                if prefix in CONTEXT_KEYS and event == "string":
-                    context = value
-                    break
-                if prefix == "" and event not in ("map_key", "end_map"):
-                    raise HashSetFormatError(path, "start", "not a JSON object: not a VICS file")
-        except ijson.JSONError as exc:
-            raise HashSetFormatError(path, "header", f"invalid JSON: {_first_line(exc)}") from None
+            members, _ = read_head(stream, "value", limits, base=source.position)
+        except BoundedJsonError as exc:
+            if exc.reason.startswith("not a JSON object"):
+                raise HashSetFormatError(
+                    path, "start", "not a JSON object: not a VICS file"
+                ) from None
+            where = f"header, {_offset(source, stream, exc)}"
+            raise HashSetFormatError(path, where, f"invalid JSON: {exc.reason}") from None
+    found_context = next(
+        (members[k] for k in CONTEXT_KEYS if isinstance(members.get(k), str)), None
+    )
+    context: str | None = found_context
     if context is None:
         raise HashSetFormatError(
             path, "header", "no @odata.context or odata.metadata before 'value': not a VICS file"
@@ -123,14 +130,23 @@ def read_header(path: Path) -> VicsHeader:
     return VicsHeader(context, version, region, kind)
 
 
-def read_vics(path: Path, source: SourceFile, header: VicsHeader) -> Iterator[Parsed]:
-    """Every Media record of the document as an entry, in file order, one at a time."""
-    prefix = "value.item" if header.kind == "Media" else "value.item.Media.item"
+def read_vics(
+    path: Path, source: SourceFile, header: VicsHeader, limits: JsonLimits = DEFAULT_LIMITS
+) -> Iterator[Parsed]:
+    """Every Media record of the document as an entry, in file order, one at a time.
+
+    The document goes through ``boundedjson``: numbers, nesting, strings and records are
+    bounded, so a hostile file is refused with its position instead of crashing the process.
+    """
+    prefix = (
+        ("value", ANY_ITEM) if header.kind == "Media" else ("value", ANY_ITEM, "Media", ANY_ITEM)
+    )
     count = 0
     record: Any = None
+    stream = _json_stream(source)
     try:
-        for record in ijson.items(_json_stream(source), prefix, use_float=True):
-            count += 1
+        for item in iter_records(stream, prefix, limits, base=source.position):
+            count, record = item.index, item.value
             where = _where(count, record)
             if not isinstance(record, dict):
                 raise HashSetFormatError(path, where, "a Media record must be a JSON object")
@@ -143,10 +159,11 @@ def read_vics(path: Path, source: SourceFile, header: VicsHeader) -> Iterator[Pa
             except EntryError as exc:
                 raise HashSetFormatError(path, where, str(exc)) from None
             yield Parsed(entry, where)
-    except ijson.JSONError as exc:
+    except BoundedJsonError as exc:
         after = f"after {_where(count, record)}" if count else "before the first Media record"
+        inside = f", in Media record #{exc.record}" if exc.record is not None else ""
         raise HashSetFormatError(
-            path, f"{after}, {_byte_position(source, exc)}", f"invalid JSON: {_first_line(exc)}"
+            path, f"{after}{inside}, {_offset(source, stream, exc)}", f"invalid JSON: {exc.reason}"
         ) from None
 
 
@@ -306,25 +323,7 @@ def _where(count: int, record: Any) -> str:
     return f"Media record #{count}" + (f" (MediaID {media_id})" if media_id is not None else "")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().split("\n")[0]
-
-
-def _byte_position(source: SourceFile, exc: Exception) -> str:
-    """Where ijson stopped, as exactly as its message allows.
-
-    yajl (ijson's C backend) reports no offset, only a 30-byte snippet before the error, from
-    the block it was parsing: the latest block read. Finding the snippet in that block gives
-    the exact offset; when it is not unique we give the block's range.
-    """
-    start, chunk = source.last_start, source.last_chunk
-    lines = str(exc).split("\n")
-    if "premature EOF" in lines[0]:
-        return f"at the end of the file (byte {source.position})"
-    if len(lines) >= 3 and "^" in lines[2]:
-        caret = lines[2].index("^")
-        before = lines[1][:caret].lstrip(" ").encode("utf-8", "replace")
-        flat = chunk.replace(b"\n", b" ").replace(b"\r", b" ")
-        if len(before) >= 8 and flat.count(before) == 1:
-            return f"at byte offset {start + flat.index(before) + len(before)}"
-    return f"between byte offsets {start} and {start + len(chunk)}"
+def _offset(source: SourceFile, stream: io.RawIOBase, exc: BoundedJsonError) -> str:
+    # A UTF-16 file is read re-encoded as UTF-8, so the offset is in those bytes.
+    recoded = " of the file re-encoded as UTF-8" if stream is not source else ""
+    return f"byte offset {exc.offset}{recoded}"

@@ -174,6 +174,22 @@ def finish(
     return _transition(store, late, claim, action, reason, message=values["message"])
 
 
+def worker_died(store: Store, claim: Claim, error: str) -> bool:
+    """Fail a job whose worker process died under it; progress stays as last reported.
+
+    Never re-queued: a job that killed its worker once (a crash in a parser, memory run out)
+    would kill the next one too.
+    """
+    values: dict[str, Any] = {
+        "status": FAILED,
+        "message": "failed: its worker died",
+        "error": error,
+        "finished_at": now(),
+        "heartbeat_at": None,
+    }
+    return _transition(store, _mine(claim).values(**values), claim, _ACTIONS[FAILED], error)
+
+
 def requeue(store: Store, claim: Claim, message: str) -> bool:
     """Put a resumable job back in the queue (the runner is stopping); it resumes later."""
     statement = _mine(claim).values(status=QUEUED, message=message, heartbeat_at=None)

@@ -1,10 +1,15 @@
-"""Checking a job's parameters at submit time; every error names the field it is about."""
+"""Checking a job's parameters at submit time; every error names the field it is about.
+
+Path parameters are checked by ``jobs.paths``, against the roots the web server may touch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
+
+# Set by the web server (``jobs.paths``), never by a request: the folders a job may touch.
+CONFINEMENT = "confinement"
 
 
 class JobParamsError(ValueError):
@@ -20,7 +25,7 @@ def only(params: dict[str, Any], allowed: Iterable[str]) -> None:
     """Refuse unknown fields: a misspelt option silently ignored would run the wrong job."""
     if not isinstance(params, dict):
         raise JobParamsError("params", "must be an object of named parameters")
-    unknown = sorted(set(params) - set(allowed))
+    unknown = sorted(set(params) - {*allowed, CONFINEMENT})
     if unknown:
         raise JobParamsError(unknown[0], f"unknown parameter; expected one of {sorted(allowed)}")
 
@@ -71,26 +76,3 @@ def flag(params: dict[str, Any], field: str, *, default: bool = False) -> bool:
     if not isinstance(value, bool):
         raise JobParamsError(field, "must be true or false")
     return value
-
-
-def existing_path(value: str, field: str, *, kind: str = "any") -> str:
-    """``value`` made absolute (the runner may have another working directory); it must exist."""
-    path = Path(value).expanduser().absolute()
-    try:
-        if kind == "file" and not path.is_file():
-            raise JobParamsError(field, f"no such file: {path}")
-        if kind == "dir" and not path.is_dir():
-            raise JobParamsError(field, f"no such folder: {path}")
-        if kind == "any" and not path.exists():
-            raise JobParamsError(field, f"no such file or folder: {path}")
-    except OSError as error:  # a name too long for the file system, say
-        raise JobParamsError(field, f"cannot be checked: {error.strerror or error}") from None
-    return str(path)
-
-
-def output_dir(value: str, field: str) -> str:
-    """A folder the job will write: it may not exist yet, but must not be a file."""
-    path = Path(value).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise JobParamsError(field, f"exists and is not a folder: {path}")
-    return str(path)

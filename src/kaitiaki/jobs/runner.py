@@ -23,6 +23,8 @@ from datetime import timedelta
 from kaitiaki.jobs import claims
 from kaitiaki.jobs.claims import Claim
 from kaitiaki.jobs.context import JobCancelled, JobContext, JobStopped
+from kaitiaki.jobs.isolation import run_isolated
+from kaitiaki.jobs.kind import JobKind
 from kaitiaki.jobs.kinds import get_kind
 from kaitiaki.jobs.queue import work_arrived
 from kaitiaki.jobs.view import DONE, FAILED, INTERRUPTED
@@ -43,6 +45,8 @@ class JobRunner:
         poll_interval: float = 1.0,
         max_attempts: int = 3,
         progress_interval: float = 0.5,
+        isolate: bool = False,
+        memory_limit: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers: a runner needs at least one worker")
@@ -52,6 +56,12 @@ class JobRunner:
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.progress_interval = progress_interval
+        # Each attempt in a process of its own (see ``isolation``): what the server uses. In
+        # this process (the default) for the CLI, tests and kinds registered at run time.
+        self.isolate = isolate
+        if memory_limit is not None and not isolate:
+            raise ValueError("memory_limit: only an isolated runner can limit a job's memory")
+        self.memory_limit = memory_limit
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -185,32 +195,18 @@ class JobRunner:
                 store, claim, FAILED, message="failed", done=0, total=None, error=str(exc)
             )
             return
-        try:
-            result = kind.run(ctx, dict(claim.params))
-        except JobCancelled:
-            log.info("job %d: cancelled", claim.id)
-        except JobStopped:
-            if kind.resumable:
-                claims.requeue(store, claim, "re-queued: the server stopped; it resumes on restart")
-            else:
-                claims.finish(
-                    store,
-                    claim,
-                    INTERRUPTED,
-                    message="interrupted: the server stopped while it ran; submit it again",
-                    done=ctx.done,
-                    total=ctx.total,
-                )
-        except Exception as exc:
-            log.exception("job %d (%s) failed", claim.id, claim.kind)
-            error = f"{type(exc).__name__}: {exc}"
-            claims.finish(
-                store, claim, FAILED, message="failed", done=ctx.done, total=ctx.total, error=error
+        if self.isolate:
+            run_isolated(
+                self.store_url,
+                store,
+                claim,
+                kind,
+                stopping=self._stopping.is_set,
+                interval=self.progress_interval,
+                memory_limit=self.memory_limit,
             )
         else:
-            total = ctx.total if ctx.total is not None else ctx.done
-            done = max(ctx.done, total)
-            claims.finish(store, claim, DONE, message="done", done=done, total=total, result=result)
+            run_attempt(store, claim, kind, ctx)
 
     def _heartbeat(self, claim: Claim, ctx: JobContext, finished: threading.Event) -> None:
         while not finished.wait(self.lease / 4):
@@ -219,3 +215,36 @@ class JobRunner:
                     ctx.lost()
             except Exception:
                 log.exception("job %d: heartbeat failed", claim.id)
+
+
+def run_attempt(store: Store, claim: Claim, kind: JobKind, ctx: JobContext) -> None:
+    """Run one attempt of ``claim`` and record how it ended; what the work raises is caught.
+
+    Shared by the in-thread runner and an isolated attempt's child process.
+    """
+    try:
+        result = kind.run(ctx, dict(claim.params))
+    except JobCancelled:
+        log.info("job %d: cancelled", claim.id)
+    except JobStopped:
+        if kind.resumable:
+            claims.requeue(store, claim, "re-queued: the server stopped; it resumes on restart")
+        else:
+            claims.finish(
+                store,
+                claim,
+                INTERRUPTED,
+                message="interrupted: the server stopped while it ran; submit it again",
+                done=ctx.done,
+                total=ctx.total,
+            )
+    except Exception as exc:
+        log.exception("job %d (%s) failed", claim.id, claim.kind)
+        error = f"{type(exc).__name__}: {exc}"
+        claims.finish(
+            store, claim, FAILED, message="failed", done=ctx.done, total=ctx.total, error=error
+        )
+    else:
+        total = ctx.total if ctx.total is not None else ctx.done
+        done = max(ctx.done, total)
+        claims.finish(store, claim, DONE, message="done", done=done, total=total, result=result)

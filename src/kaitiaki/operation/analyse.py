@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from kaitiaki.accounts import (
 from kaitiaki.engines import DuckDBEngine, Engine, write_flagged_accounts
 from kaitiaki.engines.spark_engine import SparkEngine
 from kaitiaki.engines.spark_session import SparkSettings
+from kaitiaki.exports import csvcells
 from kaitiaki.geo import IpInfo, load_agencies, open_geolocator
 from kaitiaki.operation.flag import SeriesMet, flag_catalog
 from kaitiaki.operation.persist import save_results
@@ -117,11 +117,12 @@ def open_engine(options: AnalysisOptions) -> DuckDBEngine | SparkEngine:
 def _merge_rejects(parts: Iterable[Path], out: Path) -> int:
     count = 0
     with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvcells.writer(handle)
         writer.writerow(["file", "row", "reason"])
         for part in parts:
             with part.open(newline="", encoding="utf-8") as source:
-                rows = csv.reader(source)
+                # The parts are already neutralised: restore on reading, or cells get two quotes.
+                rows = csvcells.reader(source)
                 next(rows, None)
                 for row in rows:
                     writer.writerow(row)
@@ -203,7 +204,7 @@ def _write_subjects(
     agency_of: Callable[[str | None], str],
 ) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvcells.writer(handle)
         writer.writerow(
             [
                 "subject_id",
@@ -239,7 +240,7 @@ def _write_subjects(
 def _write_links(path: Path, resolution: Resolution, keep: set[str]) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvcells.writer(handle)
         writer.writerow(["account_a", "account_b", "reason"])
         for link in resolution.links:
             if link.account_a in keep:

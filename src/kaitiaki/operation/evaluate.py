@@ -7,11 +7,11 @@ silently; malformed rows must all be in the rejects, at their row numbers.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kaitiaki.accounts import pairwise_precision_recall
+from kaitiaki.exports import csvcells
 from kaitiaki.simulate.operation import load_ground_truth
 
 COUNTS = ("flagged_files", "uploads", "downloads", "views", "shares", "first_seen", "last_seen")
@@ -47,7 +47,7 @@ class Evaluation:
 
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return list(csvcells.DictReader(handle))
 
 
 def evaluate(out: Path, truth_path: Path) -> Evaluation:

@@ -21,6 +21,7 @@ from typing import Literal
 import duckdb
 
 from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb, sql_literal
+from kaitiaki.exports.csvcells import duckdb_cell
 from kaitiaki.records.mapping import KINDS, ColumnMapping, Kind, load_mapping
 from kaitiaki.records.passes import Job, Progress
 from kaitiaki.records.sources import (
@@ -224,7 +225,9 @@ def write_rejects(
         " CAST(NULL AS VARCHAR) AS reason WHERE false"
     )
     con.execute(
-        f'COPY (SELECT file, row_n AS "row", reason FROM ({union}) ORDER BY i, row_n)'
+        # File names and reasons (which quote values) from outside: no cell may be a formula.
+        f'COPY (SELECT {duckdb_cell("file")} AS file, row_n AS "row", {duckdb_cell("reason")}'
+        f" AS reason FROM ({union}) ORDER BY i, row_n)"
         f" TO {sql_literal(str(out))} (FORMAT csv, HEADER)"
     )
     counts = con.execute(

@@ -63,6 +63,9 @@ FIELDS: dict[Kind, tuple[tuple[str, bool], ...]] = {
         ("sha1", False),
         ("sha256", False),
         ("pdq", False),
+        # Whether a person at the provider viewed the object (NCMEC's fileViewedByEsp):
+        # true/false, empty where the provider does not say (records.validate.catalog_sql).
+        ("viewed_by_provider", False),
     ),
 }
 
@@ -80,6 +83,8 @@ DEFAULT_ACTION_VALUES: dict[str, Action] = {
 }
 
 _OPTION_KEYS = {"timestamp_format", "delimiter", "action_values"}
+# A mapping names a few columns; anything bigger is not one (and is not read whole).
+MAX_MAPPING_BYTES = 1 << 20
 
 
 class MappingError(ValueError):
@@ -132,9 +137,18 @@ class ColumnMapping:
 def load_mapping(path: Path) -> ColumnMapping:
     """Read a mapping file; every problem is a MappingError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MAPPING_BYTES + 1)
     except OSError as exc:
         raise MappingError(f"{path}: cannot read the mapping file: {exc.strerror}") from exc
+    if len(raw) > MAX_MAPPING_BYTES:
+        raise MappingError(f"{path}: larger than {MAX_MAPPING_BYTES} bytes; not a mapping file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from exc
     return parse_mapping(text, source=str(path))
 
 
@@ -143,6 +157,11 @@ def parse_mapping(text: str, *, source: str = "<mapping>") -> ColumnMapping:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise MappingError(f"{source}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise MappingError(f"{source}: not valid TOML: {exc}") from None
     unknown = sorted(set(doc) - set(KINDS))
     if unknown:
         raise MappingError(

@@ -23,7 +23,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from kaitiaki.engines.duckdb_util import sql_literal
 from kaitiaki.records import validate
 from kaitiaki.records.mapping import FIELDS, Kind
-from kaitiaki.records.sources import Digest, IngestError, Source
+from kaitiaki.records.sources import Digest, IngestError, Source, duckdb_reason
 from kaitiaki.records.workspace import DATA_DIRS, ManifestEntry
 
 Progress = Callable[[str, int, int], None]
@@ -75,7 +75,7 @@ class Job:
         # need an exact comparison (DuckDB's hash is only ever compared within this run).
         suspects, matches = src.table("suspects"), src.table("match")
         if others:
-            earlier = f"read_parquet([{', '.join(sql_literal(str(p)) for p in others)}])"
+            earlier = self._earlier(others)
             self._sql(
                 f"CREATE TEMP TABLE {matches} AS SELECT {self.key} FROM {earlier}"
                 f" WHERE hash({self.key}) IN (SELECT hash({self.key}) FROM {good})",
@@ -134,6 +134,16 @@ class Job:
             assume_tz=self.tz,
         )
 
+    def _earlier(self, others: list[Path]) -> str:
+        """The earlier inputs' key columns, by name: an input ingested before a column was
+        added (the catalog's viewed_by_provider) reads it as NULL."""
+        paths = ", ".join(sql_literal(str(p)) for p in others)
+        files = f"read_parquet([{paths}], union_by_name = true)"
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()
+        present = {str(row[0]) for row in described}
+        cols = ", ".join(c if c in present else f"NULL AS {c}" for c in self.key.split(", "))
+        return f"(SELECT {cols} FROM {files})"
+
     def _validated(self, ip_seen: str) -> str:
         raw = self.src.rows(numbered=True)
         if self.kind == "accounts":
@@ -186,8 +196,18 @@ class Job:
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def _sql(self, sql: str, stage: str | None = None) -> duckdb.DuckDBPyConnection:
-        with _polling(self.con, self.progress if stage else None, stage or ""):
-            return self.con.execute(sql)
+        try:
+            with _polling(self.con, self.progress if stage else None, stage or ""):
+                return self.con.execute(sql)
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error as exc:
+            # The file opened, but its content breaks the reader part-way (a damaged Parquet
+            # page, a compressed stream cut short): the whole input fails, naming it.
+            raise IngestError(
+                f"{self.src.path}: cannot read as {self.src.fmt}"
+                f"{f' ({stage})' if stage else ''}: {duckdb_reason(exc, self.src.path)}"
+            ) from exc
 
 
 def _part(folder: Path, *, ok: bool) -> str | None:

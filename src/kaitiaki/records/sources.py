@@ -12,6 +12,7 @@ numbers after them are shifted back by an ASOF join on the skipped positions.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,7 +259,7 @@ def open_source(
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     except duckdb.Error as exc:
-        raise IngestError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from exc
+        raise IngestError(f"{path}: cannot read as {fmt}: {duckdb_reason(exc, path)}") from exc
     have = {str(row[0]): str(row[1]) for row in described}
     missing = [
         f"{mapping.source(name)!r} (for {name})"
@@ -276,8 +277,42 @@ def open_source(
     return source
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+# DuckDB's CSV errors quote the offending line and list the reader's options; only the lines
+# that say what went wrong are kept, so that a 100 MB line is never echoed back.
+_NOISE = ("Original Line:", "Possible Solution:", "  ")
+_MAX_REASON = 400
+_LONG_LINE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
+
+
+def duckdb_reason(exc: BaseException, path: Path) -> str:
+    """What a DuckDB read error says went wrong, in one bounded line, with the line at fault
+    when DuckDB's own count cannot be trusted (a line past its size limit)."""
+    lines = [line for line in str(exc).strip().splitlines() if line and not line.startswith(_NOISE)]
+    reason = "; ".join(lines) or type(exc).__name__
+    too_long = _LONG_LINE.search(reason)
+    if too_long:
+        number = _first_long_line(path, int(too_long.group(1)))
+        if number is not None:
+            reason = f"line {number} is longer than {too_long.group(1)} bytes"
+    return reason if len(reason) <= _MAX_REASON else reason[:_MAX_REASON] + "..."
+
+
+def _first_long_line(path: Path, limit: int) -> int | None:
+    """The number of the first line of ``path`` longer than ``limit`` bytes, read in blocks."""
+    if path.suffix.lower() in _COMPRESSED:
+        return None
+    number, length = 1, 0
+    with path.open("rb") as handle:
+        while block := handle.read(_CHUNK):
+            start = 0
+            while (end := block.find(b"\n", start)) >= 0:
+                if length + end - start > limit:
+                    return number
+                number, length, start = number + 1, 0, end + 1
+            length += len(block) - start
+            if length > limit:
+                return number
+    return None
 
 
 def check_paths(paths: Sequence[Path]) -> None:

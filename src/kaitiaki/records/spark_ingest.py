@@ -244,6 +244,8 @@ def _empty_part(folder: Path, kind: Kind) -> None:
     if kind == "records":
         columns["timestamp"] = pa.array([], pa.timestamp("us", tz="UTC"))
         columns["port"] = pa.array([], pa.int32())
+    if kind == "catalog":
+        columns["viewed_by_provider"] = pa.array([], pa.bool_())
     columns["source_sha256"] = pa.array([], pa.string())
     columns["source_row"] = pa.array([], pa.int64())
     pq.write_table(pa.table(columns), folder / "part-empty.parquet")

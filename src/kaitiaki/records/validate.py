@@ -28,6 +28,18 @@ _EPOCH = {
 # Dotted quads without leading zeros are already canonical: no need to send them to Python.
 IPV4_CANONICAL = r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
 _HASH_HEX = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+# The catalog's viewed_by_provider: only these spellings (trimmed, any case); empty is "not said".
+VIEWED_VALUES = {
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "1": True,
+    "0": False,
+}
+VIEWED_PROBLEM = "viewed_by_provider is not true/false, yes/no or 1/0: "
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 
 
@@ -206,7 +218,8 @@ def accounts_sql(raw: str) -> str:
 
 
 def catalog_sql(raw: str) -> str:
-    """Validated catalog rows: hashes lowercase hex of the right length; at least one hash."""
+    """Validated catalog rows: hashes lowercase hex of the right length; at least one hash;
+    ``viewed_by_provider`` a clear yes or no (``VIEWED_VALUES``) or empty (not said)."""
     hashes = list(_HASH_HEX)
     cols = ", ".join(f"lower({_text(h)}) AS {h}" for h in hashes)
     checks = [
@@ -215,14 +228,23 @@ def catalog_sql(raw: str) -> str:
         for h, n in _HASH_HEX.items()
     ]
     none = " AND ".join(f"{h} IS NULL" for h in hashes)
+    viewed = " ".join(
+        f"WHEN {sql_literal(spelling)} THEN {str(value).upper()}"
+        for spelling, value in sorted(VIEWED_VALUES.items())
+    )
     return (
         "SELECT row_n, "
         + _first(
             "CASE WHEN object_id IS NULL THEN 'missing object_id' END",
             *checks,
             f"CASE WHEN {none} THEN 'no hash (md5, sha1, sha256 or pdq)' END",
+            # A guess here would decide who may open the file: anything unclear is rejected.
+            "CASE WHEN _viewed_given IS NOT NULL AND viewed_by_provider IS NULL THEN"
+            f" {sql_literal(VIEWED_PROBLEM)} || left(_viewed_given, 40) END",
         )
-        + f" AS reason, object_id, {', '.join(hashes)}"
-        + f" FROM (SELECT row_n, _malformed, {_text('object_id')} AS object_id, {cols}"
+        + f" AS reason, object_id, {', '.join(hashes)}, viewed_by_provider"
+        + f" FROM (SELECT row_n, _malformed, {_text('object_id')} AS object_id, {cols},"
+        + f" {_text('viewed_by_provider')} AS _viewed_given,"
+        + f" CASE lower({_text('viewed_by_provider')}) {viewed} END AS viewed_by_provider"
         + f" FROM ({raw}))"
     )

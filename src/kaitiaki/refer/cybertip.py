@@ -8,9 +8,15 @@ returned, so a file that leaves kaitiaki always matches the schema.
 
 Choices worth knowing:
 
-* ``fileViewedByEsp`` is true only when a person at the provider flagged the object (a
-  ``reviewer`` row in ``flagged_objects``): a hash match alone means nobody looked, and the
-  receiving agency must not open the file without its own legal basis.
+* ``fileViewedByEsp`` is what the provider says: the catalog's ``viewed_by_provider`` for the
+  object; where the catalog does not say, ``FileInstance.viewed_by_provider`` of the same
+  content in a provider export scanned with its viewed list (``scan.provider_views``); and true
+  when a person at the provider flagged the object (a ``reviewer`` row in
+  ``flagged_objects``). Anything else is false: a hash match alone means nobody looked, and the
+  receiving agency must not open the file without its own legal basis. (The same field gates
+  reveals in kaitiaki itself, ``kaitiaki.web.reveal``.)
+* ``fileDetails`` children come in the order of NCMEC's own schema, so each one, given a
+  ``reportId``, is also a valid NCMEC ``fileDetails`` document.
 * ``industryClassification`` is given only when the category is already an NCMEC class: from a
   hash set whose profile is ``ncmec``, or a reviewer flag whose category is one of A1/A2/B1/B2.
   Other schemes (Project VIC, CAID) do not say whether the child is prepubescent, so mapping them
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -41,7 +47,7 @@ from sqlalchemy import select
 from kaitiaki.accounts import normalise_phone
 from kaitiaki.records import ingested_files
 from kaitiaki.store import Store
-from kaitiaki.store.models import Account, HashSet, Subject
+from kaitiaki.store.models import Account, FileInstance, HashSet, Subject
 
 INCIDENT_TYPE = "Child Pornography (possession, manufacture, and distribution)"
 VERSION = "kaitiaki-cybertip-subset-1"
@@ -109,8 +115,11 @@ class _Inputs:
     events: pa.Table  # the accounts' events on flagged objects
     flags: dict[str, list[tuple[str | None, str]]]  # object_id -> [(category, hash_set)]
     hashes: dict[str, dict[str, str]]  # object_id -> {"md5": ..., ...}
+    viewed: dict[str, bool]  # object_id -> the provider's own word, where it gave one
     identifiers: dict[str, dict[str, set[str]]]  # account_id -> column -> values
     proxy: dict[str, bool]  # ip -> hosting/VPN
+    # sha256 -> viewed, from scanned provider exports (filled by cybertip_report)
+    scanned_viewed: dict[str, bool] = field(default_factory=dict)
 
 
 def _read_inputs(workspace: Path, accounts: list[str]) -> _Inputs:
@@ -129,10 +138,14 @@ def _read_inputs(workspace: Path, accounts: list[str]) -> _Inputs:
     )
     objects = pa.array(sorted(set(events.column("object_id").to_pylist())), pa.string())
     hashes: dict[str, dict[str, str]] = {}
-    catalog = ingested_files(workspace, "catalog")
-    if catalog:
-        rows = _dataset(catalog, "catalog").to_table(
-            columns=["object_id", "md5", "sha1", "sha256"],
+    viewed: dict[str, bool] = {}
+    for path in ingested_files(workspace, "catalog"):
+        # File by file: a catalog ingested before viewed_by_provider existed lacks the column.
+        part = ds.dataset(str(path), format="parquet")
+        columns = ["object_id", *(c for c, _ in HASH_TYPES)]
+        said = "viewed_by_provider" in part.schema.names
+        rows = part.to_table(
+            columns=[*columns, "viewed_by_provider"] if said else columns,
             filter=pc.field("object_id").isin(objects),
         )
         for row in rows.to_pylist():
@@ -140,6 +153,11 @@ def _read_inputs(workspace: Path, accounts: list[str]) -> _Inputs:
             for column, _ in HASH_TYPES:
                 if row[column]:
                     slot.setdefault(column, str(row[column]).strip().lower())
+            if said and row["viewed_by_provider"] is not None:
+                # Rows that disagree (a later catalog): viewed once is viewed.
+                viewed[row["object_id"]] = viewed.get(row["object_id"], False) or bool(
+                    row["viewed_by_provider"]
+                )
     identifiers: dict[str, dict[str, set[str]]] = {a: defaultdict(set) for a in accounts}
     account_files = ingested_files(workspace, "accounts")
     if account_files:
@@ -151,7 +169,38 @@ def _read_inputs(workspace: Path, accounts: list[str]) -> _Inputs:
             for column in columns[1:]:
                 if row[column] and str(row[column]).strip():
                     identifiers[row["account_id"]][column].add(str(row[column]).strip())
-    return _Inputs(events, flags, hashes, identifiers, _proxies(workspace, events))
+    return _Inputs(events, flags, hashes, viewed, identifiers, _proxies(workspace, events))
+
+
+def scanned_viewed(store: Store, sha256s: Iterable[str]) -> dict[str, bool]:
+    """sha256 -> whether the provider viewed that content, from the provider exports scanned
+    with a viewed list (``FileInstance.viewed_by_provider``); contents they do not cover are
+    left out. Any viewed instance counts."""
+    wanted = sorted(set(sha256s))
+    found: dict[str, bool] = {}
+    with store.session() as session:
+        for start in range(0, len(wanted), 500):
+            rows = session.execute(
+                select(FileInstance.sha256, FileInstance.viewed_by_provider).where(
+                    FileInstance.sha256.in_(wanted[start : start + 500]),
+                    FileInstance.viewed_by_provider.is_not(None),
+                )
+            )
+            for sha, value in rows:
+                if sha is not None:
+                    found[sha] = found.get(sha, False) or bool(value)
+    return found
+
+
+def _viewed_by_esp(object_id: str, inputs: _Inputs, flags: list[tuple[str | None, str]]) -> bool:
+    """fileViewedByEsp for one object (see the module docstring for the order)."""
+    if any(hash_set == REVIEWER for _, hash_set in flags):
+        return True
+    said = inputs.viewed.get(object_id)
+    if said is None:
+        sha = inputs.hashes.get(object_id, {}).get("sha256")
+        said = inputs.scanned_viewed.get(sha) if sha else None
+    return bool(said)
 
 
 def _proxies(workspace: Path, events: pa.Table) -> dict[str, bool]:
@@ -267,15 +316,14 @@ def _report(
             continue
         file = _sub(report, "fileDetails")
         _sub(file, "fileId", object_id)
-        for column, name in HASH_TYPES:
-            if column in hashes:
-                _sub(file, "originalFileHash", hashes[column], hashType=name)
         flags = inputs.flags.get(object_id, [])
-        viewed = any(hash_set == REVIEWER for _, hash_set in flags)
-        _sub(file, "fileViewedByEsp", str(viewed).lower())
+        _sub(file, "fileViewedByEsp", str(_viewed_by_esp(object_id, inputs, flags)).lower())
         classification = _classification(flags, profiles)
         if classification:
             _sub(file, "industryClassification", classification)
+        for column, name in HASH_TYPES:
+            if column in hashes:
+                _sub(file, "originalFileHash", hashes[column], hashType=name)
 
 
 def cybertip_report(store: Store, workspace: Path, subject_id: str, *, reporter: Reporter) -> Any:
@@ -289,6 +337,9 @@ def cybertip_report(store: Store, workspace: Path, subject_id: str, *, reporter:
     if not accounts:
         raise ReportError(f"no flagged accounts belong to subject {subject_id!r}")
     inputs = _read_inputs(workspace, accounts)
+    inputs.scanned_viewed = scanned_viewed(
+        store, (h["sha256"] for h in inputs.hashes.values() if "sha256" in h)
+    )
     root = etree.Element(
         "reports",
         version=VERSION,

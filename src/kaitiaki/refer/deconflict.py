@@ -203,7 +203,9 @@ def read_pointers(path: Path) -> PointerFile:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise PointerError(f"cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:  # json recurses into arrays: a file nested thousands deep
+        raise PointerError(f"{path} is not JSON kaitiaki reads: nested too deeply") from None
+    except ValueError as exc:  # bad JSON, bad UTF-8, an integer past 4300 digits
         raise PointerError(f"{path} is not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise PointerError(f"{path} is not a {FORMAT} file")

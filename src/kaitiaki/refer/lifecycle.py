@@ -3,6 +3,7 @@
 The path is strict (draft, sent, acknowledged, investigating, warrant, arrest, charged,
 convicted), with "no further action" possible once a referral is sent and before conviction.
 A change that skips a step is refused, so the history always tells the whole story.
+These are the rules; ``refer.service`` applies them for a caller, within its reach.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
-from kaitiaki.store import Store
 from kaitiaki.store.models import Referral, ReferralEvent
 
 PATH: tuple[str, ...] = (
@@ -74,11 +73,12 @@ def apply_status(
     referral_id: str,
     status: str,
     *,
-    by: str,
+    actor: str,
     note: str = "",
     at: datetime | None = None,
 ) -> StatusChange:
-    """Change the status inside the caller's session, so a batch can be all-or-nothing."""
+    """Change the status inside the caller's session (so a batch can be all-or-nothing), with
+    its history row and its audit entry. Who may make the change is ``refer.service``'s check."""
     new = normalise_status(status)
     referral = session.get(Referral, referral_id)
     if referral is None:
@@ -89,41 +89,14 @@ def apply_status(
         when = when.replace(tzinfo=UTC)
     old = referral.status
     referral.status = new
-    session.add(ReferralEvent(referral_id=referral_id, status=new, at=when, by=by, note=note))
+    session.add(ReferralEvent(referral_id=referral_id, status=new, at=when, by=actor, note=note))
     record(
         session,
-        actor=by,
+        actor=actor,
         action="referral.status",
         target_type="referral",
         target_id=referral_id,
         reason=note,
         details={"from": old, "to": new, "at": when.isoformat()},
     )
-    return StatusChange(referral_id, new, when, by, note)
-
-
-def change_status(
-    store: Store,
-    referral_id: str,
-    status: str,
-    *,
-    by: str,
-    note: str = "",
-    at: datetime | None = None,
-) -> StatusChange:
-    """Move a referral to ``status`` if the lifecycle allows it; record who, when and why."""
-    with store.session() as session:
-        return apply_status(session, referral_id, status, by=by, note=note, at=at)
-
-
-def history(store: Store, referral_id: str) -> list[StatusChange]:
-    """Every status change of a referral, oldest first."""
-    with store.session() as session:
-        if session.get(Referral, referral_id) is None:
-            raise LifecycleError(f"no referral {referral_id!r}")
-        events = session.scalars(
-            select(ReferralEvent)
-            .where(ReferralEvent.referral_id == referral_id)
-            .order_by(ReferralEvent.at, ReferralEvent.id)
-        )
-        return [StatusChange(e.referral_id, e.status, e.at, e.by, e.note) for e in events]
+    return StatusChange(referral_id, new, when, actor, note)

@@ -4,6 +4,8 @@ Columns: ``referral_id`` (required), ``subject_id``, ``status``, ``date`` (ISO),
 ``children_safeguarded`` (whole numbers >= 0), ``note``. A status follows the referral
 lifecycle; rows for one referral apply in file order. The import is one transaction: a bad
 row rejects the file, naming the row, and nothing already stored changes.
+
+This module reads and checks the file; ``refer.service.import_outcomes`` applies it, audited.
 """
 
 from __future__ import annotations
@@ -12,12 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from kaitiaki.records.partner import PartnerCsvError, read_partner_csv
-from kaitiaki.refer.lifecycle import LifecycleError, apply_status, normalise_status
-from kaitiaki.store import Store
-from kaitiaki.store.models import Outcome, Referral, ReferralSubject
+from kaitiaki.refer.lifecycle import LifecycleError, normalise_status
 
 COLUMNS = (
     "referral_id",
@@ -29,6 +27,7 @@ COLUMNS = (
     "note",
 )
 COUNTS = ("arrested", "children_safeguarded")
+MAX_COUNT = 1_000_000
 
 
 class OutcomesError(ValueError):
@@ -60,75 +59,50 @@ def _count(name: str, text: str) -> int:
         raise ValueError(f"{name} = {text!r} is not a whole number") from None
     if value < 0:
         raise ValueError(f"{name} = {value} is negative")
+    if value > MAX_COUNT:
+        # Beyond any real operation, and past what the store's integer column holds.
+        raise ValueError(f"{name} = {value} is more than {MAX_COUNT:,}")
     return value
 
 
-def _rows(path: Path) -> list[tuple[str, dict[str, str]]]:
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """One row, checked on its own; whether its referral exists and is within reach is the
+    application layer's question (``refer.service.import_outcomes``)."""
+
+    where: str  # "file: row N (line M)", for messages
+    referral_id: str
+    subject_id: str | None
+    status: str | None  # normalised lifecycle status
+    date: datetime | None
+    counts: dict[str, int]  # only the non-zero ones
+    note: str
+
+
+def read_outcomes(path: Path) -> list[OutcomeRow]:
+    """Every row of a partner's outcomes CSV, or OutcomesError naming the file, row and reason."""
     try:
-        return read_partner_csv(path, key="referral_id", known=COLUMNS)
+        rows = read_partner_csv(path, key="referral_id", known=COLUMNS)
     except PartnerCsvError as exc:
         raise OutcomesError(str(exc)) from exc
-
-
-def import_outcomes(store: Store, path: Path, *, by: str = "partner") -> OutcomesResult:
-    """Import a partner's updates all-or-nothing; returns what was recorded."""
-    rows = _rows(path)
-    changes = arrested = safeguarded = 0
-    with store.session() as session:
-        members: dict[str, set[str]] = {}
-        for link in session.scalars(select(ReferralSubject)):
-            members.setdefault(link.referral_id, set()).add(link.subject_id)
-        # Any error below raises out of the session, which rolls the whole file back.
-        for where, row in rows:
+    parsed = []
+    for where, row in rows:
+        try:
             referral_id = row["referral_id"]
-            try:
-                if not referral_id:
-                    raise ValueError("empty referral_id")
-                if session.get(Referral, referral_id) is None:
-                    raise ValueError(f"unknown referral {referral_id!r}")
-                subject = row.get("subject_id") or None
-                if subject and subject not in members.get(referral_id, set()):
-                    raise ValueError(f"subject {subject!r} is not in referral {referral_id!r}")
-                when = _date(row["date"]) if row.get("date") else None
-                counts = {k: _count(k, row[k]) for k in COUNTS if row.get(k)}
-                note = row.get("note", "")
-                if row.get("status"):
-                    apply_status(
-                        session,
-                        referral_id,
-                        normalise_status(row["status"]),
-                        by=by,
-                        note=note,
-                        at=when,
-                    )
-                    changes += 1
-            except (ValueError, LifecycleError) as exc:
-                raise OutcomesError(f"{where}: {exc}") from None
-            for kind, count in counts.items():
-                if count:
-                    session.add(
-                        Outcome(
-                            referral_id=referral_id,
-                            subject_id=subject,
-                            kind=kind,
-                            count=count,
-                            date=when,
-                            note=note,
-                            source=path.name,
-                        )
-                    )
-            if note and not any(counts.values()) and not row.get("status"):
-                session.add(
-                    Outcome(
-                        referral_id=referral_id,
-                        subject_id=subject,
-                        kind="note",
-                        count=0,
-                        date=when,
-                        note=note,
-                        source=path.name,
-                    )
+            if not referral_id:
+                raise ValueError("empty referral_id")
+            counts = {k: _count(k, row[k]) for k in COUNTS if row.get(k)}
+            parsed.append(
+                OutcomeRow(
+                    where=where,
+                    referral_id=referral_id,
+                    subject_id=row.get("subject_id") or None,
+                    status=normalise_status(row["status"]) if row.get("status") else None,
+                    date=_date(row["date"]) if row.get("date") else None,
+                    counts={k: v for k, v in counts.items() if v},
+                    note=row.get("note", ""),
                 )
-            arrested += counts.get("arrested", 0)
-            safeguarded += counts.get("children_safeguarded", 0)
-    return OutcomesResult(len(rows), changes, arrested, safeguarded)
+            )
+        except (ValueError, LifecycleError) as exc:
+            raise OutcomesError(f"{where}: {exc}") from None
+    return parsed

@@ -9,7 +9,6 @@ attributed country get UTC only.
 
 from __future__ import annotations
 
-import csv
 import importlib.resources
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -20,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from fpdf import FPDF
+
+from kaitiaki.exports import csvcells
 
 EVENT_COLUMNS: Final = (
     "subject_id",
@@ -96,7 +97,8 @@ def times(moment: datetime, zone: ZoneInfo | None) -> tuple[str, str, str]:
 def write_events_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
+        # Partners open events.csv in spreadsheets; file names and user names come from suspects.
+        writer = csvcells.DictWriter(handle, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow(row)

@@ -1,4 +1,9 @@
-"""The operation's figures, and charts of them (PNG for reports, SVG for the web)."""
+"""The operation's figures, and charts of them (PNG for reports, SVG for the web).
+
+Figures are counted within the caller's ``Scope``: for a liaison, only the referrals of its
+jurisdictions, their subjects and outcomes (no accounts or activity: those belong to no one
+jurisdiction until referred).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import func, select
 
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, Outcome, Priority, Referral, ReferralSubject, Subject
+from kaitiaki.users.scope import Scope
 
 TIER_ORDER = ("very high", "high", "medium", "low")
 UNKNOWN = "??"  # subjects with no attributable country
@@ -52,13 +58,26 @@ def _sorted(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items()))
 
 
-def operation_stats(store: Store) -> Stats:
+def operation_stats(store: Store, *, scope: Scope) -> Stats:
     stats = Stats()
     with store.session() as session:
-        stats.accounts = session.scalar(select(func.count()).select_from(Account)) or 0
+        referrals = [
+            r for r in session.scalars(select(Referral)) if scope.covers(r.country, r.agency)
+        ]
+        referral_country: dict[str, str | None] = {r.id: r.country for r in referrals}
+        members: dict[str, str] = {
+            subject: referral
+            for subject, referral in session.execute(
+                select(ReferralSubject.subject_id, ReferralSubject.referral_id)
+            )
+            if referral in referral_country
+        }
         country_of: dict[str, str] = {}
         for subject_id, country in session.execute(select(Subject.id, Subject.country)):
-            country_of[subject_id] = country or UNKNOWN
+            if not scope.bounded or subject_id in members:
+                country_of[subject_id] = country or UNKNOWN
+        if not scope.bounded:
+            stats.accounts = session.scalar(select(func.count()).select_from(Account)) or 0
         stats.subjects = len(country_of)
         stats.countries = len(set(country_of.values()) - {UNKNOWN})
         by_country: dict[str, CountryFigures] = {}
@@ -68,29 +87,23 @@ def operation_stats(store: Store) -> Stats:
 
         for country in country_of.values():
             figures(country).subjects += 1
-        referral_country: dict[str, str | None] = {}
         statuses: Counter[str] = Counter()
         referral_months: Counter[str] = Counter()
-        for referral in session.scalars(select(Referral)):
-            referral_country[referral.id] = referral.country
+        for referral in referrals:
             statuses[referral.status] += 1
             figures(referral.country).referrals += 1
             referral_months[f"{referral.created_at:%Y-%m}"] += 1
         stats.referrals = sum(statuses.values())
         stats.referrals_by_status = dict(statuses.most_common())
         stats.referrals_by_month = _sorted(referral_months)
-        members: dict[str, str] = {
-            subject: referral
-            for subject, referral in session.execute(
-                select(ReferralSubject.subject_id, ReferralSubject.referral_id)
-            )
-        }
         for referred_in in members.values():
             figures(referral_country.get(referred_in)).referred += 1
         arrest_months: Counter[str] = Counter()
         for outcome in session.scalars(select(Outcome)):
             # The referral's country is where the outcome happened; else the subject's.
             referral_id = outcome.referral_id or members.get(outcome.subject_id or "")
+            if scope.bounded and referral_id not in referral_country:
+                continue
             country = referral_country.get(referral_id or "") or country_of.get(
                 outcome.subject_id or ""
             )
@@ -104,15 +117,19 @@ def operation_stats(store: Store) -> Stats:
                 stats.children_safeguarded += outcome.count
                 figures(country).children_safeguarded += outcome.count
         stats.arrests_by_month = _sorted(arrest_months)
-        activity: Counter[str] = Counter(
-            f"{seen:%Y-%m}"
-            for seen in session.scalars(select(Account.first_seen))
-            if seen is not None
-        )
-        stats.activity_by_month = _sorted(activity)
+        if not scope.bounded:
+            activity: Counter[str] = Counter(
+                f"{seen:%Y-%m}"
+                for seen in session.scalars(select(Account.first_seen))
+                if seen is not None
+            )
+            stats.activity_by_month = _sorted(activity)
         tiers: Counter[str] = Counter(
             override or tier
-            for tier, override in session.execute(select(Priority.tier, Priority.override_tier))
+            for subject_id, tier, override in session.execute(
+                select(Priority.subject_id, Priority.tier, Priority.override_tier)
+            )
+            if subject_id in country_of
         )
         stats.priority_tiers = {t: tiers[t] for t in TIER_ORDER if tiers[t]}
     stats.by_country = dict(

@@ -5,7 +5,6 @@ Rows carry hashes and records, never content. Everything streams from the store.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from kaitiaki.exports import csvcells
 from kaitiaki.scan.manifest import manifest_lines
 from kaitiaki.scan.summary import evidence_id
 from kaitiaki.scan.vics_export import export_vics_results
@@ -89,7 +89,8 @@ def result_rows(store: Store, evidence: str) -> Iterator[dict[str, Any]]:
 
 
 def write_csv(rows: Iterator[dict[str, Any]], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    # Paths and notes come from seized media: no cell may run as a spreadsheet formula.
+    writer = csvcells.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     count = 0
     for row in rows:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from kaitiaki import __version__
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
+from kaitiaki.scan.evidence import begin_scan, check_reuse
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
@@ -95,23 +96,35 @@ def start_scan(
     hash_sets: Sequence[str] | None,
     description: str,
     acquired_by: str,
+    *,
+    add_to_existing: bool = False,
+    actor: str | None = None,
 ) -> tuple[Matcher, int, int]:
-    """Check the roots exist, load the matcher, record the evidence item and this scan run."""
+    """Check the roots exist, load the matcher, record the evidence item and this scan run.
+
+    An existing item is resumed, or added to only with ``add_to_existing`` (audited as
+    ``actor``); otherwise ``EvidenceExistsError`` (``scan.evidence``).
+    """
     missing = [str(r) for r in roots if not os.path.lexists(r)]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    with store.session() as session:  # refuse a taken name before the matcher's index loads
+        check_reuse(session, evidence, [display_path(r) for r in roots], add_to_existing)
     matcher = Matcher.load(store, hash_sets)
-    evidence_id = ensure_evidence(store, evidence, description, acquired_by)
     with store.session() as session:
-        scan = Scan(
-            evidence_id=evidence_id,
-            roots=[display_path(r) for r in roots],
-            hash_sets=[s.name for s in matcher.hash_sets],
-            tool_version=__version__,
+        # The item and its run in one transaction: no item is left behind without a run.
+        target = begin_scan(
+            session,
+            evidence,
+            [display_path(r) for r in roots],
+            [s.name for s in matcher.hash_sets],
+            __version__,
+            description=description,
+            acquired_by=acquired_by,
+            add_to_existing=add_to_existing,
+            actor=actor,
         )
-        session.add(scan)
-        session.flush()
-        return matcher, evidence_id, scan.id
+    return matcher, target.evidence_id, target.scan_id
 
 
 def run_scan(
@@ -124,12 +137,25 @@ def run_scan(
     limits: ArchiveLimits | None = None,
     description: str = "",
     acquired_by: str = "",
+    add_to_existing: bool = False,
+    actor: str | None = None,
     on_progress: ProgressCallback | None = None,
+    instances_viewed: bool | None = None,
 ) -> ScanResult:
-    """Scan ``roots`` into evidence item ``evidence``; a second run resumes the first."""
+    """Scan ``roots`` into evidence item ``evidence``; a run started again after an
+    interruption resumes it. Files go into an existing item only with ``add_to_existing``,
+    audited as ``actor`` (``scan.evidence``). ``instances_viewed`` is the
+    ``viewed_by_provider`` new instances get (``scan.provider_views``)."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
-        store, roots, evidence, hash_sets, description, acquired_by
+        store,
+        roots,
+        evidence,
+        hash_sets,
+        description,
+        acquired_by,
+        add_to_existing=add_to_existing,
+        actor=actor,
     )
     limits = limits or ArchiveLimits()
     workers = workers or os.cpu_count() or 1
@@ -145,7 +171,7 @@ def run_scan(
         if batch:
             hits = matcher.match(batch)
             with store.session() as session:
-                write_batch(session, evidence_id, batch, hits)
+                write_batch(session, evidence_id, batch, hits, viewed_by_provider=instances_viewed)
             result.records_written += len(batch)
         batch, last_flush = [], time.monotonic()
 

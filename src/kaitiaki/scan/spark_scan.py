@@ -164,12 +164,22 @@ def run_spark_scan(
     limits: ArchiveLimits | None = None,
     description: str = "",
     acquired_by: str = "",
+    add_to_existing: bool = False,
+    actor: str | None = None,
     on_progress: ProgressCallback | None = None,
+    instances_viewed: bool | None = None,
 ) -> ScanResult:
     """``run_scan`` with the hashing on Spark; per-file results also kept in ``results``."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
-        store, roots, evidence, hash_sets, description, acquired_by
+        store,
+        roots,
+        evidence,
+        hash_sets,
+        description,
+        acquired_by,
+        add_to_existing=add_to_existing,
+        actor=actor,
     )
     limits = limits or ArchiveLimits()
 
@@ -198,7 +208,7 @@ def run_spark_scan(
         if batch:
             hits = matcher.match(batch)
             with store.session() as session:
-                write_batch(session, evidence_id, batch, hits)
+                write_batch(session, evidence_id, batch, hits, viewed_by_provider=instances_viewed)
             result.records_written += len(batch)
         batch = []
 

@@ -44,7 +44,12 @@ def write_batch(
     evidence_id: int,
     records: Sequence[FileRecord],
     hits: Sequence[Sequence[MatchHit]],
+    *,
+    viewed_by_provider: bool | None = None,
 ) -> None:
+    """Record ``records`` and their matches. ``viewed_by_provider`` is what new instances get
+    (False while a provider's viewed list is applied after the scan, see
+    ``scan.provider_views``; instances already recorded keep theirs)."""
     files: dict[str, dict[str, Any]] = {}
     matches: dict[tuple[str, int, str], dict[str, Any]] = {}
     labels: dict[str, dict[str, Any]] = {}
@@ -65,6 +70,7 @@ def write_batch(
                 "accessed_at": record.accessed_at,
                 "changed_at": record.changed_at,
                 "created_on_fs_at": record.created_on_fs_at,
+                "viewed_by_provider": viewed_by_provider,
             }
         )
         if not record.sha256:

@@ -8,7 +8,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kaitiaki.store.models import Referral, User
+    from kaitiaki.store.models import Referral
+    from kaitiaki.users.scope import Scope
 
 
 class Role(StrEnum):
@@ -59,7 +60,8 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
             {Permission.VIEW_FILES, Permission.REVEAL_CONTENT, Permission.REVIEW}
         ),
         # The partner agency's officer moves its referrals along and reports what came of them
-        # (warrant, arrest, children safeguarded): only its own agency's (AGENCY_SCOPED).
+        # (warrant, arrest, children safeguarded): only its jurisdictions' (JURISDICTION_SCOPED).
+        # Sending a draft is the sending side's act, refused in refer.service.
         Role.LIAISON: frozenset(
             {Permission.VIEW_REFERRALS, Permission.UPDATE_REFERRAL, Permission.RECORD_OUTCOMES}
         ),
@@ -67,8 +69,8 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     }
 )
 
-AGENCY_SCOPED: frozenset[Role] = frozenset({Role.LIAISON})
-"""Roles whose referral permissions reach only the referrals of their own agency."""
+JURISDICTION_SCOPED: frozenset[Role] = frozenset({Role.LIAISON})
+"""Roles whose referral permissions reach only the referrals of their (country, agency) pairs."""
 
 
 def allowed(role: Role | str, permission: Permission | str) -> bool:
@@ -79,30 +81,27 @@ def allowed(role: Role | str, permission: Permission | str) -> bool:
         return False
 
 
-def _same_agency(user: User, referral: Referral) -> bool:
-    if not user.agency:
-        return False
-    return user.agency.strip().casefold() == referral.agency.strip().casefold()
+def _referral_access(scope: Scope, referral: Referral, permission: Permission) -> bool:
+    return scope.can(permission) and scope.covers(referral.country, referral.agency)
 
 
-def _referral_access(user: User, referral: Referral, permission: Permission) -> bool:
-    if user.disabled or not allowed(user.role, permission):
-        return False
-    if user.role in AGENCY_SCOPED:
-        return _same_agency(user, referral)
-    return True
+def can_see_referral(scope: Scope, referral: Referral) -> bool:
+    """Whether ``scope`` may read ``referral``: a liaison only its jurisdictions'."""
+    return _referral_access(scope, referral, Permission.VIEW_REFERRALS)
 
 
-def can_see_referral(user: User, referral: Referral) -> bool:
-    """Whether ``user`` may read ``referral``: a liaison only its own agency's."""
-    return _referral_access(user, referral, Permission.VIEW_REFERRALS)
+def can_update_referral(scope: Scope, referral: Referral) -> bool:
+    """Whether ``scope`` may change ``referral``'s status: a liaison only its jurisdictions'."""
+    return _referral_access(scope, referral, Permission.UPDATE_REFERRAL)
 
 
-def can_update_referral(user: User, referral: Referral) -> bool:
-    """Whether ``user`` may change ``referral``'s status: a liaison only its own agency's."""
-    return _referral_access(user, referral, Permission.UPDATE_REFERRAL)
+def can_record_outcome(scope: Scope, referral: Referral) -> bool:
+    """Whether ``scope`` may record an outcome of ``referral``: a liaison only its
+    jurisdictions'."""
+    return _referral_access(scope, referral, Permission.RECORD_OUTCOMES)
 
 
-def can_record_outcome(user: User, referral: Referral) -> bool:
-    """Whether ``user`` may record an outcome of ``referral``: a liaison only its own agency's."""
-    return _referral_access(user, referral, Permission.RECORD_OUTCOMES)
+def can_send(scope: Scope) -> bool:
+    """Whether ``scope`` may move a draft to "sent": the sending side only, never a receiving
+    agency's liaison (it would be sending to itself what the lead unit has not released)."""
+    return scope.can(Permission.UPDATE_REFERRAL) and not scope.bounded

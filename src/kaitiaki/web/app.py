@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kaitiaki import __version__
+from kaitiaki.audit import AnchorKeeper
+from kaitiaki.audit.reasons import ReasonError
 from kaitiaki.store import Store, open_store
 from kaitiaki.web.api import (
     audit,
@@ -29,12 +31,12 @@ from kaitiaki.web.api import (
     subjects,
     users,
 )
-from kaitiaki.web.authz import check_routes
+from kaitiaki.web.authz import CurrentUser, Needs, check_routes
 from kaitiaki.web.job_process import JobProcess
 from kaitiaki.web.pages import ROUTES as PAGE_ROUTES
 from kaitiaki.web.pages import render
-from kaitiaki.web.ratelimit import FailureLimiter
-from kaitiaki.web.security import SecurityHeaders
+from kaitiaki.web.ratelimit import SignInLimiter
+from kaitiaki.web.security import BodyLimit, SecurityHeaders
 from kaitiaki.web.session_cache import SessionCache
 from kaitiaki.web.settings import WebSettings
 from kaitiaki.web.thumb_cache import ThumbnailCache
@@ -71,8 +73,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render.error_page(request, exc.status_code, str(exc.detail), headers)
 
 
+async def _reason_error(request: Request, exc: Exception) -> Response:
+    # A reason or legal basis without real words (kaitiaki.audit.reasons), from any route.
+    if _wants_json(request):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return render.error_page(request, 422, str(exc), {})
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        # An id that cannot exist (negative, past the database's integers, an over-long or
+        # control-character key) names nothing: 404, as an unknown id in range does.
+        return await _http_error(request, StarletteHTTPException(404, "no such item"))
     if _wants_json(request):
         return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
     return render.error_page(request, 422, "the request was not valid", {})
@@ -88,6 +101,12 @@ def _nothing() -> None:
     return None
 
 
+def _openapi(request: Request, user: CurrentUser = Needs.SIGNED_IN) -> JSONResponse:
+    """The API's OpenAPI schema, for signed-in users only: it maps every route and field."""
+    schema: dict[str, Any] = request.app.openapi()
+    return JSONResponse(schema)
+
+
 def create_app(store: Store | str | None = None, settings: WebSettings | None = None) -> FastAPI:
     """The application over ``store`` (a Store or a URL; default ``KAITIAKI_DB``)."""
     settings = settings or WebSettings()
@@ -96,8 +115,15 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner: JobRunner | JobProcess | None = None
+        anchors = (
+            None
+            if settings.anchor_dir is None
+            else AnchorKeeper(opened, settings.anchor_dir, settings.anchor_every)
+        )
+        if anchors is not None:
+            await run_in_threadpool(anchors.start)
         if settings.start_jobs and settings.job_process:
-            runner = JobProcess(opened.url, settings.job_workers)
+            runner = JobProcess(opened.url, settings.job_workers, settings.job_memory_limit)
             runner.start()
             app.state.wake_jobs = runner.wake
         elif settings.start_jobs:
@@ -112,6 +138,8 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
             app.state.wake_jobs = _nothing
             if runner is not None:
                 await run_in_threadpool(runner.stop)
+            if anchors is not None:
+                await run_in_threadpool(anchors.stop)
 
     app = FastAPI(
         title="kaitiaki",
@@ -120,6 +148,8 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
         # Swagger UI needs inline script and a CDN, which the CSP forbids; /openapi.json stays.
         docs_url=None,
         redoc_url=None,
+        # Served by ``_openapi`` below, behind sign-in, rather than publicly by FastAPI.
+        openapi_url=None,
         lifespan=lifespan,
     )
     app.state.store = opened
@@ -128,18 +158,20 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     app.state.wake_jobs = _nothing
     app.state.sessions = SessionCache(settings.session_cache_seconds)
     app.state.thumbnails = ThumbnailCache(settings.data_dir / "thumbnails")
-    app.state.login_limiter = FailureLimiter(
-        settings.login_failures, settings.login_window.total_seconds()
-    )
+    app.state.login_limiter = SignInLimiter(opened, settings.login_window)
+    # Outermost last: the security headers go on BodyLimit's refusals too.
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ReasonError, _reason_error)
     # Routes are added flat rather than with include_router, whose wrapper objects (FastAPI
     # 0.16x) hide the APIRoutes from app.routes, where check_routes and the tests look.
     for module in API_ROUTERS:
         app.router.routes.extend(module.router.routes)
     app.router.routes.extend(PAGE_ROUTES)
+    app.add_api_route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     check_routes(app.routes)
     return app

@@ -14,7 +14,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from kaitiaki.users.roles import AGENCY_SCOPED, Permission, Role, allowed
+from kaitiaki.users.roles import Permission, Role, allowed
+from kaitiaki.users.scope import Jurisdiction, Scope
 from kaitiaki.web.csrf import check_csrf
 from kaitiaki.web.session_cache import SessionCache
 from kaitiaki.web.sessions import COOKIE, SessionUser, load_session
@@ -25,7 +26,7 @@ class CurrentUser:
     id: int
     name: str
     role: Role
-    agency: str | None
+    jurisdictions: frozenset[Jurisdiction]
     token_sha256: str
     csrf_token: str
 
@@ -35,8 +36,15 @@ class CurrentUser:
         return f"web:{self.name}"
 
     @property
-    def agency_scoped(self) -> bool:
-        return self.role in AGENCY_SCOPED
+    def scope(self) -> Scope:
+        """What this user may reach: the role's permissions and, for a liaison, only the
+        referrals of its (country, agency) pairs."""
+        return Scope(self.role, self.jurisdictions)
+
+    @property
+    def agency(self) -> str | None:
+        """The jurisdictions for display (page header, ``/api/auth/me``); never used to scope."""
+        return "; ".join(str(j) for j in sorted(self.jurisdictions)) or None
 
     def can(self, permission: Permission) -> bool:
         return allowed(self.role, permission)
@@ -47,7 +55,7 @@ def _current(found: SessionUser) -> CurrentUser:
         found.user_id,
         found.name,
         Role(found.role),
-        found.agency,
+        found.jurisdictions,
         found.token_sha256,
         found.csrf_token,
     )

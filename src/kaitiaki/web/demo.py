@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from kaitiaki.audit import cli_actor
 from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, Referral, Subject, User
 from kaitiaki.users import Role, add_user
@@ -97,12 +98,18 @@ def _admin(store: Store, say: Say) -> None:
         if session.scalar(select(User.id).where(User.role == Role.ADMIN.value).limit(1)):
             return
     password = os.environ.get("KAITIAKI_ADMIN_PASSWORD") or secrets.token_urlsafe(15)
-    add_user(store, ADMIN, Role.ADMIN, password)
+    add_user(store, ADMIN, Role.ADMIN, password, actor=cli_actor())
     if os.environ.get("KAITIAKI_ADMIN_PASSWORD"):
         say(f"admin account {ADMIN!r} created with the password from KAITIAKI_ADMIN_PASSWORD")
     else:
         # Shown once: only its argon2id hash is kept.
         say(f"admin account {ADMIN!r} created; password (shown only now): {password}")
+
+
+def demo_evidence_roots(folder: Path) -> list[Path]:
+    """What the demo's web may read: the benign sample and the simulated provider export (with
+    its analysis). Not the folder itself: it holds the database and the signing key."""
+    return [folder / "sample", folder / "op"]
 
 
 def prepare_demo(store: Store, folder: Path, say: Say = print) -> None:

@@ -7,17 +7,20 @@ from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.audit import record
 from kaitiaki.store import Store
+from kaitiaki.store.models import User
 from kaitiaki.users import authenticate
 from kaitiaki.web.authz import CurrentUser
-from kaitiaki.web.ratelimit import FailureLimiter
+from kaitiaki.web.ratelimit import Limit, Refused, SignInLimiter, address_key, name_key
 from kaitiaki.web.security import is_secure
 from kaitiaki.web.sessions import COOKIE, create_session, end_session
 from kaitiaki.web.settings import WebSettings
 
 
 def client_address(request: Request) -> str:
-    # The socket's peer, never X-Forwarded-For: a header any client can set would let one
-    # attacker spread guesses over invented addresses.
+    # The socket's peer. X-Forwarded-For is read only by uvicorn's proxy-headers middleware, and
+    # only from the proxies ``kaitiaki serve --forwarded-allow-ips`` names, which then sets the
+    # peer to the real client: a header any client could set would let one attacker spread
+    # guesses over invented addresses.
     return request.client.host if request.client else "unknown"
 
 
@@ -41,26 +44,35 @@ async def sign_in(
     app = request.app
     store: Store = app.state.store
     settings: WebSettings = app.state.settings
-    limiter: FailureLimiter = app.state.login_limiter
+    limiter: SignInLimiter = app.state.login_limiter
     client = client_address(request)
-    keys = (f"name:{name.strip().lower()[:100]}", f"ip:{client}")
-    wait = limiter.retry_after(*keys)
-    if wait:
+    limits = [
+        Limit(name_key(name), settings.login_failures),
+        Limit(address_key(client), settings.login_address_failures),
+    ]
+    # Counted before the password is checked, so concurrent guesses cannot all get through.
+    begun = await run_in_threadpool(limiter.begin, limits)
+    if isinstance(begun, Refused):
         raise HTTPException(
             429,
-            f"too many failed sign-ins; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
+            f"too many failed sign-ins; try again in {begun.retry_after} s",
+            headers={"Retry-After": str(begun.retry_after)},
         )
-    user = await run_in_threadpool(authenticate, store, name, password)
+    user: User | None = None
+    try:
+        user = await run_in_threadpool(authenticate, store, name, password)
+    finally:
+        # Settled even when the check itself fails (a database error then counts as a failure).
+        await run_in_threadpool(limiter.finish, begun, user is not None)
     if user is None:
-        limiter.fail(*keys)
         await run_in_threadpool(
             _audit, store, f"web:{name.strip()[:100]}", "login.failed", name.strip()[:100], client
         )
         raise HTTPException(401, "wrong user name or password")
     old = request.cookies.get(COOKIE)
+    user_id = user.id
     token, csrf = await run_in_threadpool(
-        lambda: create_session(store, user.id, client, settings, replaces=old)
+        lambda: create_session(store, user_id, client, settings, replaces=old)
     )
     if old:
         app.state.sessions.forget(old)

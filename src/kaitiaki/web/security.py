@@ -1,4 +1,4 @@
-"""Security headers on every response.
+"""Security headers on every response, and request bodies bounded before they are read.
 
 The pages load scripts and styles only from this origin (no inline script, no inline style), may
 not be framed, and nothing but static assets is cached: a shared machine's browser cache must
@@ -7,8 +7,12 @@ not keep an operation's records or imagery.
 
 from __future__ import annotations
 
-from fastapi import Request
-from starlette.datastructures import MutableHeaders
+from fastapi import Request, UploadFile
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaitiaki.web.settings import WebSettings
@@ -76,3 +80,138 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLargeError(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _accepts_upload(route: BaseRoute) -> bool:
+    from kaitiaki.web.uploads import is_upload_endpoint
+
+    return isinstance(route, APIRoute) and (
+        is_upload_endpoint(route.endpoint)
+        or any(field.field_info.annotation is UploadFile for field in route.dependant.body_params)
+    )
+
+
+def _is_public(route: BaseRoute | None) -> bool:
+    from kaitiaki.web.authz import requirement_of
+
+    if not isinstance(route, APIRoute):
+        return False
+    requirement = requirement_of(route)
+    return requirement is not None and requirement.public
+
+
+class BodyLimit:
+    """ASGI middleware: no request body is read before its sender is known and its size bounded.
+
+    FastAPI reads and parses a route's body *before* it runs the route's dependencies, the
+    authorisation check among them, so an anonymous client could make the server hold any
+    amount. Here, before the application sees the request: a request with a body to a route
+    that is not public gets 401 unless it carries a live session; a declared Content-Length
+    over the route's cap gets 413; and the bytes actually streamed are counted (chunked bodies
+    declare no length), the request ending in 413 the moment they pass the cap. The cap is
+    ``max_body`` (1 MiB: JSON and forms), or ``max_upload`` for routes marked
+    ``accepts_upload`` (which stream the file to disk, ``web/uploads.py``) or taking an
+    ``UploadFile``.
+    """
+
+    def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    def _route(self, scope: Scope) -> BaseRoute | None:
+        for route in scope["app"].router.routes:
+            matched, _ = route.matches(scope)
+            if matched == Match.FULL:
+                found: BaseRoute = route
+                return found
+        return None
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        assert isinstance(exc, StarletteHTTPException)
+        request = Request(scope, receive)
+        if str(scope.get("path", "")).startswith("/api"):
+            headers = dict(exc.headers or {})
+            response: Response = JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+            )
+        else:
+            from kaitiaki.web.pages.render import error_page
+
+            response = error_page(request, exc.status_code, str(exc.detail), {})
+        # The unread body is not drained: the server closes the connection after this response.
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        has_body = scope["method"] not in _BODILESS or bool(
+            (declared and declared != "0") or "transfer-encoding" in headers
+        )
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        route = self._route(scope)
+        limit = (
+            self.settings.max_upload
+            if route is not None and _accepts_upload(route)
+            else self.settings.max_body
+        )
+        if not _is_public(route):
+            from kaitiaki.web.authz import session_user
+
+            # Looked up once; cached in the request's state for the route's own check.
+            if await session_user(Request(scope)) is None:
+                refusal = StarletteHTTPException(
+                    401, "sign in first", headers={"WWW-Authenticate": "Cookie"}
+                )
+                await self._refuse(scope, receive, send, refusal)
+                return
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, BodyTooLargeError(limit))
+            return
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        received = 0
+        too_large = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise BodyTooLargeError(limit)
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if too_large:
+                # Whatever the application made of the cut-off body (FastAPI turns it into a
+                # 400) is replaced by the 413 below.
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLargeError:
+            if started:
+                raise
+        if too_large and not started:
+            await self._refuse(scope, receive, send, BodyTooLargeError(limit))

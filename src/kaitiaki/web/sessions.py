@@ -17,6 +17,8 @@ from sqlalchemy import delete
 from kaitiaki.audit.log import utc
 from kaitiaki.store import Store
 from kaitiaki.store.models import User, WebSession
+from kaitiaki.users.accounts import jurisdictions_of
+from kaitiaki.users.scope import Jurisdiction
 from kaitiaki.web.settings import WebSettings
 
 COOKIE = "kaitiaki_session"
@@ -32,7 +34,8 @@ class SessionUser:
     user_id: int
     name: str
     role: str
-    agency: str | None
+    # Read with the session, so scoping each referral needs no query of its own.
+    jurisdictions: frozenset[Jurisdiction]
     token_sha256: str
     csrf_token: str
     expires_at: datetime | None = None  # aware UTC; when the session ends in any case
@@ -97,7 +100,7 @@ def load_session(store: Store, token: str, settings: WebSettings) -> SessionUser
             user.id,
             user.name,
             user.role,
-            user.agency,
+            jurisdictions_of(session, [user.id])[user.id],
             digest,
             found.csrf_token,
             utc(found.expires_at),

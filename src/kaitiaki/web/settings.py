@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kaitiaki.jobs.paths import Confinement
 
 
 @dataclass(frozen=True)
@@ -17,9 +21,14 @@ class WebSettings:
     # How long a session found valid is remembered in the server process (``session_cache``);
     # 0 looks every request's session up in the store.
     session_cache_seconds: float = 2.0
-    # Failed sign-ins allowed per user name and per client address within ``login_window``.
+    # Failed sign-ins allowed per user name, and per client address, within ``login_window``
+    # (counted in the store: ``ratelimit``). An address gets more: an office behind one NAT
+    # shares it, and the per-name limit already bounds guesses at any one account.
     login_failures: int = 5
+    login_address_failures: int = 20
     login_window: timedelta = timedelta(minutes=15)
+    # Largest request body outside uploads (JSON and forms), refused with 413 before parsing.
+    max_body: int = 1024**2
     # Run queued jobs (off in tests that only look at the HTTP surface, or that run them
     # one by one with ``JobRunner.run_once``).
     start_jobs: bool = True
@@ -27,7 +36,24 @@ class WebSettings:
     # False runs the runner's threads inside the server process.
     job_process: bool = True
     job_workers: int = 2
-    # Where uploads (hash-set files) and job outputs (analyses, referral packages) are written.
+    # Most address space one job attempt may use, in bytes (``--job-memory-gb``); past it the
+    # job fails with MemoryError instead of the machine running out. None: no limit of ours.
+    job_memory_limit: int | None = None
+    # The work root (``--work-root``): where uploads (hash-set files) and job outputs (analyses,
+    # referral packages) are written; a job from the web writes nowhere else.
     data_dir: Path = field(default_factory=lambda: Path("kaitiaki-web"))
+    # The evidence roots (``--evidence-root``): the only folders a job from the web reads
+    # evidence from. None configured: the web refuses scans and analyses (fails closed).
+    evidence_roots: tuple[Path, ...] = ()
+    # Where ``AnchorKeeper`` writes audit anchors every ``anchor_every`` (None: no anchors;
+    # the web verification then says that truncation is not checked).
+    anchor_dir: Path | None = None
+    anchor_every: timedelta = timedelta(minutes=15)
     # Largest upload accepted, in bytes.
     max_upload: int = 2 * 1024**3
+
+    def confinement(self) -> Confinement:
+        """The roots every job submitted through the web is held to (``jobs.paths``)."""
+        from kaitiaki.jobs.paths import Confinement
+
+        return Confinement.of(self.evidence_roots, self.data_dir)

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from kaitiaki.jobs.context import JobContext
 from kaitiaki.jobs.kind import JobKind, Params
-from kaitiaki.jobs.params import (
-    JobParamsError,
-    existing_path,
-    flag,
-    only,
-    output_dir,
-    text,
-    texts,
+from kaitiaki.jobs.params import JobParamsError, flag, only, text, texts
+from kaitiaki.jobs.paths import (
+    Area,
+    checked_path,
+    checked_paths,
+    confinement_of,
+    require_evidence,
+    with_confinement,
 )
 from kaitiaki.store import Store
 from kaitiaki.store.models import AccountLink
@@ -48,23 +48,36 @@ ENGINES = ("duckdb", "spark")
 STAGES = 6
 
 
-def validate(store: Store, params: Params) -> Params:
-    only(params, FIELDS + OPTIONAL_FILES)
+def _paths(params: Params) -> Params:
+    """Inputs below the server's evidence folders and ``out`` below its work folder, for a
+    web job; checked when submitted and again when it runs."""
+    confinement = confinement_of(params)
+    require_evidence(confinement, "records")
     records = texts(params, "records")
     assert records is not None
     checked: dict[str, Any] = {
-        "records": [existing_path(r, "records", kind="file") for r in records]
+        "records": checked_paths(records, "records", confinement, area=Area.EVIDENCE, kind="file")
     }
     for field in ("accounts", "catalog"):
         value = text(params, field)
         assert value is not None
-        checked[field] = existing_path(value, field, kind="file")
+        checked[field] = checked_path(value, field, confinement, area=Area.EVIDENCE, kind="file")
     out = text(params, "out")
     assert out is not None
-    checked["out"] = output_dir(out, "out")
+    checked["out"] = checked_path(out, "out", confinement, area=Area.OUTPUT, kind="output")
     for field in OPTIONAL_FILES:
         value = text(params, field, required=False)
-        checked[field] = None if value is None else existing_path(value, field, kind="file")
+        checked[field] = (
+            None
+            if value is None
+            else checked_path(value, field, confinement, area=Area.EVIDENCE, kind="file")
+        )
+    return checked
+
+
+def validate(store: Store, params: Params) -> Params:
+    only(params, FIELDS + OPTIONAL_FILES)
+    checked = _paths(params)
     checked["hash_sets"] = texts(params, "hash_sets", required=False)
     tz = text(params, "assume_tz", required=False)
     if tz is not None:
@@ -80,7 +93,7 @@ def validate(store: Store, params: Params) -> Params:
     checked["engine"] = engine
     # The master URL comes from the job or, as for the CLI, the server's KAITIAKI_SPARK_MASTER.
     checked["spark_master"] = text(params, "spark_master", required=False)
-    return checked
+    return with_confinement(checked, confinement_of(params))
 
 
 def _path(value: str | None) -> Path | None:
@@ -91,6 +104,10 @@ def run(ctx: JobContext, params: Params) -> Params:
     # Imported here: DuckDB, Arrow and the geo stack are for the worker, not for submitting.
     from kaitiaki.engines.spark_session import SparkSettings
     from kaitiaki.operation.analyse import AnalysisOptions, analyse_operation
+
+    if confinement_of(params) is not None:
+        # Again: a file may have been swapped for a link while the web's job waited.
+        params = {**params, **_paths(params)}
 
     with ctx.store.session() as session:
         rejected = [

@@ -18,18 +18,27 @@ from kaitiaki.hashsets.store import (
 )
 from kaitiaki.jobs.context import JobContext
 from kaitiaki.jobs.kind import JobKind, Params
-from kaitiaki.jobs.params import JobParamsError, existing_path, integer, only, text
+from kaitiaki.jobs.params import JobParamsError, integer, only, text
+from kaitiaki.jobs.paths import Area, checked_path, confinement_of, with_confinement
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
 
 FIELDS = ("path", "name", "format", "profile", "threshold", "source")
 
 
+def _path(params: Params) -> str:
+    """The file to read: for a web job, an upload in the server's work folder (or a file below
+    its evidence folders); checked when submitted and again when it runs."""
+    path = text(params, "path")
+    assert path is not None
+    return checked_path(path, "path", confinement_of(params), area=Area.RESULTS, kind="file")
+
+
 def validate(store: Store, params: Params) -> Params:
     only(params, FIELDS)
-    path, name = text(params, "path"), text(params, "name")
-    assert path is not None and name is not None
-    path = existing_path(path, "path", kind="file")
+    name = text(params, "name")
+    assert name is not None
+    path = _path(params)
     fmt = text(params, "format", required=False) or detect_format(Path(path))
     if fmt not in get_args(ImportFormat):
         raise JobParamsError("format", f"must be one of {', '.join(get_args(ImportFormat))}")
@@ -42,7 +51,7 @@ def validate(store: Store, params: Params) -> Params:
     with store.session() as session:
         if session.scalar(select(HashSet.id).where(HashSet.name == name)) is not None:
             raise JobParamsError("name", f"a hash set named {name!r} already exists")
-    return {
+    checked = {
         "path": path,
         "name": name,
         "format": fmt,
@@ -52,10 +61,12 @@ def validate(store: Store, params: Params) -> Params:
         ),
         "source": text(params, "source", required=False) or "",
     }
+    return with_confinement(checked, confinement_of(params))
 
 
 def run(ctx: JobContext, params: Params) -> Params:
-    path = Path(params["path"])
+    # A web job's upload again: a link may have been swapped in while it waited.
+    path = Path(_path(params) if confinement_of(params) is not None else params["path"])
     size = path.stat().st_size
 
     def on_progress(read: int) -> None:

@@ -9,18 +9,68 @@ from sqlalchemy import select
 
 from kaitiaki.jobs.context import JobContext
 from kaitiaki.jobs.kind import JobKind, Params
-from kaitiaki.jobs.params import JobParamsError, existing_path, integer, only, text, texts
+from kaitiaki.jobs.params import JobParamsError, flag, integer, only, text, texts
+from kaitiaki.jobs.paths import (
+    Area,
+    checked_path,
+    checked_paths,
+    confinement_of,
+    require_evidence,
+    with_confinement,
+)
+from kaitiaki.scan.evidence import EvidenceExistsError, check_reuse
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
 
-FIELDS = ("evidence", "roots", "hash_sets", "workers", "description")
+FIELDS = (
+    "evidence",
+    "roots",
+    "hash_sets",
+    "workers",
+    "description",
+    "add_to_existing",
+    "viewed_by_provider",
+)
+
+
+def _roots(params: Params) -> list[str]:
+    """The roots, below the server's evidence folders for a web job; checked at submit and run."""
+    confinement = confinement_of(params)
+    require_evidence(confinement, "roots")
+    roots = texts(params, "roots")
+    assert roots is not None
+    return checked_paths(roots, "roots", confinement, area=Area.EVIDENCE, kind="any")
+
+
+def _viewed_list(params: Params) -> str | None:
+    """The provider's viewed list (``scan.provider_views``), below the evidence folders for a
+    web job; read through once so a bad line is refused at submit, naming the line."""
+    from kaitiaki.scan.provider_views import ViewedListError, check_list
+
+    given = text(params, "viewed_by_provider", required=False)
+    if not given:
+        return None
+    confinement = confinement_of(params)
+    path = checked_path(given, "viewed_by_provider", confinement, area=Area.EVIDENCE, kind="file")
+    try:
+        check_list(Path(path))
+    except ViewedListError as exc:
+        raise JobParamsError("viewed_by_provider", str(exc)) from None
+    return path
 
 
 def validate(store: Store, params: Params) -> Params:
     only(params, FIELDS)
     evidence = text(params, "evidence")
-    roots = texts(params, "roots")
-    assert evidence is not None and roots is not None
+    roots = _roots(params)
+    add_to_existing = flag(params, "add_to_existing")
+    assert evidence is not None
+    with store.session() as session:
+        # Early, for a clear answer to the request; the scan checks again as it starts.
+        try:
+            check_reuse(session, evidence, roots, add_to_existing)
+        except EvidenceExistsError as exc:
+            raise JobParamsError("evidence", str(exc)) from None
     hash_sets = texts(params, "hash_sets", required=False)
     if hash_sets:
         # Names only: loading the matcher here would build its index in the web request.
@@ -35,13 +85,16 @@ def validate(store: Store, params: Params) -> Params:
         off = [n for n in hash_sets if not enabled[n]]
         if off:
             raise JobParamsError("hash_sets", f"hash set {', '.join(map(repr, off))} is disabled")
-    return {
+    checked = {
         "evidence": evidence,
-        "roots": [existing_path(r, "roots") for r in roots],
+        "roots": roots,
         "hash_sets": hash_sets,
         "workers": integer(params, "workers", low=1, high=max(64, os.cpu_count() or 1)),
         "description": text(params, "description", required=False) or "",
+        "add_to_existing": add_to_existing,
+        "viewed_by_provider": _viewed_list(params),
     }
+    return with_confinement(checked, confinement_of(params))
 
 
 def run(ctx: JobContext, params: Params) -> Params:
@@ -51,17 +104,43 @@ def run(ctx: JobContext, params: Params) -> Params:
     def on_progress(done: int, total: int) -> None:
         ctx.progress(done, total, f"hashed {done:,} of {total:,} files")
 
+    # A web job's roots again: a folder may have been swapped for a link while it waited.
+    roots = _roots(params) if confinement_of(params) is not None else params["roots"]
+    add_to_existing = bool(params.get("add_to_existing", False))
+    viewed_list = _viewed_list(params)
     ctx.progress(0, None, "counting files")
     result = run_scan(
         ctx.store,
-        [Path(r) for r in params["roots"]],
+        [Path(r) for r in roots],
         params["evidence"],
         params["hash_sets"],
         workers=params["workers"],
         description=params["description"],
         acquired_by=ctx.created_by,
+        add_to_existing=add_to_existing,
+        actor=ctx.created_by if add_to_existing else None,
         on_progress=on_progress,
+        # With a viewed list, new instances count as not viewed until it is applied.
+        instances_viewed=False if viewed_list else None,
     )
+    viewed: dict[str, object] | None = None
+    if viewed_list:
+        from kaitiaki.scan.provider_views import mark_viewed
+
+        ctx.progress(result.sources_total, result.sources_total, "applying the viewed list")
+        marks = mark_viewed(
+            ctx.store,
+            result.evidence_id,
+            Path(viewed_list),
+            [Path(r) for r in roots],
+            actor=ctx.created_by,
+        )
+        viewed = {
+            "entries": marks.entries,
+            "viewed": marks.viewed,
+            "not_viewed": marks.not_viewed,
+            "unmatched": marks.unmatched,
+        }
     return {
         "evidence": params["evidence"],
         "evidence_id": result.evidence_id,
@@ -72,6 +151,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         "manifest_sha256": result.manifest_sha256,
         "seconds": round(result.seconds, 3),
         "notes": list(result.notes),
+        "viewed_by_provider": viewed,
     }
 
 

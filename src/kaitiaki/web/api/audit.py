@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from kaitiaki.audit import verify_log
+from kaitiaki.audit import AnchorError, latest_anchor, verify_log
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent
 from kaitiaki.web.api.common import QueryId, Timestamp, errors, store_of
@@ -32,6 +33,13 @@ class AuditEntry(BaseModel):
     prev_hash: str
 
 
+class AnchorOut(BaseModel):
+    file: str
+    id: int
+    hash: str
+    at: str
+
+
 class Verification(BaseModel):
     ok: bool
     entries: int
@@ -40,6 +48,9 @@ class Verification(BaseModel):
     broken_ids: list[int]
     head_id: int | None
     head_hash: str | None
+    # The newest anchor checked, or None with ``anchor_note`` saying why none was.
+    anchor: AnchorOut | None
+    anchor_note: str
 
 
 def entries(
@@ -78,19 +89,34 @@ def entries(
         ]
 
 
-def verification(store: Store) -> Verification:
-    result = verify_log(store)
-    broken = sorted(
-        {int(m.group(1)) for p in result.problems if (m := _ENTRY.match(p)) is not None}
-    )
+def verification(store: Store, anchor_dir: Path | None) -> Verification:
+    """The chain checked, and against the newest anchor in ``anchor_dir``: the chain alone
+    cannot show that its newest entries were deleted or the log rewritten with fresh hashes."""
+    found = None
+    unreadable: list[str] = []
+    if anchor_dir is None:
+        note = "no anchors kept (kaitiaki serve --anchor-dir): truncation is not checked"
+    else:
+        try:
+            found = latest_anchor(anchor_dir)
+        except AnchorError as exc:
+            unreadable.append(f"anchor: {exc}")
+        note = "" if found or unreadable else "no anchor taken yet: truncation is not checked"
+    result = verify_log(store, None if found is None else found[1])
+    problems = unreadable + result.problems
+    broken = sorted({int(m.group(1)) for p in problems if (m := _ENTRY.match(p)) is not None})
     return Verification(
-        ok=result.ok,
+        ok=not problems,
         entries=result.entries,
-        problems=result.problems,
+        problems=problems,
         notes=result.notes,
         broken_ids=broken,
         head_id=result.head_id,
         head_hash=result.head_hash,
+        anchor=None
+        if found is None
+        else AnchorOut(file=found[0].name, id=found[1].id, hash=found[1].hash, at=found[1].at),
+        anchor_note=note,
     )
 
 
@@ -117,5 +143,6 @@ def audit_entries(
 
 @router.get("/verify", response_model=Verification, responses=errors())
 def audit_verify(request: Request, user: CurrentUser = Needs.VIEW_AUDIT) -> Verification:
-    """Recompute every hash and link; ``broken_ids`` names the entries that fail."""
-    return verification(store_of(request))
+    """Recompute every hash and link and check the newest anchor (``kaitiaki serve
+    --anchor-dir``); ``broken_ids`` names the entries that fail."""
+    return verification(store_of(request), request.app.state.settings.anchor_dir)

@@ -42,8 +42,16 @@ class EvidenceDetail(EvidenceOut):
 
 class ScanIn(BaseModel):
     evidence: str = Field(min_length=1, max_length=200)
+    # Below the server's evidence folders (``--evidence-root``); a relative path is taken
+    # below one of them.
     roots: list[str] = Field(min_length=1, max_length=100)
     hash_sets: list[str] | None = None
+    # Scanning into an evidence item that already exists adds to it: asked for, and audited.
+    add_to_existing: bool = False
+    # A provider export: the provider's list of the files a person there viewed (a file below
+    # the evidence folders; kaitiaki.scan.provider_views). Unlisted files then open only with
+    # a legal basis.
+    viewed_by_provider: str | None = Field(default=None, min_length=1, max_length=4096)
 
 
 class LegalBasisIn(BaseModel):
@@ -129,20 +137,23 @@ def set_legal_basis(
 ) -> EvidenceOut:
     """Record the authority to examine this evidence's content (a warrant, the provider's
     terms); it is written to the audit log with the previous value."""
+    from kaitiaki.audit.reasons import require_reason
+
     store = store_of(request)
+    basis = require_reason(body.legal_basis, what="legal basis")  # ReasonError: 422
     with store.session() as session:
         evidence = session.get(Evidence, evidence_id)
         if evidence is None:
             raise HTTPException(404, f"no evidence item {evidence_id}")
         old = evidence.legal_basis
-        evidence.legal_basis = body.legal_basis.strip()
+        evidence.legal_basis = basis
         record(
             session,
             actor=user.actor,
             action="evidence.legal_basis",
             target_type="evidence",
             target_id=str(evidence_id),
-            reason=body.legal_basis.strip(),
+            reason=basis,
             details={"previous": old},
         )
     return _out(store, evidence)
@@ -150,6 +161,13 @@ def set_legal_basis(
 
 @router.post("/scans", response_model=JobOut, status_code=202, responses=errors())
 def start_scan(body: ScanIn, request: Request, user: CurrentUser = Needs.SCAN) -> JobOut:
-    """Queue a scan of server-side paths into an evidence item; watch it at /api/jobs/{id}."""
-    params = {"evidence": body.evidence, "roots": body.roots, "hash_sets": body.hash_sets}
+    """Queue a scan of folders below the server's evidence roots into an evidence item; watch
+    it at /api/jobs/{id}. An existing item is added to only with ``add_to_existing``."""
+    params = {
+        "evidence": body.evidence,
+        "roots": body.roots,
+        "hash_sets": body.hash_sets,
+        "add_to_existing": body.add_to_existing,
+        "viewed_by_provider": body.viewed_by_provider,
+    }
     return submit_job(request, "scan", params, user)

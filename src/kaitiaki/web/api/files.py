@@ -87,8 +87,14 @@ class FileDetail(BaseModel):
 
 class RevealIn(BaseModel):
     evidence_id: int = Field(ge=0, le=MAX_ID)
-    reason: str = Field(min_length=3, max_length=2000)
-    legal_basis: str | None = Field(default=None, max_length=2000)
+    # Real words (kaitiaki.audit.reasons) are checked by the reveal itself: 422 with the rule.
+    reason: str = Field(max_length=2000)
+    legal_basis: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Needed when the provider never viewed the file and the evidence has no"
+        " recorded legal basis (e.g. a warrant reference); audited with the reveal.",
+    )
     colour: bool = False
 
 

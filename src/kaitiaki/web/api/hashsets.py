@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import uuid
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.audit import record
 from kaitiaki.hashsets import HashSetMissingError, export_hash_set, list_hash_sets
@@ -17,6 +17,7 @@ from kaitiaki.store import Store
 from kaitiaki.web.api.common import JobOut, Timestamp, errors, store_of, submit_job
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.settings import WebSettings
+from kaitiaki.web.uploads import UploadError, accepts_upload, receive_upload, upload_body
 
 router = APIRouter(prefix="/api/hashsets", tags=["hash sets"])
 
@@ -57,34 +58,55 @@ def hashsets_list(request: Request, user: CurrentUser = Needs.VIEW_HASH_SETS) ->
     return hash_sets(store_of(request))
 
 
-@router.post("", response_model=JobOut, status_code=202, responses=errors(413))
-def hashsets_import(
-    request: Request,
-    file: Annotated[UploadFile, File()],
-    name: str = Form(..., min_length=1, max_length=200),
-    format: Literal["vics", "list", "csv"] | None = Form(None),
-    profile: str | None = Form(None, max_length=40),
-    user: CurrentUser = Needs.IMPORT_HASH_SETS,
-) -> JobOut:
-    """Upload a VICS JSON, plain list or CSV file; the import runs as a job."""
-    settings: WebSettings = request.app.state.settings
+_FORMATS = ("vics", "list", "csv")
+_IMPORT_FIELDS: dict[str, dict[str, Any]] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "format": {"type": "string", "enum": list(_FORMATS)},
+    "profile": {"type": "string", "maxLength": 40},
+}
+
+
+def _import_params(fields: dict[str, str]) -> tuple[str, str | None, str | None]:
+    name = fields.get("name", "").strip()
+    if not 1 <= len(name) <= 200:
+        raise HTTPException(422, "name: give the hash set a name of 1-200 characters")
+    format = fields.get("format") or None
+    if format is not None and format not in _FORMATS:
+        raise HTTPException(422, f"format: one of {', '.join(_FORMATS)}, or none to detect it")
+    profile = fields.get("profile") or None
     if profile and profile not in PROFILES:
         raise HTTPException(422, f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    uploads = settings.data_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    # The client's file name is never used as a path: it could hold "../".
-    target = uploads / f"{uuid.uuid4().hex}.upload"
-    with target.open("wb") as out:
-        copied = 0
-        while chunk := file.file.read(1 << 20):
-            copied += len(chunk)
-            if copied > settings.max_upload:
-                out.close()
-                target.unlink()
-                raise HTTPException(413, f"upload larger than {settings.max_upload} bytes")
-            out.write(chunk)
-    params = {"path": str(target.resolve()), "name": name, "format": format, "profile": profile}
-    return submit_job(request, "import_hash_set", params, user)
+    return name, format, profile
+
+
+@router.post(
+    "",
+    response_model=JobOut,
+    status_code=202,
+    responses=errors(413, 415),
+    openapi_extra=upload_body(_IMPORT_FIELDS),
+)
+@accepts_upload
+async def hashsets_import(request: Request, user: CurrentUser = Needs.IMPORT_HASH_SETS) -> JobOut:
+    """Upload a VICS JSON, plain list or CSV file (multipart: ``file``, ``name``, ``format``,
+    ``profile``); it is streamed to the work root and the import runs as a job."""
+    settings: WebSettings = request.app.state.settings
+    try:
+        upload = await receive_upload(request, settings.data_dir / "uploads", settings.max_upload)
+    except UploadError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    try:
+        name, format, profile = _import_params(upload.fields)
+    except HTTPException:
+        upload.path.unlink(missing_ok=True)
+        raise
+    params = {
+        "path": str(upload.path.resolve()),
+        "name": name,
+        "format": format,
+        "profile": profile,
+    }
+    return await run_in_threadpool(submit_job, request, "import_hash_set", params, user)
 
 
 @router.get(

@@ -22,6 +22,7 @@ from kaitiaki.store.models import (
 )
 from kaitiaki.web.api.common import PathId, errors, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.reveal import needing_basis
 
 router = APIRouter(prefix="/api/review", tags=["review"])
 IGNORABLE = "ignorable"
@@ -39,6 +40,9 @@ class QueueItem(BaseModel):
     size: int
     group_size: int
     members: list[str]
+    # A reveal of this file must state a legal basis (the provider never viewed it and the
+    # evidence records none): the page asks for one up front.
+    needs_legal_basis: bool = False
 
 
 class Reveals(BaseModel):
@@ -143,6 +147,8 @@ def queue(
         for rep, shas in sorted(members.items())
         if any(s not in decided for s in shas)
     ]
+    page = pending[offset : offset + limit]
+    needing = needing_basis(store, evidence_id, (shown for shown, _ in page))
     profile = get_profile(evidence_profile(store, evidence_id))
     categories = [CategoryOut(code=c.code, label=c.label) for c in profile.categories]
     categories.append(CategoryOut(code=IGNORABLE, label="Ignorable (known non-pertinent)"))
@@ -162,8 +168,9 @@ def queue(
                 size=new[shown][1],
                 group_size=len(shas),
                 members=shas,
+                needs_legal_basis=shown in needing,
             )
-            for shown, shas in pending[offset : offset + limit]
+            for shown, shas in page
         ],
         my_reveals=reveal_counts(store, user.actor),
     )

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from kaitiaki.refer.stats import operation_stats
+from kaitiaki.refer import service
 from kaitiaki.store import Store
 from kaitiaki.store.models import Classification, Evidence, File, FileInstance
+from kaitiaki.users.scope import Scope
 from kaitiaki.web.api.common import errors, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
 
@@ -48,8 +49,7 @@ class Dashboard(BaseModel):
     by_month: list[MonthRow]
 
 
-def dashboard(store: Store) -> Dashboard:
-    figures = operation_stats(store)
+def _material(store: Store) -> tuple[int, int, int, dict[str, int]]:
     with store.session() as session:
         evidence = session.scalar(select(func.count()).select_from(Evidence)) or 0
         instances = session.scalar(select(func.count()).select_from(FileInstance)) or 0
@@ -60,6 +60,14 @@ def dashboard(store: Store) -> Dashboard:
                 select(Classification.label, func.count()).group_by(Classification.label)
             )
         }
+    return evidence, instances, unique, labels
+
+
+def dashboard(store: Store, scope: Scope) -> Dashboard:
+    """The figures within ``scope``: a caller bounded to jurisdictions (a liaison, should it
+    ever be given statistics) gets its referrals' figures and nothing about the evidence."""
+    figures = service.figures(store, scope=scope)
+    evidence, instances, unique, labels = (0, 0, 0, {}) if scope.bounded else _material(store)
     months = sorted(
         set(figures.activity_by_month)
         | set(figures.referrals_by_month)
@@ -103,4 +111,4 @@ def dashboard(store: Store) -> Dashboard:
 
 @router.get("/stats", response_model=Dashboard, responses=errors())
 def stats(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> Dashboard:
-    return dashboard(store_of(request))
+    return dashboard(store_of(request), user.scope)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
+from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, AccountLink, Priority, ReferralSubject, Subject
 from kaitiaki.web.api.common import (
@@ -343,20 +344,31 @@ def analyse(body: AnalyseIn, request: Request, user: CurrentUser = Needs.ANALYSE
 
 @router.post("/priorities/compute", response_model=ComputeOut, responses=errors())
 def compute(body: ComputeIn, request: Request, user: CurrentUser = Needs.PRIORITISE) -> ComputeOut:
-    """Score every subject again (overrides are kept)."""
+    """Score every subject again (overrides are kept); audited. ``workspace``: an analysis's
+    workspace below the server's work folder (or an evidence folder), as jobs are held to."""
+    from kaitiaki.jobs.params import JobParamsError
+    from kaitiaki.jobs.paths import Area, checked_path
     from kaitiaki.priority import PriorityError, prioritise
 
-    workspace = Path(body.workspace) if body.workspace else None
+    store, settings = store_of(request), request.app.state.settings
     try:
-        usable = workspace is None or workspace.is_dir()
-    except OSError:  # a name too long for the file system, and the like
-        usable = False
-    if not usable:
-        raise HTTPException(422, f"{workspace}: no such workspace folder")
-    try:
-        results = prioritise(store_of(request), workspace=workspace)
-    except PriorityError as exc:
+        workspace = body.workspace and Path(
+            checked_path(
+                body.workspace, "workspace", settings.confinement(), area=Area.RESULTS, kind="dir"
+            )
+        )
+        results = prioritise(store, workspace=workspace or None)
+    except (JobParamsError, PriorityError) as exc:
         raise HTTPException(422, str(exc)) from None
+    with store.session() as session:
+        record(
+            session,
+            actor=user.actor,
+            action="priorities.computed",
+            target_type="priorities",
+            target_id="all",
+            details={"subjects": len(results), "workspace": str(workspace) if workspace else None},
+        )
     return ComputeOut(subjects=len(results))
 
 

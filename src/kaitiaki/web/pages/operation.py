@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from kaitiaki.hashsets.profiles import PROFILES
 from kaitiaki.web.api import evidence, files, hashsets, review, stats
-from kaitiaki.web.api.common import job_out, store_of
+from kaitiaki.web.api.common import PathId, QueryId, job_out, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.pages.render import page
 
@@ -16,7 +16,9 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> HTMLResponse:
-    return page(request, "dashboard.html", user, figures=stats.dashboard(store_of(request)))
+    return page(
+        request, "dashboard.html", user, figures=stats.dashboard(store_of(request), user.scope)
+    )
 
 
 @router.get("/evidence", response_class=HTMLResponse)
@@ -33,7 +35,7 @@ def evidence_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> HTM
 
 @router.get("/evidence/{evidence_id}", response_class=HTMLResponse)
 def evidence_page(
-    evidence_id: int, request: Request, user: CurrentUser = Needs.VIEW_FILES
+    evidence_id: PathId, request: Request, user: CurrentUser = Needs.VIEW_FILES
 ) -> HTMLResponse:
     store = store_of(request)
     return page(
@@ -48,12 +50,12 @@ def evidence_page(
 @router.get("/files", response_class=HTMLResponse)
 def files_list(
     request: Request,
-    evidence_id: int | None = None,
+    evidence_id: QueryId = None,
     label: str | None = Query(None, max_length=16),
     category: str | None = Query(None, max_length=20),
     series: str | None = Query(None, max_length=200),
     kind: str | None = Query(None, max_length=16),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     user: CurrentUser = Needs.VIEW_FILES,
 ) -> HTMLResponse:
     store = store_of(request)
@@ -77,7 +79,8 @@ def files_list(
 
 @router.get("/files/{sha256}", response_class=HTMLResponse)
 def file_page(sha256: str, request: Request, user: CurrentUser = Needs.VIEW_FILES) -> HTMLResponse:
-    if len(sha256) != 64:
+    # Hex only: a NUL in the key would reach PostgreSQL, which refuses it (a 500).
+    if len(sha256) != 64 or not all(c in "0123456789abcdefABCDEF" for c in sha256):
         raise HTTPException(404, "no such file")
     detail = files.viewed_file(store_of(request), user, sha256.lower())
     return page(request, "file_detail.html", user, file=detail)
@@ -97,9 +100,9 @@ def review_index(request: Request, user: CurrentUser = Needs.REVIEW) -> HTMLResp
 
 @router.get("/review/{evidence_id}", response_class=HTMLResponse)
 def review_page(
-    evidence_id: int,
+    evidence_id: PathId,
     request: Request,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     user: CurrentUser = Needs.REVIEW,
 ) -> HTMLResponse:
     result = review.review_queue(evidence_id, request, offset=offset, limit=50, user=user)
@@ -127,7 +130,7 @@ def jobs_page(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> HT
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(
-    job_id: int, request: Request, user: CurrentUser = Needs.VIEW_STATISTICS
+    job_id: PathId, request: Request, user: CurrentUser = Needs.VIEW_STATISTICS
 ) -> HTMLResponse:
     from kaitiaki.jobs import get_job
 

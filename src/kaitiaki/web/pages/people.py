@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from kaitiaki.refer.lifecycle import STATUSES
 from kaitiaki.users.roles import Role
 from kaitiaki.web.api import audit, referrals, review, subjects, users
-from kaitiaki.web.api.common import MAX_ID, audit_view, store_of
+from kaitiaki.web.api.common import MAX_ID, PathKey, audit_view, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.pages.render import page
 
@@ -20,7 +20,7 @@ def subjects_page(
     request: Request,
     country: str | None = Query(None, max_length=2),
     tier: str | None = Query(None, max_length=20),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     user: CurrentUser = Needs.VIEW_SUBJECTS,
 ) -> HTMLResponse:
     result = subjects.list_subjects(
@@ -37,7 +37,7 @@ def subjects_page(
 
 @router.get("/subjects/{subject_id}", response_class=HTMLResponse)
 def subject_page(
-    subject_id: str, request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS
+    subject_id: PathKey, request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS
 ) -> HTMLResponse:
     store = store_of(request)
     detail = subjects.subject_detail(store, subject_id)
@@ -49,7 +49,7 @@ def subject_page(
 def accounts_page(
     request: Request,
     subject_id: str | None = Query(None, max_length=40),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     user: CurrentUser = Needs.VIEW_SUBJECTS,
 ) -> HTMLResponse:
     items = subjects.list_accounts(store_of(request), subject_id=subject_id or None, offset=offset)
@@ -64,7 +64,7 @@ def referrals_page(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
 def referral_page(
-    referral_id: str, request: Request, user: CurrentUser = Needs.VIEW_REFERRALS
+    referral_id: PathKey, request: Request, user: CurrentUser = Needs.VIEW_REFERRALS
 ) -> HTMLResponse:
     detail = referrals.viewed_referral(store_of(request), user, referral_id)
     return page(request, "referral_detail.html", user, referral=detail, statuses=STATUSES)
@@ -85,7 +85,7 @@ def audit_page(
     """Lists entries, newest first; the whole chain is checked only when asked (``verify=1``),
     as its cost grows with the log."""
     store = store_of(request)
-    check = audit.verification(store) if verify else None
+    check = audit.verification(store, request.app.state.settings.anchor_dir) if verify else None
     found = audit.entries(
         store,
         before_id=before_id,

@@ -52,9 +52,11 @@
     }
   }
 
-  function askReveal() {
+  function askReveal(item) {
     form.hidden = false;
     revealError.hidden = true;
+    // A file the provider never viewed opens only with a legal basis: the form asks for it.
+    form.querySelector("#reveal-legal-basis").required = item.dataset.needsLegalBasis === "true";
     form.querySelector("#reveal-reason").focus();
   }
 
@@ -117,7 +119,7 @@
     const item = items()[current];
     if (event.key === "j") select(current + 1);
     else if (event.key === "k") select(current - 1);
-    else if (event.key === "r" && item) askReveal();
+    else if (event.key === "r" && item) askReveal(item);
     else if (/^[1-9]$/.test(event.key) && item) {
       const buttons = item.querySelectorAll("button[data-category]");
       const button = buttons[Number(event.key) - 1];
