@@ -149,6 +149,18 @@ def test_a_refusal_tells_nothing_about_what_lies_outside(
     assert _jobs(store) == 0
 
 
+def test_a_request_cannot_set_its_own_roots(
+    investigator: tuple[TestClient, dict[str, str]], store: Store
+) -> None:
+    client, headers = investigator
+    forged = {"evidence": ["/"], "work": "/"}
+    scan = _scan(client, headers, roots=["/etc"], confinement=forged)
+    analysis = _analyse(client, headers, records=["/etc/passwd"], confinement=forged)
+    assert scan.status_code == analysis.status_code == 422
+    assert OUTSIDE_EVIDENCE in scan.text and OUTSIDE_EVIDENCE in analysis.text
+    assert _jobs(store) == 0
+
+
 def test_relative_roots_are_taken_below_an_evidence_folder(
     investigator: tuple[TestClient, dict[str, str]], store: Store, roots: dict[str, Path]
 ) -> None:

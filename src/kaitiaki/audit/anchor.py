@@ -146,6 +146,8 @@ class AnchorKeeper:
             self.keep()
 
     def start(self) -> None:
+        # A folder that cannot be made stops the server here, rather than silently later.
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.keep()
         self._thread.start()
 

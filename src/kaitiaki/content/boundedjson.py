@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-_CHUNK = 1 << 20
+_CHUNK = 256 << 10  # per read; the buffer holds about this plus the open record
 ANY_ITEM = "*"  # in a record path: every item of an array
 
 

@@ -85,7 +85,7 @@ class SourceFile(io.RawIOBase):
 
 
 class Utf8Recoder(io.RawIOBase):
-    """UTF-16 text re-encoded as UTF-8 bytes, for parsers that only read UTF-8 (ijson)."""
+    """UTF-16 text re-encoded as UTF-8 bytes, for parsers that only read UTF-8 (boundedjson)."""
 
     def __init__(self, raw: SourceFile) -> None:
         super().__init__()
