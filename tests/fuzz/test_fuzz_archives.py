@@ -12,6 +12,7 @@ import warnings
 import zipfile
 
 import py7zr
+import pytest
 from fuzz_sandbox import Sandbox
 from fuzz_support import FUZZ, check_bytes, mutated
 from hypothesis import given
@@ -175,3 +176,11 @@ def _hostile_tars(draw: st.DrawFn) -> bytes:
 @given(blob=_hostile_tars(), cut=st.one_of(st.none(), st.integers(0, 4096)))
 def test_hostile_tars(sandbox: Sandbox, blob: bytes, cut: int | None) -> None:
     check_bytes(sandbox, "archive", blob if cut is None else blob[:cut], ".tar")
+
+
+@pytest.mark.parametrize("fmt", sorted(SEEDS))
+def test_seeds_are_read(sandbox: Sandbox, fmt: str) -> None:
+    """Every seed archive gives its three members, whole: the mutations start from sound input."""
+    read = sum(len(data) for data in MEMBERS.values())
+    outcome = check_bytes(sandbox, "archive", SEEDS[fmt], "." + fmt)
+    assert outcome.summary == f"3 members, {read} bytes"

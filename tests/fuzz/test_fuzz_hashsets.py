@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from fuzz_sandbox import Sandbox
 from fuzz_support import FUZZ, check_bytes, hostile_text, mutated
 from hypothesis import given
@@ -119,3 +120,18 @@ def test_csv_hash_list_mutations(sandbox: Sandbox, data: bytes) -> None:
 def test_csv_hash_list_hostile_cells(sandbox: Sandbox, rows: list[list[str]]) -> None:
     lines = ["MD5,Category,Series,MediaID"] + [",".join(row) for row in rows]
     check_bytes(sandbox, "hashset_csv", "\n".join(lines).encode("utf-8", "surrogateescape"), ".csv")
+
+
+@pytest.mark.parametrize(
+    ("target", "seed", "suffix", "summary"),
+    [
+        ("vics", VICS_SEED, ".json", "3 entries"),
+        ("hashset_plain", PLAIN_SEED, ".txt", "3 entries"),
+        ("hashset_csv", CSV_SEED, ".csv", "2 entries"),
+    ],
+)
+def test_seeds_are_read(
+    sandbox: Sandbox, target: str, seed: bytes, suffix: str, summary: str
+) -> None:
+    """The unmutated seeds parse: the mutations start from input the parser reads."""
+    assert check_bytes(sandbox, target, seed, suffix).summary == summary

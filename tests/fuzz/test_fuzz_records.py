@@ -9,6 +9,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fuzz_sandbox import Sandbox
 from fuzz_support import FUZZ, check_bytes, hostile_text, mutated
 from hypothesis import given
@@ -94,3 +95,25 @@ def test_catalog_csv_mutations(sandbox: Sandbox, data: bytes) -> None:
 @given(data=mutated(MAPPING_SEED))
 def test_mapping_mutations(sandbox: Sandbox, data: bytes) -> None:
     check_bytes(sandbox, "mapping", data, ".toml")
+
+
+@pytest.mark.parametrize(
+    ("target", "seed", "suffix", "summary"),
+    [
+        ("records", CSV_SEED, ".csv", "3 read, 2 accepted, 1 rejected"),
+        ("records", JSONL_SEED, ".jsonl", "3 read, 2 accepted, 1 rejected"),
+        ("records", PARQUET_SEED, ".parquet", "3 read, 2 accepted, 1 rejected"),
+        ("accounts", ACCOUNTS_SEED, ".csv", "1 read, 1 accepted, 0 rejected"),
+        ("catalog", CATALOG_SEED, ".csv", "1 read, 1 accepted, 0 rejected"),
+    ],
+)
+def test_seeds_are_read(
+    sandbox: Sandbox, target: str, seed: bytes, suffix: str, summary: str
+) -> None:
+    """The unmutated seeds ingest (the epoch timestamp is rejected: the mapping says ISO)."""
+    assert check_bytes(sandbox, target, seed, suffix).summary == summary
+
+
+def test_mapping_seed_is_read(sandbox: Sandbox) -> None:
+    outcome = check_bytes(sandbox, "mapping", MAPPING_SEED, ".toml")
+    assert outcome.kind == "ok" and "'timestamp': 'event_time'" in outcome.summary

@@ -184,3 +184,15 @@ def test_enrichment_file_mutations(sandbox: Sandbox, data: bytes) -> None:
 @given(data=_rows.map(_csv("subject_id,position_of_trust,travel,notes")))
 def test_enrichment_file_hostile_cells(sandbox: Sandbox, data: bytes) -> None:
     check_bytes(sandbox, "enrichment", data, ".csv")
+
+
+def test_seeds_are_read(sandbox: Sandbox) -> None:
+    """Sound inputs give results, so the mutations start from input the parsers accept."""
+    folder = _package()
+    try:
+        assert check(sandbox, "package", folder).summary == "intact"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert check_bytes(sandbox, "pointers", POINTERS_SEED, ".json").summary == "2 pointers"
+    assert check_bytes(sandbox, "outcomes", OUTCOMES_SEED, ".csv").summary == "2 rows"
+    assert check_bytes(sandbox, "enrichment", ENRICHMENT_SEED, ".csv").summary == "1 rows"

@@ -55,7 +55,7 @@ def _manifest(store: Store, evidence: str) -> str | None:
 
 def _reference_scan(store: Store, root: Path) -> str:
     """The manifest of an uninterrupted scan of ``root``: what a resumed job must reproduce."""
-    run_scan(store, [root], "reference", workers=1)
+    run_scan(store, [root], "reference", workers=1, actor="test:setup")
     digest = _manifest(store, "reference")
     assert digest is not None
     return digest
@@ -152,7 +152,7 @@ def test_a_scan_left_running_by_a_dead_server_is_requeued_and_completes(
     # The dead server had claimed the job and recorded one folder before it died: its scan
     # of ``root`` left unfinished.
     assert claims.claim_next(store) is not None
-    run_scan(store, [root / "d0"], "device", workers=1)
+    run_scan(store, [root / "d0"], "device", workers=1, actor="test:setup")
     with store.session() as session:
         session.execute(update(Scan).values(roots=[str(root)], finished_at=None))
     already = len(_instances(store, "device"))

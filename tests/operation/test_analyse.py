@@ -101,6 +101,7 @@ def test_an_undone_link_splits_the_subject_on_the_next_run(
         simulated / "catalog.csv",
         out,
         rejected_links=[(a, b)],
+        actor="test:setup",
     )
     with (out / "subjects.csv").open() as handle:
         groups = [r["account_ids"].split(";") for r in csv.DictReader(handle)]
@@ -119,6 +120,7 @@ def test_reingesting_the_same_export_adds_nothing(
         simulated / "accounts.csv",
         simulated / "catalog.csv",
         out,
+        actor="test:setup",
     )
     assert all(f.status == "skipped" for i in again.ingests for f in i.files)
     assert (out / "flagged_accounts.csv").read_text() == first
@@ -136,6 +138,7 @@ def test_jsonl_records_give_the_same_flagged_accounts(
         simulated / "accounts.csv",
         simulated / "catalog.csv",
         tmp_path / "jsonl",
+        actor="test:setup",
     )
     scored = evaluate(tmp_path / "jsonl", simulated / "ground_truth.json")
     assert scored.flagged_exactly, scored.flagged_mismatches[:5]

@@ -47,6 +47,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, set[s
             sim / "catalog.csv",
             base / "out",
             AnalysisOptions(reviewer_flags=flags),
+            actor="test:setup",
         )
     finally:
         store.close()
@@ -57,7 +58,7 @@ def test_records_add_new_material_and_reach(analysed: tuple[str, Path, set[str]]
     url, workspace, _ = analysed
     store: Store = open_store(url)
     try:
-        results = prioritise(store, workspace=workspace)
+        results = prioritise(store, workspace=workspace, actor="test:setup")
     finally:
         store.close()
     assert len(results) > 50
@@ -77,7 +78,7 @@ def test_records_add_new_material_and_reach(analysed: tuple[str, Path, set[str]]
 
 def test_missing_workspace_is_a_clear_error(sqlite_store: Store, tmp_path: Path) -> None:
     with pytest.raises(PriorityError, match="no flagged objects or records"):
-        prioritise(sqlite_store, workspace=tmp_path)
+        prioritise(sqlite_store, workspace=tmp_path, actor="test:setup")
 
 
 def test_cli_compute_show_override(analysed: tuple[str, Path, set[str]]) -> None:

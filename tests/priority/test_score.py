@@ -36,7 +36,7 @@ def test_uploader_of_new_material_ranks_above_a_viewer() -> None:
 def test_stored_priorities_carry_reasons(store: Store) -> None:
     add_subject(store, "S-up", uploads=20, shares=5, flagged_files=120, days=400)
     add_subject(store, "S-view", views=2, categories="3")
-    results = prioritise(store)
+    results = prioritise(store, actor="test:setup")
     assert [r.subject_id for r in results] == ["S-up", "S-view"]
     top = results[0]
     assert top.score > results[1].score
@@ -52,11 +52,11 @@ def test_stored_priorities_carry_reasons(store: Store) -> None:
 
 def test_enrichment_raises_the_tier_with_the_reason(store: Store) -> None:
     add_subject(store, "S1", views=3)
-    before = prioritise(store)[0]
+    before = prioritise(store, actor="test:setup")[0]
     with store.session() as session:
         for name in ("access_to_children", "position_of_trust"):
             session.add(Enrichment(subject_id="S1", indicator=name, value="yes"))
-    after = prioritise(store)[0]
+    after = prioritise(store, actor="test:setup")[0]
     order = ("low", "medium", "high", "very high")
     assert order.index(after.tier) > order.index(before.tier)
     assert "has access to children (partner enrichment)" in after.reasons
@@ -65,7 +65,7 @@ def test_enrichment_raises_the_tier_with_the_reason(store: Store) -> None:
 
 def test_override_is_recorded_and_kept_on_recompute(store: Store) -> None:
     add_subject(store, "S1", views=1)
-    assert prioritise(store)[0].tier == "low"
+    assert prioritise(store, actor="test:setup")[0].tier == "low"
     with pytest.raises(PriorityError, match="reason"):
         override(store, "S1", "high", "  ", "alice")
     with pytest.raises(PriorityError, match="unknown tier"):
@@ -73,7 +73,7 @@ def test_override_is_recorded_and_kept_on_recompute(store: Store) -> None:
     with pytest.raises(PriorityError, match="compute"):
         override(store, "nobody", "high", "seen in the interview", "alice")
     override(store, "S1", "very-high", "disclosed abuse in interview", "alice")
-    again = prioritise(store)[0]
+    again = prioritise(store, actor="test:setup")[0]
     assert again.tier == "low" and again.effective_tier == "very high"
     assert again.override_reason == "disclosed abuse in interview"
     assert again.override_by == "alice"
@@ -88,7 +88,7 @@ def test_weights_file_overrides_defaults(sqlite_store: Store, tmp_path: Path) ->
     add_subject(sqlite_store, "S1", views=1)
     path = tmp_path / "w.toml"
     path.write_text("[factors.volume]\nweight = 100\nfull_at = 1\n[tiers]\nvery_high = 50\n")
-    result = prioritise(sqlite_store, weights=load_weights(path))[0]
+    result = prioritise(sqlite_store, weights=load_weights(path), actor="test:setup")[0]
     assert result.tier == "very high"
     path.write_text("[factors.charm]\nweight = 1\n")
     with pytest.raises(WeightsError, match="unknown factor 'charm'"):

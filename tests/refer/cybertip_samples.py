@@ -58,6 +58,7 @@ def analyse(root: Path, *, seed: int, size: int, reviewer_flags: Path | None = N
         sim / "catalog.csv",
         out,
         AnalysisOptions(reviewer_flags=reviewer_flags),
+        actor="test:setup",
     )
     return Analysed(sim, out, db, store)
 

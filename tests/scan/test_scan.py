@@ -91,7 +91,7 @@ def test_scan_classifies_records_and_summarises(
         if p.is_file()
     }
 
-    result = run_scan(store, [root], "device-1", ["vics"], workers=2)
+    result = run_scan(store, [root], "device-1", ["vics"], workers=2, actor="test:setup")
 
     after = {
         p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
@@ -158,7 +158,7 @@ def test_rescan_records_every_file_exactly_once(
 ) -> None:
     root = tmp_path / "device"
     _evidence_tree(root, photos)
-    first = run_scan(store, [root], "device-1", workers=1)
+    first = run_scan(store, [root], "device-1", workers=1, actor="test:setup")
     # A finished item is scanned again only when asked for (``test_scan_evidence``).
     second = run_scan(store, [root], "device-1", workers=2, add_to_existing=True, actor="tester")
     assert second.sources_skipped == first.sources_total
@@ -180,7 +180,7 @@ def test_non_utf8_names_and_unreadable_entries_are_recorded(
     (root / os.fsdecode(b"caf\xe9.jpg")).write_bytes(noise_image(5))
     (root / "loop").symlink_to(root / "loop")
     os.mkfifo(root / "pipe")
-    run_scan(sqlite_store, [root], "odd", workers=1)
+    run_scan(sqlite_store, [root], "odd", workers=1, actor="test:setup")
     rows = {r["path"].rsplit("/", 1)[1]: r for r in result_rows(sqlite_store, "odd")}
     assert rows["caf\\xe9.jpg"]["classification"] == "new"
     assert "not valid UTF-8" in rows["caf\\xe9.jpg"]["notes"]
@@ -196,7 +196,7 @@ def test_decompression_bomb_image_is_an_error_not_a_crash(
     root.mkdir()
     (root / "bomb.png").write_bytes(bomb_png(30000, 30000))
     (root / "fine.jpg").write_bytes(noise_image(3))
-    run_scan(sqlite_store, [root], "bombs", workers=1)
+    run_scan(sqlite_store, [root], "bombs", workers=1, actor="test:setup")
     rows = {Path(r["path"]).name: r for r in result_rows(sqlite_store, "bombs")}
     assert rows["bomb.png"]["classification"] == "error"
     assert "pixel" in rows["bomb.png"]["error"] or "bomb" in rows["bomb.png"]["error"]
@@ -225,7 +225,7 @@ def test_vics_export_reads_back_identically(
             {"md5": md5(noise_image(1)), "category": "0"},
         ],
     )
-    run_scan(store, [root], "device-1", ["vics"], workers=1)
+    run_scan(store, [root], "device-1", ["vics"], workers=1, actor="test:setup")
     out = tmp_path / "results.json"
     written = export(store, "device-1", "vics", out)
     assert written > 0

@@ -45,14 +45,14 @@ def _added(store: Store) -> list[AuditEvent]:
 def test_a_taken_name_is_refused_without_the_flag(store: Store, tmp_path: Path) -> None:
     laptop = _folder(tmp_path / "laptop", 3)
     other = _folder(tmp_path / "other", 2, seed=10)
-    run_scan(store, [laptop], "laptop", workers=1)
+    run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
     before = _counts(store)
     with pytest.raises(EvidenceExistsError, match="evidence item 'laptop'") as refused:
-        run_scan(store, [other], "laptop", workers=1)
+        run_scan(store, [other], "laptop", workers=1, actor="test:setup")
     assert "--add-to-existing" in str(refused.value)
     # The same roots again, once the scan has finished, is no resume either.
     with pytest.raises(EvidenceExistsError):
-        run_scan(store, [laptop], "laptop", workers=1)
+        run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
     assert _counts(store) == before
     assert _added(store) == []
 
@@ -60,16 +60,21 @@ def test_a_taken_name_is_refused_without_the_flag(store: Store, tmp_path: Path) 
 def test_adding_is_explicit_and_audited(store: Store, tmp_path: Path) -> None:
     laptop = _folder(tmp_path / "laptop", 3)
     card = _folder(tmp_path / "card", 2, seed=10)
-    first = run_scan(store, [laptop], "laptop", workers=1)
-    with pytest.raises(ValueError, match="who asks"):
-        run_scan(store, [card], "laptop", workers=1, add_to_existing=True)
+    first = run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
+    with pytest.raises(ValueError, match="who runs it"):
+        run_scan(store, [card], "laptop", workers=1, add_to_existing=True, actor=" ")
     added = run_scan(store, [card], "laptop", workers=1, add_to_existing=True, actor="alice")
     assert added.evidence_id == first.evidence_id and added.records_written == 2
     assert _counts(store) == (1, 2, 5)
     (entry,) = _added(store)
     assert entry.actor == "alice"
     assert (entry.target_type, entry.target_id) == ("evidence", str(first.evidence_id))
-    assert entry.details == {"evidence": "laptop", "roots": [str(card)], "scan_id": added.scan_id}
+    assert entry.details is not None
+    assert {k: entry.details[k] for k in ("evidence", "roots", "scan_id")} == {
+        "evidence": "laptop",
+        "roots": [str(card)],
+        "scan_id": added.scan_id,
+    }
 
 
 def test_an_interrupted_scan_resumes_without_the_flag(
@@ -86,15 +91,17 @@ def test_an_interrupted_scan_resumes_without_the_flag(
             raise Killed
 
     with pytest.raises(Killed):
-        run_scan(store, [laptop], "laptop", workers=1, on_progress=stop_midway)
+        run_scan(
+            store, [laptop], "laptop", workers=1, on_progress=stop_midway, actor="test:setup"
+        )
     _, _, recorded = _counts(store)
     assert 0 < recorded < 12
-    resumed = run_scan(store, [laptop], "laptop", workers=1)
+    resumed = run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
     assert resumed.sources_skipped == recorded
     assert _counts(store) == (1, 2, 12)
     assert _added(store) == []
     with pytest.raises(EvidenceExistsError):  # finished now: the resume is used up
-        run_scan(store, [laptop], "laptop", workers=1)
+        run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
 
 
 def _kaitiaki(*args: str, db: str) -> subprocess.CompletedProcess[str]:

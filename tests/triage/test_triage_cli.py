@@ -13,6 +13,7 @@ from sqlalchemy import select
 from triage_samples import EVIDENCE, SERIES_UNIDENTIFIED, scan_device
 from typer.testing import CliRunner
 
+from kaitiaki.audit import cli_actor
 from kaitiaki.cli import scan as scan_cli
 from kaitiaki.cli import series as series_cli
 from kaitiaki.cli import triage as triage_cli
@@ -61,7 +62,8 @@ def test_triage_writes_the_report_its_digest_and_an_audit_entry(
         audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "triage.report"))
         groups = session.scalars(select(FileGroup.sha256)).all()
     assert audit is not None and audit.details is not None
-    assert audit.details["sha256"] == digest and audit.actor == "Examiner E"
+    # The actor is the operator; --by only names the report's author.
+    assert audit.details["sha256"] == digest and audit.actor == cli_actor()
     assert len(groups) == 18  # the new images: 11 camera originals, 5 bike, rocket, coins
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
 

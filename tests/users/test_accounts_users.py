@@ -152,10 +152,10 @@ def test_liaison_keeps_its_jurisdictions_and_every_change_is_audited(store: Stor
 def test_set_password(store: Store) -> None:
     add_user(store, "hana", "reviewer", PASSWORD, actor=ACTOR)
     with pytest.raises(UserError, match="at least 12"):
-        set_password(store, "hana", "short")
+        set_password(store, "hana", "short", actor="test:setup")
     with pytest.raises(UserError, match="no user named"):
-        set_password(store, "nobody", "a new long password")
-    set_password(store, "hana", "a new long password")
+        set_password(store, "nobody", "a new long password", actor="test:setup")
+    set_password(store, "hana", "a new long password", actor="test:setup")
     assert authenticate(store, "hana", PASSWORD) is None
     assert authenticate(store, "hana", "a new long password") is not None
 

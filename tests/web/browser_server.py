@@ -280,7 +280,7 @@ def review_evidence(store: Store, root: Path, name: str = "phone-01") -> ReviewE
     astronaut = jpeg(package_photo("astronaut.png"))
     (root / "astronaut.jpg").write_bytes(astronaut)
     (root / "coffee.jpg").write_bytes(jpeg(package_photo("coffee.png")))
-    result = run_scan(store, [root], name, workers=1)
+    result = run_scan(store, [root], name, workers=1, actor="test:setup")
     build_groups(store, result.evidence_id, actor="test")
     return ReviewEvidence(
         evidence_id=result.evidence_id,
@@ -322,8 +322,8 @@ def analyse(store: Store, operation: Path, out: Path) -> Path:
 
     import_hash_set(store, operation / "hashset.json", "op-set", "vics", source="test", actor="t")
     records = sorted(operation.glob("records*.csv"))
-    analyse_operation(store, records, operation / "accounts.csv", operation / "catalog.csv", out)
-    prioritise(store, workspace=out / "workspace")
+    analyse_operation(store, records, operation / "accounts.csv", operation / "catalog.csv", out, actor="test:setup")
+    prioritise(store, workspace=out / "workspace", actor="test:setup")
     return out
 
 

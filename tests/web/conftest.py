@@ -57,7 +57,7 @@ def scanned(store: Store, tmp_path: Path) -> dict[str, object]:
     (root / "coffee.jpg").write_bytes(jpeg(photo("coffee")))
     with zipfile.ZipFile(root / "box.zip", "w") as archive:
         archive.writestr("inner/chelsea.jpg", jpeg(photo("chelsea")))
-    result = run_scan(store, [root], "ev", workers=1)
+    result = run_scan(store, [root], "ev", workers=1, actor="test:setup")
     return {
         "evidence_id": result.evidence_id,
         "astronaut": hashlib.sha256((root / "astronaut.jpg").read_bytes()).hexdigest(),

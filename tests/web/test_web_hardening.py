@@ -121,7 +121,7 @@ def test_a_password_change_ends_every_session(store: Store, tmp_path: Path) -> N
     login = {"name": "investigator-user", "password": PASSWORD}
     assert second.post("/api/auth/login", json=login).status_code == 200
     assert first.get("/api/auth/me").status_code == 200
-    set_password(store, "investigator-user", "a brand new long password")
+    set_password(store, "investigator-user", "a brand new long password", actor="test:setup")
     assert first.get("/api/auth/me").status_code == 401
     assert second.get("/api/auth/me").status_code == 401
     with store.session() as session:

@@ -41,7 +41,7 @@ def provider_export(store: Store, tmp_path: Path) -> dict[str, Any]:
     listing = tmp_path / "viewed.txt"
     listing.write_text(f"{coffee}\nbox.zip!/inner/chelsea.jpg\n")
     check_list(listing)
-    result = run_scan(store, [root], "tip", workers=1, instances_viewed=False)
+    result = run_scan(store, [root], "tip", workers=1, instances_viewed=False, actor="test:setup")
     marks = mark_viewed(store, result.evidence_id, listing, [root], actor="test:provider")
     assert (marks.viewed, marks.unmatched) == (2, 0)
     return {

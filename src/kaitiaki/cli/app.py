@@ -32,7 +32,9 @@ def _register() -> None:
     from kaitiaki.cli import (
         audit,
         demo,
+        evidence,
         hashset,
+        jobs,
         keys,
         match,
         operation,
@@ -52,6 +54,8 @@ def _register() -> None:
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
     for module in (*modules, refer, keys, tracking, provider, users, audit, serve, triage, series):
+        module.register(app)
+    for module in (evidence, jobs):
         module.register(app)
 
 

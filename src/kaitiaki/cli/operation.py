@@ -73,6 +73,7 @@ def analyse(
     """Ingest, flag, count, resolve, attribute and route; write CSV/Parquet and the store."""
     from sqlalchemy import select
 
+    from kaitiaki.audit import cli_actor
     from kaitiaki.engines import EngineError
     from kaitiaki.engines.spark_session import SparkSettings, SparkUnavailableError
     from kaitiaki.geo import AgencyTableError, HostingListError, MmdbError
@@ -141,6 +142,7 @@ def analyse(
             step=step,
             progress=progress,
             rejected_links=rejected,
+            actor=cli_actor(),
         )
     table = Table(title=f"Operation analysis in {out}")
     table.add_column("")

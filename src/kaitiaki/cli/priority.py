@@ -50,11 +50,14 @@ def compute(
     db: DbOption = None,
 ) -> None:
     """Score every subject; investigators' overrides are kept."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.priority import PriorityError, WeightsError, load_weights, prioritise
 
     with user_errors(PriorityError, WeightsError):
         chosen = load_weights(weights) if weights else None
-        results = prioritise(store_from(db), weights=chosen, workspace=workspace)
+        results = prioritise(
+            store_from(db), actor=cli_actor(), weights=chosen, workspace=workspace
+        )
     console.print(_table(results, f"Priorities of {len(results):,} subjects", top))
     console.print("The score helps a person decide; it decides nothing by itself.")
 

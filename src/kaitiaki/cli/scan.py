@@ -139,7 +139,7 @@ def scan_with_progress(
             description=description,
             acquired_by=acquired_by,
             add_to_existing=add_to_existing,
-            actor=cli_actor() if add_to_existing else None,
+            actor=cli_actor(),
             on_progress=update,
             instances_viewed=instances_viewed,
         )
@@ -239,7 +239,7 @@ def scan(
                 description=description,
                 acquired_by=acquired_by,
                 add_to_existing=add_to_existing,
-                actor=cli_actor() if add_to_existing else None,
+                actor=cli_actor(),
                 instances_viewed=instances_viewed,
             )
         _mark_viewed(store, done, viewed_by_provider, paths)

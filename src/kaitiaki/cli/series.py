@@ -27,13 +27,12 @@ app.add_typer(victim_app)
 app.add_typer(offender_app)
 console = Console()
 
-By = Annotated[str | None, typer.Option(help="Who makes the change (default: cli:<user>).")]
-
-
-def _actor(by: str | None) -> str:
+def _actor() -> str:
+    # Always the operator ($KAITIAKI_USER or the login name): the audit log's actor is who
+    # made the change, never a name typed on the command line.
     from kaitiaki.audit import cli_actor
 
-    return by.strip() if by and by.strip() else cli_actor()
+    return cli_actor()
 
 
 Identified = Annotated[
@@ -55,7 +54,6 @@ def add(
     name: SeriesName,
     description: Annotated[str, typer.Option(help="What the series is.")] = "",
     identified: Identified = None,
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Create a series."""
@@ -67,7 +65,7 @@ def add(
             name,
             description=description,
             identified=bool(identified),
-            by=_actor(by),
+            by=_actor(),
         )
     console.print(f"series {name!r} created")
 
@@ -78,7 +76,6 @@ def update(
     description: Annotated[str | None, typer.Option(help="New description.")] = None,
     identified: Identified = None,
     reason: Annotated[str, typer.Option(help="Why (audit log).")] = "",
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Change a series' description or identified status."""
@@ -90,7 +87,7 @@ def update(
             name,
             description=description,
             identified=identified,
-            by=_actor(by),
+            by=_actor(),
             reason=reason,
         )
     console.print(f"series {name!r} updated")
@@ -152,7 +149,6 @@ def link(
     media_id: Annotated[list[str] | None, typer.Option(help="VICS MediaID (repeat).")] = None,
     md5: Annotated[list[str] | None, typer.Option(help="Entry MD5 (repeat).")] = None,
     file: Annotated[list[str] | None, typer.Option("--file", help="File SHA-256 (repeat).")] = None,
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Link hash-set entries (by hash set + MediaID, or MD5) or files (SHA-256) to a series."""
@@ -163,10 +159,10 @@ def link(
     with user_errors(*_errors()):
         if media_id or md5:
             added += link_entries(
-                store, name, hash_set=hash_set, media_ids=media_id, md5s=md5, by=_actor(by)
+                store, name, hash_set=hash_set, media_ids=media_id, md5s=md5, by=_actor()
             )
         if file:
-            added += link_files(store, name, file, by=_actor(by))
+            added += link_files(store, name, file, by=_actor())
     console.print(f"{added:,} link(s) added to {name!r}")
 
 
@@ -175,14 +171,13 @@ def sync(
     hash_set: Annotated[
         str | None, typer.Option(help="Only this hash set (default: every set).")
     ] = None,
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Create series from hash-set entries' Series / VictimIdentified fields and link them."""
     from kaitiaki.triage.series_vics import sync_series_from_hash_sets
 
     with user_errors(*_errors()):
-        result = sync_series_from_hash_sets(store_from(db), hash_set, by=_actor(by))
+        result = sync_series_from_hash_sets(store_from(db), hash_set, by=_actor())
     console.print(f"{len(result.created)} series created, {result.linked:,} entries linked")
     for d in result.disagreements:
         here = "identified" if d.record_identified else "not identified"
@@ -198,7 +193,6 @@ def sync(
 def import_(
     path: Annotated[Path, typer.Argument(help="VICS JSON file.")],
     name: Annotated[str, typer.Option(help="Name for the hash set.")],
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Import a VICS file as a hash set, then sync its series (one step)."""
@@ -207,8 +201,8 @@ def import_(
 
     store = store_from(db)
     with user_errors(HashSetError, *_errors()):
-        row = import_hash_set(store, path, name, "vics", actor=_actor(by))
-        result = sync_series_from_hash_sets(store, name, by=_actor(by))
+        row = import_hash_set(store, path, name, "vics", actor=_actor())
+        result = sync_series_from_hash_sets(store, name, by=_actor())
     console.print(
         f"{row.entry_count:,} entries imported; {len(result.created)} series created, "
         f"{result.linked:,} entries linked, {len(result.disagreements)} disagreements"
@@ -257,7 +251,6 @@ def victim_add(
     country: Country = None,
     agency: Agency = None,
     notes: Annotated[str, typer.Option(help="Notes (no names).")] = "",
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Record a victim."""
@@ -273,7 +266,7 @@ def victim_add(
             country=country,
             agency=agency,
             notes=notes,
-            by=_actor(by),
+            by=_actor(),
         )
     console.print(f"victim {victim_id} recorded")
 
@@ -286,7 +279,6 @@ def victim_update(
     agency: Agency = None,
     age_band: Annotated[str | None, typer.Option(help="Age band.")] = None,
     reason: Annotated[str, typer.Option(help="Why (audit log).")] = "",
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Change a victim's status (e.g. --identified once the child is safeguarded)."""
@@ -300,7 +292,7 @@ def victim_update(
             country=country,
             agency=agency,
             age_band=age_band,
-            by=_actor(by),
+            by=_actor(),
             reason=reason,
         )
     console.print(f"victim {victim_id} updated")
@@ -314,7 +306,6 @@ def offender_add(
     country: Country = None,
     agency: Agency = None,
     notes: Annotated[str, typer.Option(help="Notes.")] = "",
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Record an offender."""
@@ -329,7 +320,7 @@ def offender_add(
             country=country,
             agency=agency,
             notes=notes,
-            by=_actor(by),
+            by=_actor(),
         )
     console.print(f"offender {offender_id} recorded")
 
@@ -339,7 +330,6 @@ def offender_update(
     offender_id: Annotated[str, typer.Argument(help="Pseudonymous id.")],
     identified: Annotated[bool, typer.Option("--identified/--not-identified")],
     reason: Annotated[str, typer.Option(help="Why (audit log).")] = "",
-    by: By = None,
     db: DbOption = None,
 ) -> None:
     """Change an offender's identified status."""
@@ -347,7 +337,7 @@ def offender_update(
 
     with user_errors(*_errors()):
         update_offender(
-            store_from(db), offender_id, identified=identified, by=_actor(by), reason=reason
+            store_from(db), offender_id, identified=identified, by=_actor(), reason=reason
         )
     console.print(f"offender {offender_id} updated")
 

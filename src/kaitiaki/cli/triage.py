@@ -46,7 +46,9 @@ def triage(
             min=0, max=256, help="PDQ distance for near-duplicate groups (rebuilds them; 31)."
         ),
     ] = None,
-    by: Annotated[str | None, typer.Option(help="Who makes the report (audit log).")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who makes the report, when not you (you are the actor).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Write the triage report of an evidence item (HTML or PDF; no images in it)."""
@@ -62,7 +64,8 @@ def triage(
     if fmt not in FORMATS:
         console.print(f"[red]error:[/] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(1)
-    actor = by or cli_actor()
+    # The audit actor is always the operator; ``--by`` only names the report's author.
+    actor = cli_actor()
     store = store_from(db)
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -84,7 +87,7 @@ def triage(
             on_stage=lambda text: progress.update(task, description=text),
         )
         progress.update(task, advance=1, description="gathering the report")
-        report = build_report(store, evidence, profile, generated_by=actor)
+        report = build_report(store, evidence, profile, generated_by=by or actor)
         progress.update(task, advance=1, description=f"writing {fmt.upper()}")
         output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "html":
@@ -132,7 +135,10 @@ def review(
     category: Annotated[
         str, typer.Argument(help="A code of the evidence's profile, 'ignorable' or 'skip'.")
     ],
-    by: Annotated[str, typer.Option(help="The reviewer's name.")],
+    by: Annotated[
+        str | None,
+        typer.Option(help="The reviewer whose call it is, when not you (you are the actor)."),
+    ] = None,
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
     single: Annotated[
         bool, typer.Option("--single", help="Decide this file only, not its group.")
@@ -140,6 +146,7 @@ def review(
     db: DbOption = None,
 ) -> None:
     """Record a reviewer's category for a file and (by default) its near-duplicate group."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.scan.summary import EvidenceNotFoundError, evidence_id
     from kaitiaki.triage.review import ReviewError, decide
 
@@ -150,7 +157,8 @@ def review(
             evidence_id=evidence_id(store, evidence),
             sha256=sha256,
             category=category,
-            by=by,
+            by=cli_actor(),
+            decided_by=by,
             reason=reason,
             apply_to_group=not single,
         )

@@ -144,10 +144,11 @@ def disable(name: str, db: DbOption = None) -> None:
 @app.command("passwd")
 def passwd(name: str, password_stdin: PasswordStdin = False, db: DbOption = None) -> None:
     """Set a user's password."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.users.accounts import UserError, normalise_name, set_password
 
     with user_errors(UserError):
-        set_password(store_from(db), name, _password(password_stdin))
+        set_password(store_from(db), name, _password(password_stdin), actor=cli_actor())
         console.print(f"password changed for {normalise_name(name)}")
 
 

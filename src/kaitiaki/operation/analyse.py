@@ -260,8 +260,12 @@ def analyse_operation(
     step: Step | None = None,
     progress: Progress | None = None,
     rejected_links: Sequence[tuple[str, str]] = (),
+    actor: str,
 ) -> AnalysisResult:
-    """Run the whole chain; outputs in ``out`` (CSV and Parquet) and the store."""
+    """Run the whole chain; outputs in ``out`` (CSV and Parquet) and the store, whose change
+    is audited as ``actor`` (``operation.persist``)."""
+    if not actor.strip():
+        raise ValueError("actor: an analysis needs the name of who runs it")
     options = options or AnalysisOptions()
     say = step or (lambda _: None)
     out.mkdir(parents=True, exist_ok=True)
@@ -353,5 +357,15 @@ def analyse_operation(
             result.countries[a.country] += 1
         result.vpn_or_hosting += a.vpn_or_hosting
         result.unattributed += a.country is None
-    save_results(store, flagged_table, subjects, attributions, resolution, members, agency_of)
+    save_results(
+        store,
+        flagged_table,
+        subjects,
+        attributions,
+        resolution,
+        members,
+        agency_of,
+        actor=actor,
+        out=str(out),
+    )
     return result

@@ -1,7 +1,8 @@
 """Writing an analysis into the store: flagged accounts, subjects and the links that joined them.
 
 Re-running an analysis replaces its accounts and subjects; an investigator's rejected links are
-kept, because they are decisions, not results.
+kept, because they are decisions, not results. Saving is one act: one audit entry, as who ran
+the analysis, in the transaction that replaces the results.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pyarrow as pa
 from sqlalchemy import delete
 
 from kaitiaki.accounts import Attribution, Resolution, Subject
+from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, AccountLink
 from kaitiaki.store.models import Subject as SubjectRow
@@ -30,7 +32,12 @@ def save_results(
     resolution: Resolution,
     members: set[str],
     agency_of: Callable[[str | None], str],
+    *,
+    actor: str,
+    out: str,
 ) -> None:
+    if not actor.strip():
+        raise ValueError("actor: saving an analysis needs the name of who ran it")
     subject_of = {a: s.subject_id for s in subjects for a in s.account_ids}
     with store.session() as session:
         session.execute(delete(Account))
@@ -81,9 +88,22 @@ def save_results(
                     ],
                 )
             )
-        session.add_all(
+        links = [
             AccountLink(account_a=link.account_a, account_b=link.account_b, reason=link.reason)
             for link in resolution.links
             if link.account_a in members
             and (link.account_a, link.account_b, link.reason) not in rejected
+        ]
+        session.add_all(links)
+        record(
+            session,
+            actor=actor,
+            action="operation.analysed",
+            target_type="analysis",
+            target_id=out,
+            details={
+                "flagged_accounts": flagged.num_rows,
+                "subjects": len(subjects),
+                "links": len(links),
+            },
         )

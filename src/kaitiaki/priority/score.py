@@ -131,9 +131,14 @@ def subject_data(store: Store, workspace: Path | None = None) -> list[SubjectDat
 
 
 def prioritise(
-    store: Store, *, weights: Weights | None = None, workspace: Path | None = None
+    store: Store, *, actor: str, weights: Weights | None = None, workspace: Path | None = None
 ) -> list[PriorityResult]:
-    """Score every subject and store it; an investigator's override survives a recompute."""
+    """Score every subject and store it; an investigator's override survives a recompute.
+
+    One recompute is one act: one audit entry as ``actor``, in the transaction that stores
+    the scores (the CLI and the web both come here)."""
+    if not actor.strip():
+        raise ValueError("actor: computing priorities needs the name of who asks for it")
     weights = weights or default_weights()
     scored = []
     for data in subject_data(store, workspace):
@@ -151,6 +156,17 @@ def prioritise(
                 session.add(row)
             row.score, row.tier, row.factors, row.computed_at = score, tier, factors, now
             results.append(_result(row))
+        record(
+            session,
+            actor=actor,
+            action="priorities.computed",
+            target_type="priorities",
+            target_id="all",
+            details={
+                "subjects": len(results),
+                "workspace": str(workspace) if workspace else None,
+            },
+        )
     return sorted(results, key=lambda r: (-r.score, r.subject_id))
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kaitiaki.audit import record
 from kaitiaki.refer.signing import (
+    MAX_KEY_FILE,
     SigningKeyError,
     VerifyResult,
     fingerprint_hex,
@@ -42,6 +43,14 @@ TARGET = "trusted_key"
 
 class TrustError(ValueError):
     """A trust-store change that cannot be made; the message says why."""
+
+
+class TrustConflictError(TrustError):
+    """The name or the key is already trusted."""
+
+
+class TrustNotFoundError(TrustError):
+    """No key is trusted under that name."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +94,26 @@ def add_trusted_key(
     so two entries cannot look alike) and a key already trusted under another name (a key
     belongs to one sender, or ``verify`` could not say who signed)."""
     actor = _actor(actor)
+    try:
+        pem = read_key_file(key_file)
+    except SigningKeyError as exc:
+        raise TrustError(str(exc)) from None
+    return add_trusted_pem(store, name, pem, actor=actor, note=note, where=str(key_file))
+
+
+def add_trusted_pem(
+    store: Store, name: str, pem: bytes, *, actor: str, note: str = "", where: str = "the key"
+) -> TrustedSender:
+    """``add_trusted_key`` for a key given as PEM text (the web's form); ``where`` names it in
+    messages."""
+    actor = _actor(actor)
     cleaned = _name(name)
     if len(note) > MAX_NOTE:
         raise TrustError(f"note must be at most {MAX_NOTE} characters")
+    if len(pem) > MAX_KEY_FILE:
+        raise TrustError(f"{where}: larger than {MAX_KEY_FILE} bytes; not a PEM public key")
     try:
-        key = public_from_pem(read_key_file(key_file), str(key_file))
+        key = public_from_pem(pem, where)
     except SigningKeyError as exc:
         raise TrustError(str(exc)) from None
     digest = fingerprint_hex(key)
@@ -97,10 +121,12 @@ def add_trusted_key(
         with store.session() as session:
             for row in session.scalars(select(TrustedKey)):
                 if row.name.casefold() == cleaned.casefold():
-                    raise TrustError(f"a key is already trusted under the name {row.name!r}")
+                    raise TrustConflictError(
+                        f"a key is already trusted under the name {row.name!r}"
+                    )
                 if row.fingerprint == digest:
-                    raise TrustError(
-                        f"{key_file}: this key (fingerprint {digest}) is already trusted "
+                    raise TrustConflictError(
+                        f"{where}: this key (fingerprint {digest}) is already trusted "
                         f"as {row.name!r}"
                     )
             # Stored re-encoded, not as given: no comments or trailing bytes from the file.
@@ -124,7 +150,7 @@ def add_trusted_key(
             return TrustedSender.of(row)
     except IntegrityError:
         # A concurrent add of the same name or key: the unique constraints settle it.
-        raise TrustError(f"{cleaned!r} or its key was trusted at the same moment") from None
+        raise TrustConflictError(f"{cleaned!r} or its key was trusted at the same moment") from None
 
 
 def remove_trusted_key(store: Store, name: str, *, actor: str) -> TrustedSender:
@@ -134,7 +160,7 @@ def remove_trusted_key(store: Store, name: str, *, actor: str) -> TrustedSender:
     with store.session() as session:
         row = session.get(TrustedKey, cleaned)
         if row is None:
-            raise TrustError(f"no trusted key named {cleaned!r}")
+            raise TrustNotFoundError(f"no trusted key named {cleaned!r}")
         removed = TrustedSender.of(row)
         session.delete(row)
         record(

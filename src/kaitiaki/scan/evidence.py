@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,14 +73,17 @@ def begin_scan(
     description: str,
     acquired_by: str,
     add_to_existing: bool,
-    actor: str | None,
+    actor: str,
 ) -> ScanTarget:
     """Record this scan run against a new, resumed or (explicitly) extended evidence item.
 
-    ``actor`` is who adds to an existing item; required when ``add_to_existing`` is asked.
+    Chain of custody: one audit entry as ``actor`` (who scanned what, from which roots), in
+    the transaction that creates the item or the run: ``evidence.created``,
+    ``evidence.files_added`` or ``scan.resumed``. ``finish_scan`` writes the second, with the
+    manifest digest.
     """
-    if add_to_existing and not (actor or "").strip():
-        raise ValueError("adding files to an evidence item needs the name of who asks for it")
+    if not actor.strip():
+        raise ValueError("a scan needs the name of who runs it")
     evidence = session.scalar(select(Evidence).where(Evidence.name == name))
     resumed = added = False
     if evidence is None:
@@ -101,14 +105,45 @@ def begin_scan(
     )
     session.add(scan)
     session.flush()
-    if added:
-        assert actor is not None
-        record(
-            session,
-            actor=actor,
-            action="evidence.files_added",
-            target_type="evidence",
-            target_id=str(evidence.id),
-            details={"evidence": name, "roots": list(roots), "scan_id": scan.id},
-        )
+    action = (
+        "evidence.files_added" if added else "scan.resumed" if resumed else "evidence.created"
+    )
+    record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="evidence",
+        target_id=str(evidence.id),
+        details={
+            "evidence": name,
+            "roots": list(roots),
+            "scan_id": scan.id,
+            "hash_sets": list(hash_sets),
+            "tool_version": tool_version,
+        },
+    )
     return ScanTarget(evidence.id, scan.id, resumed, added)
+
+
+def finish_scan(
+    session: Session, evidence_id: int, scan_id: int, digest: str, *, actor: str, records: int
+) -> None:
+    """Seal a run: the item's manifest digest and the run's end, audited in one transaction."""
+    evidence = session.get(Evidence, evidence_id)
+    scan = session.get(Scan, scan_id)
+    assert evidence is not None and scan is not None
+    evidence.manifest_sha256 = digest
+    scan.finished_at = datetime.now(UTC)
+    record(
+        session,
+        actor=actor,
+        action="scan.finished",
+        target_type="evidence",
+        target_id=str(evidence_id),
+        details={
+            "evidence": evidence.name,
+            "scan_id": scan_id,
+            "manifest_sha256": digest,
+            "records_written": records,
+        },
+    )

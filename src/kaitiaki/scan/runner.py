@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from kaitiaki import __version__
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
-from kaitiaki.scan.evidence import begin_scan, check_reuse
+from kaitiaki.scan.evidence import begin_scan, check_reuse, finish_scan
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
@@ -29,7 +28,7 @@ from kaitiaki.scan.units import hash_files, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
 from kaitiaki.store import Store
-from kaitiaki.store.models import Evidence, FileInstance, Scan
+from kaitiaki.store.models import Evidence, FileInstance
 
 BATCH_RECORDS = 512
 BATCH_SECONDS = 2.0
@@ -98,7 +97,7 @@ def start_scan(
     acquired_by: str,
     *,
     add_to_existing: bool = False,
-    actor: str | None = None,
+    actor: str,
 ) -> tuple[Matcher, int, int]:
     """Check the roots exist, load the matcher, record the evidence item and this scan run.
 
@@ -138,13 +137,14 @@ def run_scan(
     description: str = "",
     acquired_by: str = "",
     add_to_existing: bool = False,
-    actor: str | None = None,
+    actor: str,
     on_progress: ProgressCallback | None = None,
     instances_viewed: bool | None = None,
 ) -> ScanResult:
     """Scan ``roots`` into evidence item ``evidence``; a run started again after an
-    interruption resumes it. Files go into an existing item only with ``add_to_existing``,
-    audited as ``actor`` (``scan.evidence``). ``instances_viewed`` is the
+    interruption resumes it. Files go into an existing item only with ``add_to_existing``.
+    The run's start and its manifest digest are audited as ``actor`` (``scan.evidence``).
+    ``instances_viewed`` is the
     ``viewed_by_provider`` new instances get (``scan.provider_views``)."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
@@ -216,12 +216,9 @@ def run_scan(
 
     digest = manifest_sha256(store, evidence_id)
     with store.session() as session:
-        evidence_row = session.get(Evidence, evidence_id)
-        assert evidence_row is not None
-        evidence_row.manifest_sha256 = digest
-        scan_row = session.get(Scan, scan_id)
-        assert scan_row is not None
-        scan_row.finished_at = datetime.now(UTC)
+        finish_scan(
+            session, evidence_id, scan_id, digest, actor=actor, records=result.records_written
+        )
     result.manifest_sha256 = digest
     result.seconds = time.perf_counter() - started
     return result

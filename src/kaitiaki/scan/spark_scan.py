@@ -17,13 +17,13 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from kaitiaki.content.archives import ArchiveLimits
+from kaitiaki.scan.evidence import finish_scan
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.runner import (
@@ -37,7 +37,6 @@ from kaitiaki.scan.runner import (
 from kaitiaki.scan.walk import walk
 from kaitiaki.scan.writer import write_batch
 from kaitiaki.store import Store
-from kaitiaki.store.models import Evidence, Scan
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -165,7 +164,7 @@ def run_spark_scan(
     description: str = "",
     acquired_by: str = "",
     add_to_existing: bool = False,
-    actor: str | None = None,
+    actor: str,
     on_progress: ProgressCallback | None = None,
     instances_viewed: bool | None = None,
 ) -> ScanResult:
@@ -237,12 +236,9 @@ def run_spark_scan(
 
     digest = manifest_sha256(store, evidence_id)
     with store.session() as session:
-        evidence_row = session.get(Evidence, evidence_id)
-        assert evidence_row is not None
-        evidence_row.manifest_sha256 = digest
-        scan_row = session.get(Scan, scan_id)
-        assert scan_row is not None
-        scan_row.finished_at = datetime.now(UTC)
+        finish_scan(
+            session, evidence_id, scan_id, digest, actor=actor, records=result.records_written
+        )
     result.manifest_sha256 = digest
     result.seconds = time.perf_counter() - started
     return result

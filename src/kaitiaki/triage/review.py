@@ -96,15 +96,19 @@ def decide(
     by: str,
     reason: str = "",
     apply_to_group: bool = True,
+    decided_by: str | None = None,
 ) -> list[str]:
     """Record ``by``'s decision that ``sha256`` is ``category``; return the files decided.
 
-    The decided file comes first, then the other members of its group (when
-    ``apply_to_group``). One transaction: the rows and one audit entry, or nothing.
+    ``by`` is the audit actor (who enters it); ``decided_by`` names the reviewer whose call it
+    was when someone else enters it (kept on the rows). The decided file comes first, then the
+    other members of its group (when ``apply_to_group``). One transaction: the rows and one
+    audit entry, or nothing.
     """
     sha256 = sha256.strip().lower()
     if not by.strip():
         raise ReviewError("a decision needs the reviewer's name")
+    reviewer = (decided_by or "").strip() or by
     with store.session() as session:
         if session.get(Evidence, evidence_id) is None:
             raise ReviewError(f"no evidence item with id {evidence_id}")
@@ -123,7 +127,11 @@ def decide(
         others = [m for m in members if m != sha256]
         session.add(
             ReviewDecision(
-                evidence_id=evidence_id, sha256=sha256, category=code, decided_by=by, reason=reason
+                evidence_id=evidence_id,
+                sha256=sha256,
+                category=code,
+                decided_by=reviewer,
+                reason=reason,
             )
         )
         session.add_all(
@@ -131,7 +139,7 @@ def decide(
                 evidence_id=evidence_id,
                 sha256=member,
                 category=code,
-                decided_by=by,
+                decided_by=reviewer,
                 reason=reason,
                 via_group=sha256,
             )
@@ -153,6 +161,7 @@ def decide(
                 "applied_to_group": bool(others),
                 "count": 1 + len(others),
                 "members": others,
+                **({"decided_by": reviewer} if reviewer != by else {}),
             },
         )
     return [sha256, *others]

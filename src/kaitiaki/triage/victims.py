@@ -38,6 +38,14 @@ class VictimIdError(ValueError):
     """A record that cannot be written: unknown series, duplicate id, invalid field."""
 
 
+class VictimIdNotFoundError(VictimIdError):
+    """No series, victim or offender by that name or id."""
+
+
+class VictimIdExistsError(VictimIdError):
+    """A series, victim or offender by that name or id already exists."""
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesView:
     name: str
@@ -72,7 +80,7 @@ def now() -> datetime:
 def find_series(session: Session, name: str) -> Series:
     found = session.scalar(select(Series).where(Series.name == name))
     if found is None:
-        raise VictimIdError(f"no series named {name!r}")
+        raise VictimIdNotFoundError(f"no series named {name!r}")
     return found
 
 
@@ -134,7 +142,7 @@ def add_series(
         raise VictimIdError(f"a series needs a name of 1-{MAX_NAME} characters")
     with store.session() as session:
         if session.scalar(select(Series.id).where(Series.name == name)) is not None:
-            raise VictimIdError(f"series {name!r} already exists")
+            raise VictimIdExistsError(f"series {name!r} already exists")
         row = Series(name=name, description=description, identified=identified)
         session.add(row)
         session.flush()
@@ -240,7 +248,7 @@ def add_victim(
     vid = _pseudonym(victim_id, "victim")
     with store.session() as session:
         if session.get(Victim, vid) is not None:
-            raise VictimIdError(f"victim {vid!r} already exists")
+            raise VictimIdExistsError(f"victim {vid!r} already exists")
         parent = find_series(session, series) if series else None
         row = Victim(
             id=vid,
@@ -273,7 +281,7 @@ def update_victim(
     with store.session() as session:
         row = session.get(Victim, victim_id.strip())
         if row is None:
-            raise VictimIdError(f"no victim {victim_id!r}")
+            raise VictimIdNotFoundError(f"no victim {victim_id!r}")
         changes: dict[str, Any] = {}
         if identified is not None and identified != row.identified:
             row.identified = changes["identified"] = identified
@@ -305,7 +313,7 @@ def add_offender(
     oid = _pseudonym(offender_id, "offender")
     with store.session() as session:
         if session.get(Offender, oid) is not None:
-            raise VictimIdError(f"offender {oid!r} already exists")
+            raise VictimIdExistsError(f"offender {oid!r} already exists")
         parent = find_series(session, series) if series else None
         row = Offender(
             id=oid,
@@ -327,7 +335,7 @@ def update_offender(
     with store.session() as session:
         row = session.get(Offender, offender_id.strip())
         if row is None:
-            raise VictimIdError(f"no offender {offender_id!r}")
+            raise VictimIdNotFoundError(f"no offender {offender_id!r}")
         if row.identified != identified:
             row.identified = identified
             audit_change(

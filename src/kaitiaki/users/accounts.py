@@ -225,18 +225,29 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
     return user
 
 
-def set_password(store: Store, name: str, password: str) -> None:
+def set_password(store: Store, name: str, password: str, *, actor: str) -> None:
     """Replace a user's password, under the same policy as a new account, and end every web
     session of the account in the same transaction: a password is changed because it may be
     known to someone else, who may already be signed in with it. (Passwords are changed with
-    ``kaitiaki users passwd``, never from a web session, so there is no session to keep.)"""
+    ``kaitiaki users passwd``, never from a web session, so there is no session to keep.)
+    Audited as ``actor`` in that transaction (never the password or its hash)."""
+    if not actor.strip():
+        raise ValueError("actor: changing a password needs the name of who changes it")
     normalised = normalise_name(name)
     check_password(normalised, password)
     password_hash = HASHER.hash(password)
     with store.session() as session:
         user = _get(session, normalised)
         user.password_hash = password_hash
-        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        record(
+            session,
+            actor=actor,
+            action="user.password_changed",
+            target_type="user",
+            target_id=user.name,
+            details={"sessions_ended": getattr(ended, "rowcount", None)},
+        )
 
 
 def _enabled_admins(session: Session) -> int:

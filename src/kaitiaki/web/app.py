@@ -24,11 +24,14 @@ from kaitiaki.web.api import (
     evidence,
     files,
     hashsets,
+    imports,
     jobs,
     referrals,
     review,
+    series,
     stats,
     subjects,
+    trust,
     users,
 )
 from kaitiaki.web.authz import CurrentUser, Needs, check_routes
@@ -57,6 +60,9 @@ API_ROUTERS = (
     jobs,
     audit,
     users,
+    imports,
+    trust,
+    series,
 )
 
 

@@ -54,6 +54,7 @@ def _scan_sample(store: Store, folder: Path, say: Say) -> None:
         ["standin-vics", "standin-video"],
         description="benign demo sample",
         acquired_by="kaitiaki serve --demo",
+        actor="demo",
     )
     say(f"scanned the sample into evidence {EVIDENCE!r}: {result.records_written} records")
 
@@ -79,10 +80,10 @@ def _operation(store: Store, folder: Path, say: Say) -> None:
             )
         records = [p for n, p in sample.files.items() if n.startswith("records.")]
         analysis = analyse_operation(
-            store, records, op / "accounts.csv", op / "catalog.csv", results
+            store, records, op / "accounts.csv", op / "catalog.csv", results, actor="demo"
         )
         say(f"analysed: {analysis.subjects} subjects in {len(analysis.countries)} countries")
-        prioritise(store, workspace=results / "workspace")
+        prioritise(store, actor="demo", workspace=results / "workspace")
     if _count(store, Referral) == 0:
         key = folder / "keys" / "demo-signing.key"
         if not key.exists():

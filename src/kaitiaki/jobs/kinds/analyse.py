@@ -152,6 +152,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         step=step,
         progress=progress,
         rejected_links=rejected,
+        actor=ctx.created_by,
     )
     ctx.stage("analysis written", max(STAGES, stages), max(STAGES, stages))
     return {

@@ -118,7 +118,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         description=params["description"],
         acquired_by=ctx.created_by,
         add_to_existing=add_to_existing,
-        actor=ctx.created_by if add_to_existing else None,
+        actor=ctx.created_by,
         on_progress=on_progress,
         # With a viewed list, new instances count as not viewed until it is applied.
         instances_viewed=False if viewed_list else None,

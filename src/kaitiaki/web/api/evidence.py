@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import Classification, Evidence, FileInstance, Scan
 from kaitiaki.web.api.common import JobOut, PathId, Timestamp, errors, store_of, submit_job
@@ -137,26 +136,15 @@ def set_legal_basis(
 ) -> EvidenceOut:
     """Record the authority to examine this evidence's content (a warrant, the provider's
     terms); it is written to the audit log with the previous value."""
-    from kaitiaki.audit.reasons import require_reason
+    from kaitiaki.scan.legal_basis import EvidenceNotFoundError, set_legal_basis
 
     store = store_of(request)
-    basis = require_reason(body.legal_basis, what="legal basis")  # ReasonError: 422
-    with store.session() as session:
-        evidence = session.get(Evidence, evidence_id)
-        if evidence is None:
-            raise HTTPException(404, f"no evidence item {evidence_id}")
-        old = evidence.legal_basis
-        evidence.legal_basis = basis
-        record(
-            session,
-            actor=user.actor,
-            action="evidence.legal_basis",
-            target_type="evidence",
-            target_id=str(evidence_id),
-            reason=basis,
-            details={"previous": old},
-        )
-    return _out(store, evidence)
+    try:
+        # ReasonError (a basis without real words) is answered 422 by the app's handler.
+        set_legal_basis(store, evidence_id, body.legal_basis, actor=user.actor)
+    except EvidenceNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return evidence_detail(store, evidence_id)
 
 
 @router.post("/scans", response_model=JobOut, status_code=202, responses=errors())

@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
-from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, AccountLink, Priority, ReferralSubject, Subject
 from kaitiaki.web.api.common import (
@@ -357,18 +356,10 @@ def compute(body: ComputeIn, request: Request, user: CurrentUser = Needs.PRIORIT
                 body.workspace, "workspace", settings.confinement(), area=Area.RESULTS, kind="dir"
             )
         )
-        results = prioritise(store, workspace=workspace or None)
+        # Audited by prioritise, in the transaction that stores the scores.
+        results = prioritise(store, actor=user.actor, workspace=workspace or None)
     except (JobParamsError, PriorityError) as exc:
         raise HTTPException(422, str(exc)) from None
-    with store.session() as session:
-        record(
-            session,
-            actor=user.actor,
-            action="priorities.computed",
-            target_type="priorities",
-            target_id="all",
-            details={"subjects": len(results), "workspace": str(workspace) if workspace else None},
-        )
     return ComputeOut(subjects=len(results))
 
 

@@ -1,0 +1,371 @@
+"""Every command of the ``kaitiaki`` CLI is either read-only (and says why) or a change that
+writes its audit entries as the operator, ``cli:$KAITIAKI_USER``, never a typed-in name.
+
+The rule: one entry per change, in the change's transaction. Most commands make one change
+and so write exactly one entry. The few that make several changes in one act say so in their
+scenario: a scan writes two (the item and run it starts, then the manifest digest it seals),
+``triage`` two (the near-duplicate groups it builds, then the report), ``series import`` two
+(the hash set, then the series synced from it), ``refer`` one per referral built. A command
+missing from the tables fails the test, so a new command cannot slip in unaudited. Each scenario
+runs the command in-process against a real store, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from kaitiaki.store import Store
+from kaitiaki.store.models import AccountLink, AuditEvent, Referral, Subject
+
+ACTOR = "cli:alice"
+PASSWORD = "a long test password"
+
+# Commands that change nothing in the store, each with why (read by hand from its code).
+READ_ONLY: dict[str, str] = {
+    "audit anchor": "reads the log's head; writes it to a file or standard output",
+    "audit log": "lists entries",
+    "audit verify": "recomputes the chain",
+    "deconflict check": "compares a partner's pointer file with the store",
+    "deconflict export": "an export is a read: writes a pointer file",
+    "demo": "composite (scans, analyses, builds) over the audited calls tested here",
+    "export": "an export is a read: writes a results file",
+    "geo locate": "looks addresses up in a file; no store",
+    "hash": "hashes files; no store",
+    "hashset export": "an export is a read: writes a VICS or list file",
+    "hashset list": "lists hash sets",
+    "jobs list": "lists jobs",
+    "jobs show": "shows a job",
+    "keys generate": "writes a key pair to files; no store",
+    "keys show": "prints a public key; no store",
+    "keys trust list": "lists trusted keys",
+    "match": "matches hashes against the store's hash sets",
+    "operation evaluate": "compares an analysis folder with a ground truth; no store",
+    "priority show": "lists priorities",
+    "records ingest": "writes a workspace folder of Parquet, not the store",
+    "referral history": "lists a referral's changes",
+    "report cybertipline": "an export is a read: writes report files",
+    "serve": "runs the web server, whose changes test_web_every_change_audited covers",
+    "simulate operation": "writes generated files; no store",
+    "series export": "an export is a read: writes a VICS file",
+    "series list": "lists series",
+    "series show": "shows a series",
+    "series stats": "counts",
+    "stats": "counts",
+    "summary": "summarises an evidence item",
+    "users list": "lists users",
+    "verify": "checks a package's signature against the trust store",
+}
+
+
+@dataclass
+class World:
+    store: Store
+    root: Path
+    runner: CliRunner
+    app: typer.Typer
+    found: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The command line (without ``--db``), standard input, and the entries it must write."""
+
+    args: list[str]
+    actions: tuple[str, ...]
+    input: str | None = None
+    # For ``refer``: one entry per referral built, however many that is.
+    per_referral: bool = False
+
+
+Scenario = Callable[[World], Change]
+
+
+def _images(folder: Path) -> Path:
+    """Two benign photographs (scikit-image's samples) as JPEG files."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir()
+    for name in ("coffee", "astronaut"):
+        pixels = np.asarray(getattr(data, name)())
+        Image.fromarray(pixels).convert("RGB").save(folder / f"{name}.jpg", "JPEG", quality=92)
+    return folder
+
+
+def _first(store: Store, column: Any) -> str:
+    with store.session() as session:
+        found = session.scalar(select(column).order_by(column).limit(1))
+    assert found is not None, f"nothing in {column}"
+    return str(found)
+
+
+def _sha(w: World) -> str:
+    import hashlib
+
+    return hashlib.sha256((w.root / "evidence" / "coffee.jpg").read_bytes()).hexdigest()
+
+
+def _spare_set(w: World) -> None:
+    from kaitiaki.hashsets import import_hash_set
+
+    listed = w.root / "spare.txt"
+    listed.write_text("".join(f"{i:032x}\n" for i in range(1, 20)))
+    import_hash_set(w.store, listed, "spare", "list", actor="test:setup")
+
+
+def _hashset_import(w: World) -> Change:
+    from kaitiaki.simulate.operation import simulate_operation
+
+    op = w.root / "op"
+    simulate_operation(op, accounts=300, flagged_accounts=30, events=3000, seed=5)
+    args = ["hashset", "import", str(op / "hashset.json"), "--name", "operation-set"]
+    return Change([*args, "--format", "vics"], ("hashset.imported",))
+
+
+def _hashset_toggle(verb: str) -> Scenario:
+    def scenario(w: World) -> Change:
+        if verb == "disable":
+            _spare_set(w)
+        args = ["hashset", verb, "spare", *(["--yes"] if verb == "remove" else [])]
+        return Change(args, (f"hashset.{verb}d",))
+
+    return scenario
+
+
+def _scan(w: World) -> Change:
+    folder = _images(w.root / "evidence")
+    return Change(["scan", str(folder), "-e", "ev", "-w", "1"], ("evidence.created", "scan.finished"))
+
+
+def _analyse(w: World) -> Change:
+    op = w.root / "op"
+    args = ["operation", "analyse", "-r", str(op / "records.csv")]
+    args += ["--accounts", str(op / "accounts.csv"), "--catalog", str(op / "catalog.csv")]
+    return Change([*args, "-o", str(w.root / "analysis")], ("operation.analysed",))
+
+
+def _unlink(w: World) -> Change:
+    with w.store.session() as session:
+        link = session.scalars(select(AccountLink).where(AccountLink.rejected.is_(False))).first()
+        assert link is not None, "the analysis left no link"
+        pair = [link.account_a, link.account_b]
+    args = ["operation", "unlink", *pair, "--reason", "checked: two different people"]
+    return Change(args, ("link.rejected",))
+
+
+def _refer(w: World) -> Change:
+    from kaitiaki.refer.signing import generate_key
+
+    key = generate_key(w.root / "keys" / "sender.key")
+    args = ["refer", "--analysis", str(w.root / "analysis"), "-o", str(w.root / "packages")]
+    return Change([*args, "--key", str(key)], ("referral.built",), per_referral=True)
+
+
+def _status(w: World) -> Change:
+    w.found["referral"] = _first(w.store, Referral.id)
+    return Change(["referral", "status", w.found["referral"], "sent"], ("referral.status",))
+
+
+def _sheet(w: World, name: str, text: str) -> str:
+    path = w.root / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _outcomes(w: World) -> Change:
+    sheet = _sheet(w, "outcomes.csv", f"referral_id,arrested\n{w.found['referral']},1\n")
+    return Change(["outcomes", "import", sheet], ("referral.outcome",))
+
+
+def _enrichment(w: World) -> Change:
+    sheet = _sheet(w, "enrich.csv", f"subject_id,travel\n{_first(w.store, Subject.id)},yes\n")
+    return Change(["enrichment", "import", sheet], ("enrichment.imported",))
+
+
+def _trust_add(w: World) -> Change:
+    from kaitiaki.refer.signing import generate_key, public_path
+
+    public = public_path(generate_key(w.root / "partner" / "partner.key"))
+    return Change(["keys", "trust", "add", "partner-nz", str(public)], ("trust.key_added",))
+
+
+def _jobs_cancel(w: World) -> Change:
+    from kaitiaki.jobs import submit
+
+    job = submit(w.store, "scan", {"evidence": "never", "roots": [str(w.root)]}, by="web:bob")
+    return Change(["jobs", "cancel", str(job)], ("job_cancelled",))
+
+
+def _users_jurisdiction(w: World) -> Change:
+    from kaitiaki.users import Role, add_user, parse_jurisdiction
+
+    pair = parse_jurisdiction("NZ:New Zealand Police")
+    add_user(w.store, "liaison", Role.LIAISON, PASSWORD, actor="test:setup", jurisdictions=[pair])
+    args = ["users", "jurisdiction", "liaison", "--set", "AU:Australian Federal Police"]
+    return Change(args, ("user.jurisdiction",))
+
+
+def _fixed(args: list[str], *actions: str, input: str | None = None) -> Scenario:
+    return lambda w: Change(args, actions, input)
+
+
+def _with(build: Callable[[World], list[str]], *actions: str) -> Scenario:
+    return lambda w: Change(build(w), actions)
+
+
+# In the order they run: the world each needs is made by the ones before it.
+CHANGES: dict[str, Scenario] = {
+    "hashset import": _hashset_import,
+    "hashset disable": _hashset_toggle("disable"),
+    "hashset enable": _hashset_toggle("enable"),
+    "hashset remove": _hashset_toggle("remove"),
+    "jobs cancel": _jobs_cancel,
+    "scan": _scan,
+    "evidence legal-basis": _fixed(
+        ["evidence", "legal-basis", "ev", "search warrant 2026/117"], "evidence.legal_basis"
+    ),
+    "review": _with(
+        lambda w: ["review", "-e", "ev", _sha(w), "ignorable", "--single"], "review_decision"
+    ),
+    "triage": _with(
+        lambda w: ["triage", "-e", "ev", "-o", str(w.root / "report.html")],
+        "triage.groups_built",
+        "triage.report",
+    ),
+    "operation analyse": _analyse,
+    "operation unlink": _unlink,
+    "priority compute": _with(
+        lambda w: ["priority", "compute", "--workspace", str(w.root / "analysis" / "workspace")],
+        "priorities.computed",
+    ),
+    "priority override": _with(
+        lambda w: ["priority", "override", _first(w.store, Subject.id), "high"]
+        + ["--reason", "disclosed in an interview today"],
+        "priority.override",
+    ),
+    "enrichment import": _enrichment,
+    "refer": _refer,
+    "referral status": _status,
+    "outcomes import": _outcomes,
+    "keys trust add": _trust_add,
+    "keys trust remove": _fixed(["keys", "trust", "remove", "partner-nz"], "trust.key_removed"),
+    "series add": _fixed(["series", "add", "S-1"], "series.created"),
+    "series update": _fixed(
+        ["series", "update", "S-1", "--identified", "--reason", "victim named"], "series.updated"
+    ),
+    "series link": _with(lambda w: ["series", "link", "S-1", "--file", _sha(w)], "series.linked"),
+    "series sync": _fixed(["series", "sync"], "series.synced"),
+    "series import": _with(
+        lambda w: ["series", "import", str(w.root / "op" / "hashset.json"), "--name", "again"],
+        "hashset.imported",
+        "series.synced",
+    ),
+    "series victim add": _fixed(["series", "victim", "add", "V-1"], "victim.created"),
+    "series victim update": _fixed(
+        ["series", "victim", "update", "V-1", "--identified", "--reason", "safe"],
+        "victim.updated",
+    ),
+    "series offender add": _fixed(["series", "offender", "add", "O-1"], "offender.created"),
+    "series offender update": _fixed(
+        ["series", "offender", "update", "O-1", "--identified", "--reason", "arrested"],
+        "offender.updated",
+    ),
+    "users add": _fixed(
+        ["users", "add", "bob", "--role", "investigator", "--password-stdin"],
+        "user.added",
+        input=f"{PASSWORD}\n",
+    ),
+    "users jurisdiction": _users_jurisdiction,
+    "users passwd": _fixed(
+        ["users", "passwd", "bob", "--password-stdin"],
+        "user.password_changed",
+        input="another long test password\n",
+    ),
+    "users disable": _fixed(["users", "disable", "bob"], "user.disabled"),
+}
+
+
+def _commands() -> dict[str, click.Command]:
+    from kaitiaki.cli.app import _register, app
+
+    _register()
+    found: dict[str, click.Command] = {}
+
+    def walk(command: click.Command, prefix: list[str]) -> None:
+        # Typer's groups are not always click.Group instances: walk whatever has commands.
+        children = getattr(command, "commands", None)
+        if children is None:
+            found[" ".join(prefix)] = command
+            return
+        for name, child in children.items():
+            walk(child, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_every_command_is_classified() -> None:
+    commands = set(_commands())
+    both = READ_ONLY.keys() & CHANGES.keys()
+    missing = sorted(commands - READ_ONLY.keys() - CHANGES.keys())
+    stale = sorted((READ_ONLY.keys() | CHANGES.keys()) - commands)
+    problems = [f"add a scenario or a READ_ONLY reason for kaitiaki {c}" for c in missing]
+    problems += [f"no command kaitiaki {c} any more" for c in stale]
+    problems += [f"kaitiaki {c} is both read-only and a change" for c in sorted(both)]
+    assert not problems, "\n".join(problems)
+
+
+def _head(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def _since(store: Store, after: int) -> list[tuple[str, str]]:
+    with store.session() as session:
+        query = select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)
+        return [(e.action, e.actor) for e in session.scalars(query)]
+
+
+def _referrals(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(Referral)) or 0
+
+
+def test_every_change_writes_its_entries_as_the_operator(
+    store: Store, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from kaitiaki.cli.app import _register, app
+
+    _register()
+    monkeypatch.setenv("KAITIAKI_USER", "alice")
+    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
+    w = World(store, tmp_path, CliRunner(), app)
+    failures: list[str] = []
+    for name, scenario in CHANGES.items():
+        change = scenario(w)
+        before, referrals = _head(store), _referrals(store)
+        result = w.runner.invoke(
+            app, [*change.args, "--db", store.url], input=change.input, catch_exceptions=True
+        )
+        if result.exit_code != 0:
+            failures.append(f"{name}: exit {result.exit_code}: {result.output[-400:]}")
+            continue
+        written = _since(store, before)
+        expected = change.actions
+        if change.per_referral:
+            built = _referrals(store) - referrals
+            expected = change.actions * built
+            if built < 1:
+                failures.append(f"{name}: built no referral")
+        if written != [(action, ACTOR) for action in expected]:
+            failures.append(f"{name}: wrote {written}, expected {expected} by {ACTOR}")
+    assert not failures, "\n".join(failures)

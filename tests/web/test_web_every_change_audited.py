@@ -1,0 +1,383 @@
+"""Every change the web can make writes exactly one audit entry, as the signed-in user.
+
+The table below has a scenario for every route with an unsafe method (POST, PUT, PATCH,
+DELETE): a valid request, by a user allowed to make it, against real objects in the store.
+Each must succeed and write exactly one new entry with the expected action and the actor
+``web:<that user>`` (for a sign-in: the user signing in). A route that queues a job writes one
+entry (``job_submitted``); the job is then run and everything it writes must carry the
+submitter as actor, never the server's OS user. A route missing from the table fails the test,
+so a new route cannot slip in unaudited. Runs on SQLite and PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from web_helpers import AGENCY, PASSWORD, add_role_user, jpeg, photo, sign_in
+
+from kaitiaki.hashsets import import_hash_set
+from kaitiaki.jobs import DONE, JobRunner, get_job, submit
+from kaitiaki.store import Store
+from kaitiaki.store.models import AccountLink, AuditEvent, Referral, Subject
+from kaitiaki.users import Role
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ADMIN = "admin-user"
+# Pages answer a successful form with "see other", the API with 2xx.
+PAGE_SUCCESS = 303
+
+
+@dataclass(frozen=True)
+class Expect:
+    action: str
+    actor: str = ADMIN
+    # Actions the queued job's run must write (all as the submitter); empty: no job.
+    job_actions: tuple[str, ...] = ()
+
+
+@dataclass
+class World:
+    app: FastAPI
+    store: Store
+    root: Path
+    admin: TestClient
+    headers: dict[str, str]
+    scanned: dict[str, Any]
+    clients: dict[str, TestClient] = field(default_factory=dict)
+
+
+Call = Callable[[], httpx.Response]
+Scenario = Callable[[World], tuple[Call, Expect]]
+
+
+def _post(w: World, path: str, **kwargs: Any) -> Call:
+    return lambda: w.admin.post(path, headers=w.headers, **kwargs)
+
+
+def _api_login(w: World) -> tuple[Call, Expect]:
+    name = add_role_user(w.store, Role.INVESTIGATOR)
+    client = w.clients["api"] = TestClient(w.app)
+    body = {"name": name, "password": PASSWORD}
+    return lambda: client.post("/api/auth/login", json=body), Expect("login", name)
+
+
+def _page_login(w: World) -> tuple[Call, Expect]:
+    name = add_role_user(w.store, Role.REVIEWER)
+    client = w.clients["page"] = TestClient(w.app)
+    token = client.get("/login").text.split('name="login_token" value="')[1].split('"')[0]
+    form = {"name": name, "password": PASSWORD, "login_token": token}
+    return lambda: client.post("/login", data=form, follow_redirects=False), Expect("login", name)
+
+
+def _api_logout(w: World) -> tuple[Call, Expect]:
+    client = w.clients["api"]
+    csrf = client.get("/api/auth/me").json()["csrf_token"]
+    call = lambda: client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})  # noqa: E731
+    return call, Expect("logout", "investigator-user")
+
+
+def _page_logout(w: World) -> tuple[Call, Expect]:
+    client = w.clients["page"]
+    csrf = client.get("/api/auth/me").json()["csrf_token"]
+    form = {"csrf_token": csrf}
+    call = lambda: client.post("/logout", data=form, follow_redirects=False)  # noqa: E731
+    return call, Expect("logout", "reviewer-user")
+
+
+def _cancel(w: World) -> tuple[Call, Expect]:
+    # Queued (never run: the cancel comes before any other job is run).
+    params = {"evidence": "never", "roots": [str(w.scanned["root"])]}
+    job_id = submit(w.store, "scan", params, by=f"web:{ADMIN}")
+    return _post(w, f"/api/jobs/{job_id}/cancel"), Expect("job_cancelled")
+
+
+def _upload(w: World) -> tuple[Call, Expect]:
+    hashes = b"".join(b"%032x\n" % i for i in range(1, 50))
+    form = {"name": "uploaded-set", "format": "list"}
+    files = {"file": ("list.txt", hashes)}
+    return _post(w, "/api/hashsets", data=form, files=files), Expect(
+        "job_submitted", job_actions=("hashset.imported",)
+    )
+
+
+def _scan(w: World) -> tuple[Call, Expect]:
+    folder = w.root / "second"
+    folder.mkdir()
+    (folder / "rocket.jpg").write_bytes(jpeg(photo("rocket")))
+    body = {"evidence": "second", "roots": [str(folder)]}
+    return _post(w, "/api/scans", json=body), Expect(
+        "job_submitted", job_actions=("evidence.created", "scan.finished")
+    )
+
+
+def _analyse(w: World) -> tuple[Call, Expect]:
+    from kaitiaki.simulate.operation import simulate_operation
+
+    op = w.root / "op"
+    simulate_operation(op, accounts=300, flagged_accounts=30, events=3000, seed=5)
+    import_hash_set(w.store, op / "hashset.json", "operation-set", "vics", actor="test:setup")
+    body = {
+        "records": [str(op / "records.csv")],
+        "accounts": str(op / "accounts.csv"),
+        "catalog": str(op / "catalog.csv"),
+        "out": "analysis",
+    }
+    return _post(w, "/api/analyses", json=body), Expect(
+        "job_submitted", job_actions=("operation.analysed",)
+    )
+
+
+def _analysis(w: World) -> Path:
+    return (w.root / "web" / "analysis").resolve()
+
+
+def _compute(w: World) -> tuple[Call, Expect]:
+    body = {"workspace": str(_analysis(w) / "workspace")}
+    return _post(w, "/api/priorities/compute", json=body), Expect("priorities.computed")
+
+
+def _first_subject(store: Store) -> str:
+    with store.session() as session:
+        found = session.scalar(select(Subject.id).order_by(Subject.id).limit(1))
+    assert found is not None, "the analysis left no subject"
+    return found
+
+
+def _override(w: World) -> tuple[Call, Expect]:
+    body = {"tier": "high", "reason": "disclosed in an interview today"}
+    path = f"/api/subjects/{_first_subject(w.store)}/override"
+    return _post(w, path, json=body), Expect("priority.override")
+
+
+def _reject_link(w: World) -> tuple[Call, Expect]:
+    with w.store.session() as session:
+        link = session.scalars(select(AccountLink).where(AccountLink.rejected.is_(False))).first()
+        assert link is not None, "the analysis left no link"
+        body = {"account_a": link.account_a, "account_b": link.account_b}
+    body["reason"] = "checked: two different people"
+    return _post(w, "/api/links/reject", json=body), Expect("link.rejected")
+
+
+def _build(w: World) -> tuple[Call, Expect]:
+    from kaitiaki.refer.signing import generate_key
+
+    generate_key()  # the server's key, under $KAITIAKI_KEYS (set by the test)
+    body = {"analysis": str(_analysis(w))}
+    return _post(w, "/api/referrals/build", json=body), Expect(
+        "job_submitted", job_actions=("referral.built",)
+    )
+
+
+REFERRAL = "KAI-NZ-AUDITED"
+
+
+def _status(w: World) -> tuple[Call, Expect]:
+    with w.store.session() as session:
+        session.add(Referral(id=REFERRAL, agency=AGENCY, country="NZ", status="draft"))
+    body = {"status": "sent", "note": "sent by the secure channel"}
+    return _post(w, f"/api/referrals/{REFERRAL}/status", json=body), Expect("referral.status")
+
+
+def _outcome(w: World) -> tuple[Call, Expect]:
+    body = {"kind": "arrested", "count": 1, "note": "arrest on warrant"}
+    return _post(w, f"/api/referrals/{REFERRAL}/outcomes", json=body), Expect("referral.outcome")
+
+
+def _user_add(w: World) -> tuple[Call, Expect]:
+    body = {"name": "new-analyst", "role": "investigator", "password": PASSWORD}
+    return _post(w, "/api/users", json=body), Expect("user.added")
+
+
+def _user_jurisdictions(w: World) -> tuple[Call, Expect]:
+    name = add_role_user(w.store, Role.LIAISON)
+    body = {"jurisdictions": ["AU:Australian Federal Police"]}
+    return _post(w, f"/api/users/{name}/jurisdictions", json=body), Expect("user.jurisdiction")
+
+
+def _user_disable(w: World) -> tuple[Call, Expect]:
+    return _post(w, "/api/users/new-analyst/disable"), Expect("user.disabled")
+
+
+def _legal_basis(w: World) -> tuple[Call, Expect]:
+    path = f"/api/evidence/{w.scanned['evidence_id']}/legal-basis"
+    body = {"legal_basis": "search warrant 2026/117"}
+    return _post(w, path, json=body), Expect("evidence.legal_basis")
+
+
+def _reveal(w: World) -> tuple[Call, Expect]:
+    body = {"evidence_id": w.scanned["evidence_id"], "reason": "checking the category by eye"}
+    return _post(w, f"/api/files/{w.scanned['coffee']}/reveal", json=body), Expect("reveal")
+
+
+def _decide(w: World) -> tuple[Call, Expect]:
+    body = {"sha256": w.scanned["astronaut"], "category": "ignorable", "apply_to_group": False}
+    path = f"/api/review/{w.scanned['evidence_id']}/decisions"
+    return _post(w, path, json=body), Expect("review_decision")
+
+
+def _series(path: str, body: dict[str, Any], action: str) -> Scenario:
+    def scenario(w: World) -> tuple[Call, Expect]:
+        return _post(w, path, json=body), Expect(action)
+
+    return scenario
+
+
+def _upload_sheet(path: str, text: str, action: str) -> Scenario:
+    def scenario(w: World) -> tuple[Call, Expect]:
+        files = {"file": ("sheet.csv", text.replace("{subject}", _first_subject(w.store)))}
+        return _post(w, path, files=files), Expect(action)
+
+    return scenario
+
+
+def _trust_add(w: World) -> tuple[Call, Expect]:
+    from kaitiaki.refer.signing import generate_key, public_path
+
+    partner = public_path(generate_key(w.root / "partner" / "partner.key"))
+    body = {"name": "partner-nz", "public_key_pem": partner.read_text(), "note": "met in person"}
+    return _post(w, "/api/trust", json=body), Expect("trust.key_added")
+
+
+def _trust_remove(w: World) -> tuple[Call, Expect]:
+    call = lambda: w.admin.delete("/api/trust/partner-nz", headers=w.headers)  # noqa: E731
+    return call, Expect("trust.key_removed")
+
+
+def _hashset(action: str) -> Scenario:
+    def scenario(w: World) -> tuple[Call, Expect]:
+        if action == "hashset.removed":
+            call: Call = lambda: w.admin.delete("/api/hashsets/uploaded-set", headers=w.headers)  # noqa: E731
+        else:
+            verb = action.removeprefix("hashset.").removesuffix("d")
+            call = _post(w, f"/api/hashsets/uploaded-set/{verb}")
+        return call, Expect(action)
+
+    return scenario
+
+
+# In the order they run: sign-ins first, a cancel before any job is run, the analysis before
+# what needs its subjects, links and workspace, sign-outs last.
+SCENARIOS: dict[tuple[str, str], Scenario] = {
+    ("POST", "/api/auth/login"): _api_login,
+    ("POST", "/login"): _page_login,
+    ("POST", "/api/jobs/{job_id}/cancel"): _cancel,
+    ("POST", "/api/hashsets"): _upload,
+    ("POST", "/api/hashsets/{name}/disable"): _hashset("hashset.disabled"),
+    ("POST", "/api/hashsets/{name}/enable"): _hashset("hashset.enabled"),
+    ("DELETE", "/api/hashsets/{name}"): _hashset("hashset.removed"),
+    ("POST", "/api/scans"): _scan,
+    ("POST", "/api/evidence/{evidence_id}/legal-basis"): _legal_basis,
+    ("POST", "/api/files/{sha256}/reveal"): _reveal,
+    ("POST", "/api/review/{evidence_id}/decisions"): _decide,
+    ("POST", "/api/analyses"): _analyse,
+    ("POST", "/api/priorities/compute"): _compute,
+    ("POST", "/api/subjects/{subject_id}/override"): _override,
+    ("POST", "/api/links/reject"): _reject_link,
+    ("POST", "/api/referrals/build"): _build,
+    ("POST", "/api/referrals/{referral_id}/status"): _status,
+    ("POST", "/api/referrals/{referral_id}/outcomes"): _outcome,
+    ("POST", "/api/outcomes/import"): _upload_sheet(
+        "/api/outcomes/import",
+        f"referral_id,arrested\n{REFERRAL},1\n",
+        "referral.outcome",
+    ),
+    ("POST", "/api/enrichment/import"): _upload_sheet(
+        "/api/enrichment/import", "subject_id,travel\n{subject},yes\n", "enrichment.imported"
+    ),
+    ("POST", "/api/series"): _series("/api/series", {"name": "S-1"}, "series.created"),
+    ("POST", "/api/series/{name}"): _series(
+        "/api/series/S-1", {"identified": True, "reason": "victim named"}, "series.updated"
+    ),
+    ("POST", "/api/victims"): _series("/api/victims", {"id": "V-1"}, "victim.created"),
+    ("POST", "/api/victims/{victim_id}"): _series(
+        "/api/victims/V-1", {"identified": True, "reason": "safeguarded"}, "victim.updated"
+    ),
+    ("POST", "/api/offenders"): _series("/api/offenders", {"id": "O-1"}, "offender.created"),
+    ("POST", "/api/offenders/{offender_id}"): _series(
+        "/api/offenders/O-1", {"identified": True, "reason": "arrested"}, "offender.updated"
+    ),
+    ("POST", "/api/trust"): _trust_add,
+    ("DELETE", "/api/trust/{name}"): _trust_remove,
+    ("POST", "/api/users"): _user_add,
+    ("POST", "/api/users/{name}/jurisdictions"): _user_jurisdictions,
+    ("POST", "/api/users/{name}/disable"): _user_disable,
+    ("POST", "/api/auth/logout"): _api_logout,
+    ("POST", "/logout"): _page_logout,
+}
+
+
+def unsafe_routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods & UNSAFE
+    }
+
+
+def test_every_unsafe_route_has_a_scenario(app: FastAPI) -> None:
+    routes = unsafe_routes(app)
+    missing = [f"add a scenario for {m} {p}" for m, p in sorted(routes - SCENARIOS.keys())]
+    stale = [f"no route {m} {p} any more" for m, p in sorted(SCENARIOS.keys() - routes)]
+    assert not missing and not stale, "\n".join(missing + stale)
+
+
+def _head(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def _since(store: Store, after: int) -> list[AuditEvent]:
+    with store.session() as session:
+        query = select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)
+        return list(session.scalars(query))
+
+
+def _run_job(w: World, job_id: int, expect: Expect) -> list[str]:
+    """Run the queued job here; what went wrong with its audit, if anything."""
+    before = _head(w.store)
+    assert JobRunner(w.store.url, workers=1).run_once() == job_id
+    job = get_job(w.store, job_id)
+    assert job is not None
+    if job.status != DONE:
+        return [f"job {job_id} ended {job.status}: {job.error}"]
+    written = _since(w.store, before)
+    wrong = [f"{e.action} by {e.actor}" for e in written if e.actor != f"web:{ADMIN}"]
+    absent = set(expect.job_actions) - {e.action for e in written}
+    problems = [f"job entries not by the submitter: {wrong}"] if wrong else []
+    return problems + ([f"job wrote no {sorted(absent)}"] if absent else [])
+
+
+def test_every_change_writes_one_entry_as_its_user(
+    app: FastAPI, store: Store, scanned: dict[str, Any], tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
+    add_role_user(store, Role.ADMIN)
+    admin, csrf = sign_in(app, ADMIN)
+    w = World(app, store, tmp_path, admin, {"X-CSRF-Token": csrf}, scanned)
+    failures: list[str] = []
+    for (method, path), scenario in SCENARIOS.items():
+        call, expect = scenario(w)
+        before = _head(store)
+        response = call()
+        where = f"{method} {path}"
+        if not (200 <= response.status_code < 300 or response.status_code == PAGE_SUCCESS):
+            failures.append(f"{where}: {response.status_code} {response.text[:300]}")
+            continue
+        written = [(e.action, e.actor) for e in _since(store, before)]
+        if written != [(expect.action, f"web:{expect.actor}")]:
+            failures.append(f"{where}: wrote {written}, expected one {expect}")
+        if expect.job_actions:
+            failures += [f"{where}: {p}" for p in _run_job(w, response.json()["id"], expect)]
+    for client in (admin, *w.clients.values()):
+        client.close()
+    assert not failures, "\n".join(failures)
