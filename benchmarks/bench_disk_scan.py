@@ -63,7 +63,7 @@ def timed_scan(target: Path, workers: int, work: Path, label: str) -> float:
     store = open_store(f"sqlite:///{db}")
     try:
         started = time.perf_counter()
-        run_scan(store, [target], label, workers=workers)
+        run_scan(store, [target], label, workers=workers, actor="bench")
         return time.perf_counter() - started
     finally:
         store.close()

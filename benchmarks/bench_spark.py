@@ -90,6 +90,7 @@ def child(sim: Path, out: Path, engine: str, master: str | None) -> None:
         out / "results",
         options,
         step=lambda text: marks.append((text, time.perf_counter())),
+        actor="bench",
     )
     ended = time.perf_counter()
     stages: dict[str, float] = {}

@@ -280,7 +280,7 @@ def main() -> None:
         scan = timed(
             stages,
             "scan (hash+match)",
-            lambda: run_scan(store, [device], "bench-device", workers=args.workers),
+            lambda: run_scan(store, [device], "bench-device", workers=args.workers, actor="bench"),
         )
         grouped = timed(stages, "near-dup groups", lambda: build_groups(store, scan.evidence_id))
         report = timed(

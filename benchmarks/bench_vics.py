@@ -10,7 +10,8 @@ exports), then reads every Media record as a Python dict, best of --repeat:
   json.load   the whole document at once: the practical speed limit, in memory it cannot
               have for a multi-GB set
   import      ``iter_vics_file``: the bounded read plus building and checking each entry
-  import_old  the same entries from ``ijson.items``: the importer before the bounds
+  import_old  the same entries from ``ijson.items`` over the same ``SourceFile``: the
+              importer before the bounds
 
 The last line sums it up: bounded_mb_s=X ijson_mb_s=Y ratio=R json_load_mb_s=Z import_mb_s=W
 import_old_mb_s=V import_ratio=Q
@@ -82,6 +83,7 @@ def main() -> None:
     import ijson
 
     from kaitiaki.content.boundedjson import ANY_ITEM, iter_records
+    from kaitiaki.hashsets.source import SourceFile
     from kaitiaki.hashsets.vics import iter_vics_file, media_to_entry
 
     with tempfile.TemporaryDirectory() as folder:
@@ -106,9 +108,13 @@ def main() -> None:
             return sum(1 for _ in iter_vics_file(path))
 
         def entries_old() -> int:
-            with path.open("rb") as stream:
-                records = ijson.items(stream, "value.item", use_float=True)
-                return sum(1 for record in records if media_to_entry(record))
+            # As the importer read before: through SourceFile (digest, progress), one by one.
+            with SourceFile(path) as source:
+                count = 0
+                for record in ijson.items(source, "value.item", use_float=True):
+                    media_to_entry(record)
+                    count += 1
+                return count
 
         figures = {}
         for name, run in (

@@ -147,7 +147,12 @@ def test_each_referral_built_is_audited(sqlite_store: Store, tmp_path: Path) -> 
     import_hash_set(sqlite_store, sim / "hashset.json", "operation-set", "vics", actor="cli:t")
     out = tmp_path / "analysis"
     analyse_operation(
-        sqlite_store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out, actor="test:setup"
+        sqlite_store,
+        [sim / "records.csv"],
+        sim / "accounts.csv",
+        sim / "catalog.csv",
+        out,
+        actor="test:setup",
     )
     key = generate_key(tmp_path / "k.pem")
     batch = build_referrals(

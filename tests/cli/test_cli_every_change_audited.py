@@ -1,8 +1,9 @@
 """Every command of the ``kaitiaki`` CLI is either read-only (and says why) or a change that
 writes its audit entries as the operator, ``cli:$KAITIAKI_USER``, never a typed-in name.
 
-The rule: one entry per change, in the change's transaction. Most commands make one change
-and so write exactly one entry. The few that make several changes in one act say so in their
+Where a command takes ``--by`` (whose call it was), the scenario passes another name, and the
+actor must still be the operator. The rule: one entry per change, in the change's transaction.
+Most commands make one change and so write exactly one entry. The few that make several changes in one act say so in their
 scenario: a scan writes two (the item and run it starts, then the manifest digest it seals),
 ``triage`` two (the near-duplicate groups it builds, then the report), ``series import`` two
 (the hash set, then the series synced from it), ``refer`` one per referral built. A command
@@ -26,6 +27,8 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import AccountLink, AuditEvent, Referral, Subject
 
 ACTOR = "cli:alice"
+# A name typed on the command line (whose call it was) never becomes the audit actor.
+BY = ["--by", "Supervisor S"]
 PASSWORD = "a long test password"
 
 # Commands that change nothing in the store, each with why (read by hand from its code).
@@ -143,7 +146,9 @@ def _hashset_toggle(verb: str) -> Scenario:
 
 def _scan(w: World) -> Change:
     folder = _images(w.root / "evidence")
-    return Change(["scan", str(folder), "-e", "ev", "-w", "1"], ("evidence.created", "scan.finished"))
+    return Change(
+        ["scan", str(folder), "-e", "ev", "-w", "1"], ("evidence.created", "scan.finished")
+    )
 
 
 def _analyse(w: World) -> Change:
@@ -158,7 +163,7 @@ def _unlink(w: World) -> Change:
         link = session.scalars(select(AccountLink).where(AccountLink.rejected.is_(False))).first()
         assert link is not None, "the analysis left no link"
         pair = [link.account_a, link.account_b]
-    args = ["operation", "unlink", *pair, "--reason", "checked: two different people"]
+    args = ["operation", "unlink", *pair, "--reason", "checked: two different people", *BY]
     return Change(args, ("link.rejected",))
 
 
@@ -234,10 +239,10 @@ CHANGES: dict[str, Scenario] = {
         ["evidence", "legal-basis", "ev", "search warrant 2026/117"], "evidence.legal_basis"
     ),
     "review": _with(
-        lambda w: ["review", "-e", "ev", _sha(w), "ignorable", "--single"], "review_decision"
+        lambda w: ["review", "-e", "ev", _sha(w), "ignorable", "--single", *BY], "review_decision"
     ),
     "triage": _with(
-        lambda w: ["triage", "-e", "ev", "-o", str(w.root / "report.html")],
+        lambda w: ["triage", "-e", "ev", "-o", str(w.root / "report.html"), *BY],
         "triage.groups_built",
         "triage.report",
     ),
@@ -248,8 +253,10 @@ CHANGES: dict[str, Scenario] = {
         "priorities.computed",
     ),
     "priority override": _with(
-        lambda w: ["priority", "override", _first(w.store, Subject.id), "high"]
-        + ["--reason", "disclosed in an interview today"],
+        lambda w: [
+            *("priority", "override", _first(w.store, Subject.id), "high"),
+            *("--reason", "disclosed in an interview today", *BY),
+        ],
         "priority.override",
     ),
     "enrichment import": _enrichment,

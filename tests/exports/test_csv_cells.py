@@ -198,7 +198,9 @@ def test_an_analysis_of_hostile_ids_writes_only_safe_csvs(
     _swap_account(sim / "accounts.csv", sim / "accounts.csv", target, hostile)
     import_hash_set(sqlite_store, sim / "hashset.json", "operation-set", "vics", actor="cli:t")
     out = tmp_path / "results"
-    analyse_operation(sqlite_store, [records], sim / "accounts.csv", sim / "catalog.csv", out, actor="test:setup")
+    analyse_operation(
+        sqlite_store, [records], sim / "accounts.csv", sim / "catalog.csv", out, actor="test:setup"
+    )
 
     assert_safe(out / "flagged_accounts.csv", hostile)
     assert_safe(out / "subjects.csv")

@@ -244,6 +244,29 @@ def enrichment(path: Path) -> str:
     return f"{result.rows} rows"
 
 
+# --- the sandbox's own checks: what a misbehaving parser does -------------------------------
+
+
+def _swallow_memory(path: Path) -> str:
+    hoard = [bytearray(64 << 20) for _ in range(1 << 10)]  # 64 GiB, unless the cap stops it
+    return f"{len(hoard)} blocks"
+
+
+def _hang(path: Path) -> str:
+    while True:
+        pass
+
+
+def _segfault(path: Path) -> str:
+    import ctypes
+
+    return str(ctypes.string_at(0))
+
+
+def _wrong_exception(path: Path) -> str:
+    raise KeyError(path.name)
+
+
 # "line 3", "row 2 (line 3)", "Media record #4", "byte offset 17", "header"...: somewhere.
 _PLACE = r"(line \d+|row \d+|record #\d+|byte|offset|header|start|position|column)"
 
@@ -267,6 +290,10 @@ TARGETS: dict[str, Target] = {
     "enrichment": Target(
         enrichment, ("kaitiaki.priority.enrichment.EnrichmentError",), r"(row \d+ \(line \d+\)|: )"
     ),
+    "_swallow_memory": Target(_swallow_memory, (), r"$^"),
+    "_hang": Target(_hang, (), r"$^"),
+    "_segfault": Target(_segfault, (), r"$^"),
+    "_wrong_exception": Target(_wrong_exception, (), r"$^"),
 }
 
 # Errors that name a file must name this one (the worker passes the input's path).

@@ -39,13 +39,20 @@ def main() -> None:
     ):
         __import__(module)
     cap = int(os.environ.get("KAITIAKI_FUZZ_MEM_MB", "3072")) << 20
-    used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10
-    limit = used + cap
+    limit = _data_size() + cap
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     answers.write(json.dumps({"ready": True, "cap_mb": cap >> 20}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         answers.write(json.dumps(run(request["target"], request["path"])) + "\n")
+
+
+def _data_size() -> int:
+    """The process's data segment now (what RLIMIT_DATA counts), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmData:"):
+            return int(line.split()[1]) << 10
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss << 10
 
 
 def run(target: str, path: str) -> dict[str, str]:

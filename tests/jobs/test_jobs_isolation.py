@@ -13,7 +13,7 @@ import pytest
 from jobs_samples import audit_actions, wait_status, wait_until
 from worker_kinds import ALL
 
-from kaitiaki.jobs import DONE, FAILED, JobRunner, get_job, register, submit
+from kaitiaki.jobs import CANCELLED, DONE, FAILED, JobRunner, cancel, get_job, register, submit
 from kaitiaki.jobs.kinds import unregister
 from kaitiaki.store import Store
 
@@ -68,6 +68,27 @@ def test_a_worker_killed_from_outside_fails_its_job(
     os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     failed = wait_status(store, waiting, FAILED, DONE)
     assert failed.error.startswith("the job's worker died: signal SIGKILL")
+    after = submit(store, "test_quick", {}, by="cli:tester")
+    assert wait_status(store, after, DONE, FAILED).status == DONE
+
+
+def test_a_running_isolated_job_can_be_cancelled_and_its_worker_ends(
+    store: Store, runner: JobRunner, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "worker.pid"
+    waiting = submit(store, "test_wait", {"pid_file": str(pid_file)}, by="cli:tester")
+    pid = int(wait_until(lambda: pid_file.exists() and pid_file.read_text(), "the worker's pid"))
+    assert cancel(store, waiting, by="cli:tester")
+    assert wait_status(store, waiting, CANCELLED).status == CANCELLED
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, "the cancelled job's worker to exit")
     after = submit(store, "test_quick", {}, by="cli:tester")
     assert wait_status(store, after, DONE, FAILED).status == DONE
 

@@ -28,5 +28,12 @@ def simulate(out: Path) -> Path:
 def analyse(store: Store, sim: Path, out: Path) -> Path:
     """Analyse the simulated operation into ``out``; returns its workspace."""
     import_hash_set(store, sim / "hashset.json", "operation-set", "vics", actor="cli:tester")
-    analyse_operation(store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out, actor="test:setup")
+    analyse_operation(
+        store,
+        [sim / "records.csv"],
+        sim / "accounts.csv",
+        sim / "catalog.csv",
+        out,
+        actor="test:setup",
+    )
     return out / "workspace"

@@ -92,7 +92,9 @@ def test_a_scanned_provider_export_speaks_where_the_catalog_does_not(
     (root / "b.bin").write_bytes(b"benign file b")
     listing = tmp_path / "viewed.txt"
     listing.write_text("a.bin\n")
-    result = run_scan(store, [root], "provider-export", workers=1, instances_viewed=False, actor="test:setup")
+    result = run_scan(
+        store, [root], "provider-export", workers=1, instances_viewed=False, actor="test:setup"
+    )
     mark_viewed(store, result.evidence_id, listing, [root], actor="test:provider")
     a, b = (hashlib.sha256(f"benign file {n}".encode()).hexdigest() for n in "ab")
     unknown = hashlib.sha256(b"never scanned").hexdigest()

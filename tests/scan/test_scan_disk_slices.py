@@ -150,7 +150,14 @@ def test_sliced_scan_writes_what_reading_whole_writes(
     whole_id = _whole(store, [images], "whole")
     calls: list[tuple[int, int]] = []
 
-    sliced = run_scan(store, [images], "sliced", workers=2, on_progress=lambda *c: calls.append(c), actor="test:setup")
+    sliced = run_scan(
+        store,
+        [images],
+        "sliced",
+        workers=2,
+        on_progress=lambda *c: calls.append(c),
+        actor="test:setup",
+    )
 
     expected = _rows(store, whole_id)
     got = _rows(store, sliced.evidence_id)
@@ -179,7 +186,14 @@ def test_progress_knows_the_image_total_before_the_first_file(
     monkeypatch.setattr(plan_module, "SLICE_FILES", 4)
     calls: list[tuple[int, int]] = []
 
-    run_scan(sqlite_store, [image], "card", workers=2, on_progress=lambda *c: calls.append(c), actor="test:setup")
+    run_scan(
+        sqlite_store,
+        [image],
+        "card",
+        workers=2,
+        on_progress=lambda *c: calls.append(c),
+        actor="test:setup",
+    )
 
     assert {total for _, total in calls} == {1 + 40}  # the image and its files
     assert len({done for done, _ in calls}) > 2, "the bar moves while the image is read"

@@ -91,9 +91,7 @@ def test_an_interrupted_scan_resumes_without_the_flag(
             raise Killed
 
     with pytest.raises(Killed):
-        run_scan(
-            store, [laptop], "laptop", workers=1, on_progress=stop_midway, actor="test:setup"
-        )
+        run_scan(store, [laptop], "laptop", workers=1, on_progress=stop_midway, actor="test:setup")
     _, _, recorded = _counts(store)
     assert 0 < recorded < 12
     resumed = run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")

@@ -82,7 +82,9 @@ def test_spark_scan_stores_what_a_local_scan_stores(
             _hash_set(store, photos)
         run_scan(local, [root], "device-1", ["vics"], workers=1, actor="test:setup")
         results = tmp_path / "results.parquet"
-        got = run_spark_scan(sparked, spark, [root], "device-1", results, ["vics"], actor="test:setup")
+        got = run_spark_scan(
+            sparked, spark, [root], "device-1", results, ["vics"], actor="test:setup"
+        )
         assert got.records_written == 11  # 9 files, 2 members, 1 walk error less the zip's own
         assert _stored(sparked) == _stored(local)
         labels = {r[2] for r in _stored(sparked)["classifications"]}
@@ -98,7 +100,9 @@ def test_spark_scan_stores_what_a_local_scan_stores(
         assert "zero-byte" in " ".join(e for e in table.column("error").to_pylist() if e)
 
         # A second Spark scan of the same evidence resumes: nothing is hashed or stored twice.
-        again = run_spark_scan(sparked, spark, [root], "device-1", results, ["vics"], actor="test:setup")
+        again = run_spark_scan(
+            sparked, spark, [root], "device-1", results, ["vics"], actor="test:setup"
+        )
         assert again.sources_skipped == again.sources_total and again.records_written == 0
         assert _stored(sparked) == _stored(local)
     finally:

@@ -140,6 +140,12 @@ def scan_device(store: Store, tmp_path: Path) -> tuple[Device, ScanResult]:
     device = build_device(tmp_path / "device")
     import_hash_set(store, write_set(tmp_path / "set.json", device), "vid-set", actor="cli:tester")
     result = run_scan(
-        store, [device.root], EVIDENCE, workers=1, acquired_by="DC Example", description="phone", actor="test:setup"
+        store,
+        [device.root],
+        EVIDENCE,
+        workers=1,
+        acquired_by="DC Example",
+        description="phone",
+        actor="test:setup",
     )
     return device, result

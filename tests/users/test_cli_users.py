@@ -84,6 +84,7 @@ def test_users_commands(tmp_path: Path) -> None:
         ("cli:ops.lead", "user.added", "alice"),
         ("cli:ops.lead", "user.added", "nz.liaison"),
         ("cli:ops.lead", "user.jurisdiction", "nz.liaison"),
+        ("cli:ops.lead", "user.password_changed", "alice"),
         ("cli:ops.lead", "user.disabled", "nz.liaison"),
     ]
 

@@ -322,7 +322,14 @@ def analyse(store: Store, operation: Path, out: Path) -> Path:
 
     import_hash_set(store, operation / "hashset.json", "op-set", "vics", source="test", actor="t")
     records = sorted(operation.glob("records*.csv"))
-    analyse_operation(store, records, operation / "accounts.csv", operation / "catalog.csv", out, actor="test:setup")
+    analyse_operation(
+        store,
+        records,
+        operation / "accounts.csv",
+        operation / "catalog.csv",
+        out,
+        actor="test:setup",
+    )
     prioritise(store, workspace=out / "workspace", actor="test:setup")
     return out
 

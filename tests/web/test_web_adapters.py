@@ -5,12 +5,16 @@ import by a liaison holds to its jurisdictions."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from web_helpers import AGENCY
 
@@ -62,7 +66,7 @@ def referrals(store: Store) -> None:
         )
 
 
-def _stored_outcomes(store: Store) -> list[tuple[str, str, int, str]]:
+def _stored_outcomes(store: Store) -> list[tuple[str | None, str, int, str]]:
     with store.session() as session:
         return sorted(
             (o.referral_id, o.kind, o.count, o.source) for o in session.scalars(select(Outcome))
@@ -324,3 +328,14 @@ def test_the_legal_basis_route_goes_through_the_domain(
     )
     with store.session() as session:
         assert session.get(Evidence, evidence_id).legal_basis == "warrant 2026/117"  # type: ignore[union-attr]
+
+
+@given(st.text(max_size=300))
+def test_an_uploaded_file_name_never_leaves_its_folder(client_name: str) -> None:
+    from kaitiaki.web.api.imports import MAX_NAME, safe_name
+
+    name = safe_name(client_name, "fallback.csv")
+    folder = Path("/work-root/uploads/abc")
+    assert (folder / name).parent == folder
+    assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", name), name
+    assert len(name) <= MAX_NAME

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -320,7 +319,7 @@ def unsafe_routes(app: FastAPI) -> set[tuple[str, str]]:
         (method, route.path)
         for route in app.routes
         if isinstance(route, APIRoute)
-        for method in route.methods & UNSAFE
+        for method in (route.methods or set()) & UNSAFE
     }
 
 

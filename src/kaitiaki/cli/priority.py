@@ -55,9 +55,7 @@ def compute(
 
     with user_errors(PriorityError, WeightsError):
         chosen = load_weights(weights) if weights else None
-        results = prioritise(
-            store_from(db), actor=cli_actor(), weights=chosen, workspace=workspace
-        )
+        results = prioritise(store_from(db), actor=cli_actor(), weights=chosen, workspace=workspace)
     console.print(_table(results, f"Priorities of {len(results):,} subjects", top))
     console.print("The score helps a person decide; it decides nothing by itself.")
 

@@ -27,6 +27,7 @@ app.add_typer(victim_app)
 app.add_typer(offender_app)
 console = Console()
 
+
 def _actor() -> str:
     # Always the operator ($KAITIAKI_USER or the login name): the audit log's actor is who
     # made the change, never a name typed on the command line.

@@ -14,7 +14,14 @@ So a document is read in two layers:
   (nesting depth, number length, string length, record size), checks the brackets pair up
   and that the structure around the records is well formed, and finds each record's bytes;
 * CPython's own ``json`` module, which parses one record at a time: its C scanner is part of
-  the interpreter, checks recursion and never sees a document the scanner did not bound.
+  the interpreter and checks recursion; numbers are bounded as they are converted.
+
+The common case takes a fast path (``_Scanner.whole``): json's scanner parses the record
+straight from the read buffer, seen as Latin-1 so that its positions are byte offsets, and the
+bounds are checked on the result; any record that fails it (incomplete in the buffer,
+malformed, maybe out of bounds) goes through the scanner bracket by bracket, which names the
+exact position. Either way json only ever sees bytes already in the buffer, whose size the
+scanner bounds, and no conversion it makes can exceed a bound.
 
 Memory stays bounded by the largest record plus one read block, so multi-GB national sets
 stream. Errors are ``BoundedJsonError``: the byte offset, the record (1-based) where known,

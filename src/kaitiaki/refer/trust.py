@@ -94,6 +94,7 @@ def add_trusted_key(
     so two entries cannot look alike) and a key already trusted under another name (a key
     belongs to one sender, or ``verify`` could not say who signed)."""
     actor = _actor(actor)
+    _name(name)  # a bad name is told before the file is read
     try:
         pem = read_key_file(key_file)
     except SigningKeyError as exc:

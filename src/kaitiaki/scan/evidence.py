@@ -105,9 +105,7 @@ def begin_scan(
     )
     session.add(scan)
     session.flush()
-    action = (
-        "evidence.files_added" if added else "scan.resumed" if resumed else "evidence.created"
-    )
+    action = "evidence.files_added" if added else "scan.resumed" if resumed else "evidence.created"
     record(
         session,
         actor=actor,
