@@ -178,6 +178,10 @@ SMALL: dict[str, Callable[[], bytes]] = {
 FOUND: dict[str, str] = {
     "ext4-tsk-loop.img.gz": "an ext4 image, mutated by test_fuzz_disk_images, on which The "
     "Sleuth Kit's open_dir loops for ever inside C (gzip: 2 MB of mostly zeros)",
+    "e01-damaged-chunk.E01": "an E01 segment (ewfacquire of an ext4 image), mutated by "
+    "test_fuzz_disk_images, with a chunk libewf refuses: pytsk3 raised it as RuntimeError",
+    "records-mixed-newlines-blank-line.csv": "a header, a blank line, then a CRLF line: "
+    "DuckDB's line reader (which finds blank lines) refused it with its own error",
 }
 
 

@@ -48,6 +48,7 @@ CASES = [
     Case("records-unclosed-quote.csv", "records", "error", r"cannot read as csv"),
     Case("records-100mb-line.csv", "records", "error", r"line 3 is longer than 2000000 bytes"),
     Case("records-deep-and-huge.jsonl", "records", "ok", r"0 accepted, 3 rejected"),
+    Case("records-mixed-newlines-blank-line.csv", "records", "error", r"\(lines of .*invalid"),
     Case("records-truncated.parquet", "records", "error", r"cannot read as parquet"),
     Case(
         "records-broken-page.parquet", "records", "error", r"cannot read as parquet \((read|check) "
@@ -78,6 +79,7 @@ CASES = [
     Case("disk-cut-inside-a-file.img", "scan", "ok", r"2 records, 1 with errors"),
     # found by the fuzz suite: TSK loops in C; the watched walk is stopped and recorded
     Case("ext4-tsk-loop.img.gz", "scan", "ok", r"3 records, 1 with errors"),
+    Case("e01-damaged-chunk.E01", "scan", "ok", r"2 records, 1 with errors"),
     # what partners send back
     Case("package-traversal", "package", "ok", r"refused: .*outside the package"),
     Case("package-symlink", "package", "ok", r"refused: .*a link"),

@@ -31,8 +31,14 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _analyse(store: Store, sim: Path, out: Path, **kwargs: object) -> None:
     import_hash_set(store, sim / "hashset.json", "operation-set", "vics", actor="cli:tester")
     analyse_operation(
-        store, [sim / "records.csv"], sim / "accounts.csv", sim / "catalog.csv", out, **kwargs
-    )  # type: ignore[arg-type]
+        store,
+        [sim / "records.csv"],
+        sim / "accounts.csv",
+        sim / "catalog.csv",
+        out,
+        actor="test:setup",
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 def test_analysis_meets_the_accuracy_targets(store: Store, simulated: Path, tmp_path: Path) -> None:

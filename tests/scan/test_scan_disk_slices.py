@@ -118,7 +118,7 @@ def _e01(root: Path, work: Path) -> None:
 
 def _whole(store: Store, roots: list[Path], evidence: str) -> int:
     """What the scan wrote before slices: each top-level file read whole, in one batch."""
-    evidence_id = ensure_evidence(store, evidence, "", "")
+    evidence_id = ensure_evidence(store, evidence, "", "", actor="test:setup")
     for entry in walk(roots):
         records = list(hash_path(entry.path, limits=ArchiveLimits()))
         with store.session() as session:
@@ -205,7 +205,7 @@ def test_files_of_one_name_stay_in_one_slice(
     """Two deleted FAT files both shown as ``_1.jpg``: read whole, the first listed is the one
     kept (the store keeps one record a path); in one slice, the same one is kept."""
     monkeypatch.setattr(plan_module, "SLICE_FILES", 1)
-    evidence_id = ensure_evidence(sqlite_store, "twins", "", "")
+    evidence_id = ensure_evidence(sqlite_store, "twins", "", "", actor="test:setup")
     plan = ScanPlan(sqlite_store, evidence_id, ArchiveLimits(), total=1)
     slices = [
         [entry.member.name for entry in step.unit.entries]
@@ -239,7 +239,9 @@ def test_any_completion_order_and_any_earlier_progress_give_the_whole_records(
     scan: the records are those of the whole image, and the image's own record comes last."""
     roots = [images / "card.dd", images / "mbr.dd", images / "ext.dd"]
     whole = _rows(sqlite_store, _whole(sqlite_store, roots, "whole"))  # idempotent writes
-    evidence_id = ensure_evidence(sqlite_store, f"sliced-{next(_examples)}", "", "")
+    evidence_id = ensure_evidence(
+        sqlite_store, f"sliced-{next(_examples)}", "", "", actor="test:setup"
+    )
     # An interrupted scan recorded some of the images' files (each with what it holds).
     inner = sorted(path for path in whole if "!/" in path)
     first = {r.path: r for root in roots for r in reversed(list(hash_path(root)))}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -223,7 +224,7 @@ def _decide(w: World) -> tuple[Call, Expect]:
     return _post(w, path, json=body), Expect("review_decision")
 
 
-def _series(path: str, body: dict[str, Any], action: str) -> Scenario:
+def _json(path: str, body: dict[str, Any], action: str) -> Scenario:
     def scenario(w: World) -> tuple[Call, Expect]:
         return _post(w, path, json=body), Expect(action)
 
@@ -247,18 +248,20 @@ def _trust_add(w: World) -> tuple[Call, Expect]:
 
 
 def _trust_remove(w: World) -> tuple[Call, Expect]:
-    call = lambda: w.admin.delete("/api/trust/partner-nz", headers=w.headers)  # noqa: E731
-    return call, Expect("trust.key_removed")
+    return _delete(w, "/api/trust/partner-nz"), Expect("trust.key_removed")
 
 
-def _hashset(action: str) -> Scenario:
+def _delete(w: World, path: str) -> Call:
+    return lambda: w.admin.delete(path, headers=w.headers)
+
+
+def _hashset(verb: str) -> Scenario:
+    """``enable``/``disable``/``remove`` the set the upload's job imported."""
+
     def scenario(w: World) -> tuple[Call, Expect]:
-        if action == "hashset.removed":
-            call: Call = lambda: w.admin.delete("/api/hashsets/uploaded-set", headers=w.headers)  # noqa: E731
-        else:
-            verb = action.removeprefix("hashset.").removesuffix("d")
-            call = _post(w, f"/api/hashsets/uploaded-set/{verb}")
-        return call, Expect(action)
+        path = "/api/hashsets/uploaded-set"
+        call = _delete(w, path) if verb == "remove" else _post(w, f"{path}/{verb}")
+        return call, Expect(f"hashset.{verb}d")
 
     return scenario
 
@@ -270,9 +273,9 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/login"): _page_login,
     ("POST", "/api/jobs/{job_id}/cancel"): _cancel,
     ("POST", "/api/hashsets"): _upload,
-    ("POST", "/api/hashsets/{name}/disable"): _hashset("hashset.disabled"),
-    ("POST", "/api/hashsets/{name}/enable"): _hashset("hashset.enabled"),
-    ("DELETE", "/api/hashsets/{name}"): _hashset("hashset.removed"),
+    ("POST", "/api/hashsets/{name}/disable"): _hashset("disable"),
+    ("POST", "/api/hashsets/{name}/enable"): _hashset("enable"),
+    ("DELETE", "/api/hashsets/{name}"): _hashset("remove"),
     ("POST", "/api/scans"): _scan,
     ("POST", "/api/evidence/{evidence_id}/legal-basis"): _legal_basis,
     ("POST", "/api/files/{sha256}/reveal"): _reveal,
@@ -292,16 +295,16 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/enrichment/import"): _upload_sheet(
         "/api/enrichment/import", "subject_id,travel\n{subject},yes\n", "enrichment.imported"
     ),
-    ("POST", "/api/series"): _series("/api/series", {"name": "S-1"}, "series.created"),
-    ("POST", "/api/series/{name}"): _series(
+    ("POST", "/api/series"): _json("/api/series", {"name": "S-1"}, "series.created"),
+    ("POST", "/api/series/{name}"): _json(
         "/api/series/S-1", {"identified": True, "reason": "victim named"}, "series.updated"
     ),
-    ("POST", "/api/victims"): _series("/api/victims", {"id": "V-1"}, "victim.created"),
-    ("POST", "/api/victims/{victim_id}"): _series(
+    ("POST", "/api/victims"): _json("/api/victims", {"id": "V-1"}, "victim.created"),
+    ("POST", "/api/victims/{victim_id}"): _json(
         "/api/victims/V-1", {"identified": True, "reason": "safeguarded"}, "victim.updated"
     ),
-    ("POST", "/api/offenders"): _series("/api/offenders", {"id": "O-1"}, "offender.created"),
-    ("POST", "/api/offenders/{offender_id}"): _series(
+    ("POST", "/api/offenders"): _json("/api/offenders", {"id": "O-1"}, "offender.created"),
+    ("POST", "/api/offenders/{offender_id}"): _json(
         "/api/offenders/O-1", {"identified": True, "reason": "arrested"}, "offender.updated"
     ),
     ("POST", "/api/trust"): _trust_add,
@@ -380,3 +383,33 @@ def test_every_change_writes_one_entry_as_its_user(
     for client in (admin, *w.clients.values()):
         client.close()
     assert not failures, "\n".join(failures)
+
+
+def test_a_sign_in_or_out_is_one_transaction_with_its_entry(
+    app: FastAPI, store: Store, monkeypatch: Any
+) -> None:
+    """The session and its "login" entry commit together: when the entry cannot be written,
+    no session is left behind (and a sign-out whose entry fails leaves the session alive)."""
+    import kaitiaki.audit.log
+    from kaitiaki.store.models import WebSession
+
+    def sessions() -> int:
+        with store.session() as session:
+            return session.scalar(select(func.count()).select_from(WebSession)) or 0
+
+    def broken(session: object) -> None:
+        raise RuntimeError("the audit log cannot be written")
+
+    name = add_role_user(store, Role.INVESTIGATOR)
+    signed_in, csrf = sign_in(app, name)
+    before = _head(store)
+    monkeypatch.setattr(kaitiaki.audit.log, "_lock_log", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = {"name": name, "password": PASSWORD}
+        assert client.post("/api/auth/login", json=body).status_code == 500
+        assert sessions() == 1  # only the one signed in before
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        signed_in.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert sessions() == 1
+    assert _head(store) == before
+    signed_in.close()

@@ -37,7 +37,9 @@ _FOLDER = Path(tempfile.mkdtemp(prefix="kaitiaki-schema-"))
 _STORE = open_store(f"sqlite:///{_FOLDER / 'kaitiaki.db'}")
 _APP = make_app(_STORE, _FOLDER)
 _ADMIN = add_user(_STORE, "schema-admin", Role.ADMIN, PASSWORD, actor="cli:test")
-_TOKEN, _CSRF = create_session(_STORE, _ADMIN.id, "test", _APP.state.settings)
+_TOKEN, _CSRF = create_session(
+    _STORE, _ADMIN.id, "test", _APP.state.settings, audit_as=("test:setup", _ADMIN.name)
+)
 _HEADERS = {"Cookie": f"{COOKIE}={_TOKEN}", "X-CSRF-Token": _CSRF}
 # The schema itself is served to signed-in users only.
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP, headers=_HEADERS)

@@ -52,13 +52,13 @@ def triage(
     db: DbOption = None,
 ) -> None:
     """Write the triage report of an evidence item (HTML or PDF; no images in it)."""
-    from kaitiaki.audit import cli_actor, record
+    from kaitiaki.audit import cli_actor
     from kaitiaki.hashsets import UnknownProfileError
     from kaitiaki.scan.summary import EvidenceNotFoundError, evidence_id
     from kaitiaki.triage.groups import ensure_groups
     from kaitiaki.triage.render_html import render_html
     from kaitiaki.triage.render_pdf import render_pdf
-    from kaitiaki.triage.report import build_report
+    from kaitiaki.triage.report import build_report, record_report
     from kaitiaki.triage.review import ReviewError
 
     if fmt not in FORMATS:
@@ -99,22 +99,7 @@ def triage(
     digest = hashlib.sha256(output.read_bytes()).hexdigest()
     sidecar = output.with_name(output.name + ".sha256")
     sidecar.write_text(f"{digest}  {output.name}\n", encoding="utf-8")
-    with store.session() as session:
-        record(
-            session,
-            actor=actor,
-            action="triage.report",
-            target_type="evidence",
-            target_id=str(eid),
-            details={
-                "evidence": evidence,
-                "format": fmt,
-                "profile": report.profile,
-                "file": output.name,
-                "sha256": digest,
-                "manifest_sha256": report.custody.manifest_sha256,
-            },
-        )
+    record_report(store, report, actor=actor, fmt=fmt, file=output.name, sha256=digest)
     if built is not None:
         console.print(
             f"groups: {built.groups:,} from {built.files:,} new images and videos "

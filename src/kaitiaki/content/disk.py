@@ -38,6 +38,8 @@ from kaitiaki.content.disktimes import fs_times, utc_clock
 from kaitiaki.content.diskwatch import watched
 
 MAX_FOLDER_DEPTH = 256
+# TSK fails with OSError; a failing read callback (a damaged E01 chunk) comes out as RuntimeError.
+_TSK_ERRORS = (OSError, RuntimeError)
 NOT_RECOVERABLE = "content not recoverable: deleted, and the file system no longer maps its blocks"
 _NTFS_FIRST_USER_ENTRY = 24
 _REG = int(pytsk3.TSK_FS_META_TYPE_REG)
@@ -182,7 +184,7 @@ def _walk_image(stream: BinaryIO, mime: str, size: int, original: Path | None) -
         for volume in volumes:
             try:
                 fs = pytsk3.FS_Info(image, offset=volume.offset)
-            except OSError as exc:
+            except _TSK_ERRORS as exc:
                 reason = f"{volume.label}: no file system The Sleuth Kit reads ({_tsk(exc)})"
                 yield *_error(volume.prefix, reason), volume.offset
                 continue
@@ -197,7 +199,7 @@ def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
         return [bare]
     try:
         table = pytsk3.Volume_Info(image)
-    except OSError:
+    except _TSK_ERRORS:
         if _has_file_system(image, 0):
             return [bare]
         raise DiskImageError(
@@ -225,7 +227,7 @@ def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
 def _has_file_system(image: Any, offset: int) -> bool:
     try:
         pytsk3.FS_Info(image, offset=offset)
-    except OSError:
+    except _TSK_ERRORS:
         return False
     return True
 
@@ -259,7 +261,7 @@ class _FsWalk:
     def root(self, prefix: str) -> Iterator[tuple[ArchiveMember, Any]]:
         try:
             root = self.fs.open_dir(path="/")
-        except OSError as exc:
+        except _TSK_ERRORS as exc:
             yield _error(prefix, f"root folder unreadable: {_tsk(exc)}")
             return
         self.walking.add(int(root.info.fs_file.meta.addr))
@@ -272,7 +274,7 @@ class _FsWalk:
                 raw = bytes(entry.info.name.name)
                 if raw not in (b".", b".."):
                     entries.append((raw, entry))
-        except OSError as exc:  # a damaged folder: what was listed is kept
+        except _TSK_ERRORS as exc:  # a damaged folder: what was listed is kept
             yield _error(prefix, f"folder not fully read: {_tsk(exc)}")
         for raw, entry in sorted(entries, key=lambda pair: pair[0]):
             path = prefix + raw.decode("utf-8", "surrogateescape")
@@ -300,7 +302,7 @@ class _FsWalk:
         """
         try:
             found = self.fs.open_meta(inode=address)
-        except OSError:
+        except _TSK_ERRORS:
             return entry, None
         meta = found.info.meta
         if meta is None or not int(meta.flags) & _META_UNALLOC:
@@ -322,7 +324,7 @@ class _FsWalk:
             return
         try:
             inner = entry.as_directory()
-        except OSError as exc:
+        except _TSK_ERRORS as exc:
             if _deleted(entry.info.name, meta):
                 return  # a deleted folder whose listing is gone: nothing left to walk
             yield _error(path + "/", f"folder unreadable: {_tsk(exc)}")
@@ -367,7 +369,7 @@ def _mapped(entry: Any) -> bool:
             if not int(attribute.info.flags) & _NONRESIDENT:
                 return True
             return any(not int(run.flags) & _NO_BLOCK and int(run.len) > 0 for run in attribute)
-    except OSError:
+    except _TSK_ERRORS:
         return False
     return False
 
@@ -382,7 +384,7 @@ def _open(entry: Any, size: int, path: str) -> BinaryIO:
             return b""
         try:
             data: bytes = entry.read_random(offset, length)
-        except OSError as exc:
+        except _TSK_ERRORS as exc:
             raise MemberError(f"read failed at byte {offset} of {size}: {_tsk(exc)}") from exc
         if not data:
             raise MemberError(f"read stopped at byte {offset} of {size}")

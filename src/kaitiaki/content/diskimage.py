@@ -99,7 +99,19 @@ def _ewf_image(stream: BinaryIO, stack: ExitStack, original: Path | None) -> tup
     size = int(handle.get_media_size())
 
     def read_at(offset: int, length: int) -> bytes:
-        data: bytes = handle.read_buffer_at_offset(length, offset)
+        try:
+            data: bytes = handle.read_buffer_at_offset(length, offset)
+        except (OSError, RuntimeError, ValueError) as exc:
+            # libewf reports a damaged chunk as a RuntimeError carrying its whole call chain;
+            # as an OSError it is a read error like any other (a file's, or the walk's).
+            raise OSError(f"E01 data unreadable at byte {offset}: {_libewf_reason(exc)}") from exc
         return data
 
     return _CallbackImage(read_at, size), size
+
+
+def _libewf_reason(exc: BaseException) -> str:
+    """The cause in libewf's message: "f: unable to read data. g: invalid chunk data size..."."""
+    parts = [p.split(": ", 1)[-1] for p in str(exc).strip("'\" ").split(". ") if p]
+    reason = parts[1] if len(parts) > 1 else (parts[0] if parts else type(exc).__name__)
+    return reason[:200]

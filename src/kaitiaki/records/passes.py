@@ -57,7 +57,8 @@ class Job:
             f"read {name}",
         )
         yielded = self._scalar(f"SELECT coalesce(sum(n), 0) FROM {ip_seen}")
-        src.finish_first_pass(self.con, digest.has_blank_lines)
+        with self._read_errors(f"lines of {name}"):
+            src.finish_first_pass(self.con, digest.has_blank_lines)
         rows_read = yielded + len(src.skipped)
         checked = self._validated(ip_seen)
 
@@ -196,14 +197,21 @@ class Job:
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def _sql(self, sql: str, stage: str | None = None) -> duckdb.DuckDBPyConnection:
+        with (
+            self._read_errors(stage),
+            _polling(self.con, self.progress if stage else None, stage or ""),
+        ):
+            return self.con.execute(sql)
+
+    @contextmanager
+    def _read_errors(self, stage: str | None) -> Iterator[None]:
+        """DuckDB failing on the file's content part-way (a damaged Parquet page, a compressed
+        stream cut short, lines its CSV reader cannot split) fails the whole input, naming it."""
         try:
-            with _polling(self.con, self.progress if stage else None, stage or ""):
-                return self.con.execute(sql)
+            yield
         except duckdb.InterruptException:
             raise
         except duckdb.Error as exc:
-            # The file opened, but its content breaks the reader part-way (a damaged Parquet
-            # page, a compressed stream cut short): the whole input fails, naming it.
             raise IngestError(
                 f"{self.src.path}: cannot read as {self.src.fmt}"
                 f"{f' ({stage})' if stage else ''}: {duckdb_reason(exc, self.src.path)}"

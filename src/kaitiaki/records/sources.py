@@ -279,7 +279,7 @@ def open_source(
 
 # DuckDB's CSV errors quote the offending line and list the reader's options; only the lines
 # that say what went wrong are kept, so that a 100 MB line is never echoed back.
-_NOISE = ("Original Line:", "Possible Solution:", "  ")
+_NOISE = ("Original Line:", "Possible Solution:", "Possible fixes:", "* ", "  ")
 _MAX_REASON = 400
 _LONG_LINE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
 

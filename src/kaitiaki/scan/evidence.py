@@ -5,6 +5,9 @@ are added to an existing item only when the scan asks for it (``add_to_existing`
 addition is written to the audit log with who asked and the roots added. Without it, an existing
 name is accepted only to resume: its latest scan never finished and covered the same roots
 (the scan killed or stopped, then started again, by a person or by the job runner).
+
+Chain of custody: every run is audited twice, each entry in the transaction of its change: as
+it starts (who scanned which roots into which item) and as it ends (the manifest digest).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from kaitiaki import __version__
+from kaitiaki.audit import record
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
 from kaitiaki.scan.evidence import begin_scan, check_reuse, finish_scan
@@ -53,13 +54,26 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)
 
 
-def ensure_evidence(store: Store, name: str, description: str, acquired_by: str) -> int:
+def ensure_evidence(
+    store: Store, name: str, description: str, acquired_by: str, *, actor: str
+) -> int:
+    """The item named ``name``, made (and audited as ``actor``) when there is none yet."""
+    if not actor.strip():
+        raise ValueError("an evidence item needs the name of who records it")
     with store.session() as session:
         row = session.scalar(select(Evidence).where(Evidence.name == name))
         if row is None:
             row = Evidence(name=name, description=description, acquired_by=acquired_by)
             session.add(row)
             session.flush()
+            record(
+                session,
+                actor=actor,
+                action="evidence.created",
+                target_type="evidence",
+                target_id=str(row.id),
+                details={"evidence": name},
+            )
         return row.id
 
 

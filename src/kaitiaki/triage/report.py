@@ -15,6 +15,7 @@ from typing import Final
 
 from sqlalchemy import select
 
+from kaitiaki.audit import record
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.scan.summary import EvidenceNotFoundError, SeriesMet, series_met
 from kaitiaki.store import Store
@@ -334,3 +335,34 @@ def build_report(
         gps=gps_points(files_by_sha),
         indicators=indicators(files_by_sha, camera_rows),
     )
+
+
+def record_report(
+    store: Store,
+    report: TriageReport,
+    *,
+    actor: str,
+    fmt: str,
+    file: str,
+    sha256: str,
+) -> None:
+    """Audit a report once it is written (one entry as ``actor``): which evidence item, the
+    file and its SHA-256, and the manifest digest the report stands on."""
+    if not actor.strip():
+        raise ValueError("a triage report needs the name of who makes it")
+    with store.session() as session:
+        record(
+            session,
+            actor=actor,
+            action="triage.report",
+            target_type="evidence",
+            target_id=str(report.custody.evidence_id),
+            details={
+                "evidence": report.custody.evidence,
+                "format": fmt,
+                "profile": report.profile,
+                "file": file,
+                "sha256": sha256,
+                "manifest_sha256": report.custody.manifest_sha256,
+            },
+        )

@@ -71,12 +71,13 @@ async def sign_in(
         raise HTTPException(401, "wrong user name or password")
     old = request.cookies.get(COOKIE)
     user_id = user.id
+    audit_as = (f"web:{user.name}", user.name)
+    # The session and its "login" entry are written in one transaction.
     token, csrf = await run_in_threadpool(
-        lambda: create_session(store, user_id, client, settings, replaces=old)
+        lambda: create_session(store, user_id, client, settings, replaces=old, audit_as=audit_as)
     )
     if old:
         app.state.sessions.forget(old)
-    await run_in_threadpool(_audit, store, f"web:{user.name}", "login", user.name, client)
     response.set_cookie(
         COOKIE,
         token,
@@ -90,8 +91,7 @@ async def sign_in(
 
 
 def _end(store: Store, token: str, name: str, client: str) -> None:
-    end_session(store, token)
-    _audit(store, f"web:{name}", "logout", name, client)
+    end_session(store, token, audit_as=(f"web:{name}", name), client=client)
 
 
 async def sign_out(request: Request, response: Response, user: CurrentUser) -> None:

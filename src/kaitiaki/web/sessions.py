@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
+from kaitiaki.audit import record
 from kaitiaki.audit.log import utc
 from kaitiaki.store import Store
 from kaitiaki.store.models import User, WebSession
@@ -46,10 +48,17 @@ def token_hash(token: str) -> str:
 
 
 def create_session(
-    store: Store, user_id: int, client: str, settings: WebSettings, *, replaces: str | None = None
+    store: Store,
+    user_id: int,
+    client: str,
+    settings: WebSettings,
+    *,
+    replaces: str | None = None,
+    audit_as: tuple[str, str],
 ) -> tuple[str, str]:
     """A new session for ``user_id`` (ending ``replaces``, the old cookie's token, if given);
-    returns the cookie token and the CSRF token."""
+    returns the cookie token and the CSRF token. ``audit_as`` is (actor, user name): the
+    sign-in's audit entry is written in the transaction that creates the session."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
@@ -71,7 +80,20 @@ def create_session(
                 client=client[:200],
             )
         )
+        _audit(session, "login", audit_as, client)
     return token, csrf
+
+
+def _audit(session: Session, action: str, audit_as: tuple[str, str], client: str) -> None:
+    actor, name = audit_as
+    record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=name,
+        details={"client": client},
+    )
 
 
 def load_session(store: Store, token: str, settings: WebSettings) -> SessionUser | None:
@@ -107,9 +129,11 @@ def load_session(store: Store, token: str, settings: WebSettings) -> SessionUser
         )
 
 
-def end_session(store: Store, token: str) -> None:
+def end_session(store: Store, token: str, *, audit_as: tuple[str, str], client: str) -> None:
+    """Sign out: the session ends and the entry saying so is written in one transaction."""
     with store.session() as session:
         session.execute(delete(WebSession).where(WebSession.token_sha256 == token_hash(token)))
+        _audit(session, "logout", audit_as, client)
 
 
 def end_user_sessions(store: Store, user_id: int) -> None:
