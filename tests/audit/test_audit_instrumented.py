@@ -103,8 +103,18 @@ def test_hash_set_import_on_the_cli_is_audited_as_the_cli_user(
     path = tmp_path / "set.txt"
     path.write_text("d41d8cd98f00b204e9800998ecf8427e\n")
     done = subprocess.run(
-        [*cli("hashset"), "hashset", "import", str(path), "--name", "own", "--format", "list"]
-        + ["--db", sqlite_store.url],
+        [
+            *cli("hashset"),
+            "hashset",
+            "import",
+            str(path),
+            "--name",
+            "own",
+            "--format",
+            "list",
+            "--db",
+            sqlite_store.url,
+        ],
         env={**os.environ, "KAITIAKI_USER": "carol"},
         capture_output=True,
         text=True,

@@ -86,7 +86,8 @@ def _run(store: Store, sim: Path, out: Path, records: str, engine: str) -> None:
         sim / "accounts.csv",
         sim / "catalog.csv",
         out,
-        AnalysisOptions(engine=engine),  # type: ignore[arg-type], actor="test:setup"
+        AnalysisOptions(engine=engine),  # type: ignore[arg-type]
+        actor="test:setup",
     )
 
 

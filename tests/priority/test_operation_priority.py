@@ -96,6 +96,6 @@ def test_cli_compute_show_override(analysed: tuple[str, Path, set[str]]) -> None
     done = run("priority", "compute", "--workspace", str(workspace), "--top", "3")
     assert done.returncode == 0, done.stderr
     assert "decides nothing" in done.stdout
-    refused = run("priority", "override", "nobody", "high", "--reason", "x")
+    refused = run("priority", "override", "nobody", "high", "--reason", "seen at interview")
     assert refused.returncode == 1 and "priority compute" in refused.stderr
     assert "Traceback" not in refused.stderr

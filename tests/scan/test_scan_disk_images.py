@@ -20,9 +20,11 @@ WHEN = datetime.fromtimestamp(MTIME, UTC)
 KAITIAKI = [sys.executable, "-m", "kaitiaki"]
 
 
-def _scan(db: str, *paths: Path, evidence: str = "seized") -> subprocess.CompletedProcess[str]:
+def _scan(
+    db: str, *paths: Path, evidence: str = "seized", extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*KAITIAKI, "scan", *map(str, paths), "-e", evidence, "--workers", "2", "--db", db],
+        [*KAITIAKI, "scan", *map(str, paths), "-e", evidence, "--workers", "2", "--db", db, *extra],
         capture_output=True,
         text=True,
         timeout=300,
@@ -91,7 +93,8 @@ def test_scan_disk_image_records_deleted_files_times_and_matches(
     assert label == "known"  # the deleted photo matched by PDQ
     assert manifest and md5(photos["coffee"])  # a manifest over every instance
 
-    again = _scan(store_url, disk, ext4_deleted)
+    # Scanning the same image into the item again (an explicit addition) adds nothing twice.
+    again = _scan(store_url, disk, ext4_deleted, extra=("--add-to-existing",))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "resumed: 2 files were already recorded" in again.stdout
     assert _instances(store).keys() == rows.keys()

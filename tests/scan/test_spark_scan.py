@@ -99,9 +99,17 @@ def test_spark_scan_stores_what_a_local_scan_stores(
         )
         assert "zero-byte" in " ".join(e for e in table.column("error").to_pylist() if e)
 
-        # A second Spark scan of the same evidence resumes: nothing is hashed or stored twice.
+        # Scanning the same roots into the evidence again (asked for explicitly): nothing is
+        # hashed or stored twice.
         again = run_spark_scan(
-            sparked, spark, [root], "device-1", results, ["vics"], actor="test:setup"
+            sparked,
+            spark,
+            [root],
+            "device-1",
+            results,
+            ["vics"],
+            actor="test:setup",
+            add_to_existing=True,
         )
         assert again.sources_skipped == again.sources_total and again.records_written == 0
         assert _stored(sparked) == _stored(local)

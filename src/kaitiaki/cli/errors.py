@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: an error is one line however narrow the terminal, so scripts and logs can match
+# the file name and reason in it (Rich would otherwise break a long path mid-name).
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager

@@ -94,14 +94,17 @@ def trust_list(db: DbOption = None) -> None:
     from kaitiaki.refer.signing import group_fingerprint
     from kaitiaki.refer.trust import list_trusted_keys
 
-    table = Table("name", "fingerprint", "added by", "added at", "note")
+    table = Table("name", "added by", "added at", "note")
+    # The fingerprint is what a person reads out to a partner to confirm a key: never wrapped
+    # or cut, whatever the terminal's width; the other columns give way to it.
+    table.add_column("fingerprint", no_wrap=True, min_width=79)
     for key in list_trusted_keys(store_from(db)):
         table.add_row(
             escape(key.name),
-            group_fingerprint(key.fingerprint),
             escape(key.added_by),
             f"{key.added_at:%Y-%m-%d %H:%M}",
             escape(key.note),
+            group_fingerprint(key.fingerprint),
         )
     console.print(table)
 

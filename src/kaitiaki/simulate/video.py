@@ -63,7 +63,10 @@ def _encode(
     bit_rate: int | None = None,
 ) -> None:
     with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream(codec, rate=FPS, options=options)
+        # "threads" also as an open option: libavcodec applies its options when the encoder
+        # opens, after anything set on the context, and a frame-threaded x264 under a loaded
+        # machine gave a different file for the same seed.
+        stream = container.add_stream(codec, rate=FPS, options={**options, "threads": "1"})
         assert isinstance(stream, VideoStream)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
