@@ -18,9 +18,23 @@ QUALITY_FLOOR = 50
 VIDEO_MATCH_SHARE = 0.8
 
 
+def _built_elsewhere(root: Path, seed: int) -> SampleManifest:
+    """The sample as a fresh interpreter builds it: what "same seed, same bytes" promises is a
+    new run of ``kaitiaki demo``. (Built inside a long test process that had run hundreds of
+    other tests, the H.264 clip once came out with other bytes; see the closing note of
+    issue 12. Its frames are checked below either way, through the vPDQ match.)"""
+    import subprocess
+    import sys
+
+    code = "import sys; from pathlib import Path; from kaitiaki.simulate import build_sample; "
+    code += "build_sample(Path(sys.argv[1]), seed=int(sys.argv[2])).write()"
+    subprocess.run([sys.executable, "-c", code, str(root), str(seed)], check=True, timeout=600)
+    return SampleManifest.load(root / "manifest.json")
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleManifest:
-    return build_sample(tmp_path_factory.mktemp("sample"), seed=0)
+    return _built_elsewhere(tmp_path_factory.mktemp("sample"), 0)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +63,7 @@ def originals(sample: SampleManifest, records: dict[str, FileRecord]) -> dict[st
 
 
 def test_same_seed_same_image_bytes(sample: SampleManifest, tmp_path: Path) -> None:
-    again = build_sample(tmp_path / "again", seed=0)
+    again = _built_elsewhere(tmp_path / "again", 0)
     other = build_sample(tmp_path / "other", seed=1)
     assert again.files == sample.files  # digests of every file and member included
     for entry in sample.files:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
@@ -94,19 +93,22 @@ def trust_list(db: DbOption = None) -> None:
     from kaitiaki.refer.signing import group_fingerprint
     from kaitiaki.refer.trust import list_trusted_keys
 
-    table = Table("name", "added by", "added at", "note")
-    # The fingerprint is what a person reads out to a partner to confirm a key: never wrapped
-    # or cut, whatever the terminal's width; the other columns give way to it.
-    table.add_column("fingerprint", no_wrap=True, min_width=79)
-    for key in list_trusted_keys(store_from(db)):
-        table.add_row(
-            escape(key.name),
-            escape(key.added_by),
-            f"{key.added_at:%Y-%m-%d %H:%M}",
-            escape(key.note),
-            group_fingerprint(key.fingerprint),
+    # One block a key rather than a table: the fingerprint is what a person reads out to a
+    # partner to confirm the key, so it must never be wrapped or cut by a narrow terminal.
+    keys = list_trusted_keys(store_from(db))
+    if not keys:
+        console.print("no trusted keys; add one with 'kaitiaki keys trust add NAME FILE'")
+    for key in keys:
+        note = f" ({escape(key.note)})" if key.note else ""
+        console.print(
+            f"{escape(key.name)}: added by {escape(key.added_by)} "
+            f"on {key.added_at:%Y-%m-%d %H:%M}{note}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
+        console.print(
+            f"  fingerprint {group_fingerprint(key.fingerprint)}", highlight=False, soft_wrap=True
+        )
 
 
 @trust_app.command("remove")
