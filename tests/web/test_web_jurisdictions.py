@@ -319,3 +319,22 @@ def test_a_permission_table_change_would_be_noticed() -> None:
         Permission.UPDATE_REFERRAL,
         Permission.RECORD_OUTCOMES,
     }
+
+
+def test_sign_in_and_me_say_which_jurisdictions_a_liaison_works_for(
+    app: FastAPI, store: Store
+) -> None:
+    pairs = [
+        Jurisdiction("TO", "INTERPOL National Central Bureau"),
+        Jurisdiction("FJ", "Fiji Police"),
+    ]
+    add_user(store, "ncb-tonga", Role.LIAISON, PASSWORD, actor="test:setup", jurisdictions=pairs)
+    client, _ = sign_in(app, "ncb-tonga")
+    with client:
+        signed = client.post(
+            "/api/auth/login", json={"name": "ncb-tonga", "password": PASSWORD}
+        ).json()
+        me = client.get("/api/auth/me").json()
+    expected = ["FJ:Fiji Police", "TO:INTERPOL National Central Bureau"]
+    assert signed["jurisdictions"] == me["jurisdictions"] == expected
+    assert signed["agency"] == me["agency"] == "; ".join(expected)

@@ -9,6 +9,7 @@ from kaitiaki.audit import record
 from kaitiaki.store import Store
 from kaitiaki.store.models import User
 from kaitiaki.users import authenticate
+from kaitiaki.users.accounts import jurisdictions_of
 from kaitiaki.web.authz import CurrentUser
 from kaitiaki.web.ratelimit import Limit, Refused, SignInLimiter, address_key, name_key
 from kaitiaki.web.security import is_secure
@@ -38,9 +39,9 @@ def _audit(store: Store, actor: str, action: str, name: str, client: str) -> Non
 
 async def sign_in(
     request: Request, response: Response, name: str, password: str
-) -> tuple[str, str, str | None, str]:
+) -> tuple[str, str, list[str], str]:
     """Check the password under the rate limit; on success start a fresh session, set the
-    cookie on ``response`` and return (name, role, agency, csrf token)."""
+    cookie on ``response`` and return (name, role, jurisdictions as "CC:AGENCY", csrf token)."""
     app = request.app
     store: Store = app.state.store
     settings: WebSettings = app.state.settings
@@ -87,7 +88,13 @@ async def sign_in(
         samesite="strict",
         secure=is_secure(request, settings),
     )
-    return user.name, user.role, user.agency, csrf
+    pairs = await run_in_threadpool(_jurisdictions, store, user_id)
+    return user.name, user.role, pairs, csrf
+
+
+def _jurisdictions(store: Store, user_id: int) -> list[str]:
+    with store.session() as session:
+        return [str(j) for j in sorted(jurisdictions_of(session, [user_id])[user_id])]
 
 
 def _end(store: Store, token: str, name: str, client: str) -> None:

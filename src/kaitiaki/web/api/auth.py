@@ -21,6 +21,9 @@ class LoginIn(BaseModel):
 class Me(BaseModel):
     name: str
     role: str
+    # A liaison's (country, agency) pairs as "CC:AGENCY"; ``agency`` is the same, joined, for
+    # display (kept for clients written before jurisdictions).
+    jurisdictions: list[str]
     agency: str | None
     permissions: list[str]
     csrf_token: str
@@ -35,9 +38,16 @@ async def login(
     it without a CORS preflight, which this server never grants (login CSRF)."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(415, "send the credentials as application/json")
-    name, role, agency, csrf = await sign_in(request, response, body.name, body.password)
+    name, role, pairs, csrf = await sign_in(request, response, body.name, body.password)
     permissions = sorted(p.value for p in PERMISSIONS[Role(role)])
-    return Me(name=name, role=role, agency=agency, permissions=permissions, csrf_token=csrf)
+    return Me(
+        name=name,
+        role=role,
+        jurisdictions=pairs,
+        agency="; ".join(pairs) or None,
+        permissions=permissions,
+        csrf_token=csrf,
+    )
 
 
 @router.post("/logout", status_code=204, response_class=Response, responses=errors())
@@ -53,6 +63,7 @@ def me(user: CurrentUser = Needs.SIGNED_IN) -> Me:
     return Me(
         name=user.name,
         role=user.role.value,
+        jurisdictions=[str(j) for j in sorted(user.jurisdictions)],
         agency=user.agency,
         permissions=permissions,
         csrf_token=user.csrf_token,
