@@ -55,7 +55,6 @@ READ_ONLY: dict[str, str] = {
     "priority show": "lists priorities",
     "records ingest": "writes a workspace folder of Parquet, not the store",
     "referral history": "lists a referral's changes",
-    "report cybertipline": "an export is a read: writes report files",
     "serve": "runs the web server, whose changes test_web_every_change_audited covers",
     "simulate operation": "writes generated files; no store",
     "series export": "an export is a read: writes a VICS file",
@@ -263,6 +262,22 @@ CHANGES: dict[str, Scenario] = {
     ),
     "enrichment import": _enrichment,
     "refer": _refer,
+    # A report to NCMEC discloses a person outside the organisation: audited like a change.
+    "report cybertipline": _with(
+        lambda w: [
+            *("report", "cybertipline", "--subject", _first(w.store, Subject.id)),
+            *(
+                "-o",
+                str(w.root / "disclosed" / "tip"),
+                "-a",
+                str(w.root / "analysis"),
+                "--reporter-name",
+                "R",
+            ),
+            *("--reporter-email", "r@example.org", "--esp-name", "Example"),
+        ],
+        "cybertip.report_written",
+    ),
     "referral status": _status,
     "outcomes import": _outcomes,
     "keys trust add": _trust_add,
@@ -338,11 +353,6 @@ READ_RUNS: dict[str, Callable[[World], list[str]]] = {
     "match": lambda w: ["match", _sha(w)],
     "priority show": lambda w: ["priority", "show"],
     "referral history": lambda w: ["referral", "history", w.found["referral"]],
-    "report cybertipline": lambda w: [
-        *("report", "cybertipline", "--subject", _first(w.store, Subject.id)),
-        *("-o", _out(w, "tip"), "-a", str(w.root / "analysis"), "--reporter-name", "R"),
-        *("--reporter-email", "r@example.org", "--esp-name", "Example"),
-    ],
     "series export": lambda w: ["series", "export", "-o", _out(w, "series.json")],
     "series list": lambda w: ["series", "list"],
     "series show": lambda w: ["series", "show", "S-1"],

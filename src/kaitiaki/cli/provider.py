@@ -65,6 +65,7 @@ def cybertipline(
     db: DbOption = None,
 ) -> None:
     """A CyberTipline-shaped XML report (one <report> per flagged account), XSD-validated."""
+    from kaitiaki.audit import cli_actor
     from kaitiaki.refer.cybertip import Reporter, ReportError, write_cybertip_report
 
     folder = _workspace(analysis, workspace)
@@ -82,7 +83,9 @@ def cybertipline(
         raise typer.Exit(2)
     reporter = Reporter(str(reporter_name), str(reporter_email), str(esp_name))
     with user_errors(ReportError, FileNotFoundError):
-        write_cybertip_report(store_from(db), folder, subject, out, reporter=reporter)
+        write_cybertip_report(
+            store_from(db), folder, subject, out, reporter=reporter, actor=cli_actor()
+        )
     console.print(f"wrote {out} (validated against cybertip-subset-v1.xsd)")
 
 

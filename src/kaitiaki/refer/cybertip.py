@@ -28,6 +28,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from kaitiaki.accounts import normalise_phone
+from kaitiaki.audit import record
 from kaitiaki.records import ingested_files
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, FileInstance, HashSet, Subject
@@ -359,12 +361,47 @@ def report_bytes(document: Any) -> bytes:
 
 
 def write_cybertip_report(
-    store: Store, workspace: Path, subject_id: str, out: Path, *, reporter: Reporter
+    store: Store,
+    workspace: Path,
+    subject_id: str,
+    out: Path,
+    *,
+    reporter: Reporter,
+    actor: str,
 ) -> Path:
-    """Make, validate and write the report; ``out`` is replaced whole, never left half-written."""
+    """Make, validate and write the report; ``out`` is replaced whole, never left half-written.
+
+    A report to NCMEC discloses a person's accounts and addresses outside the organisation, so
+    it is audited like a change: who wrote it, about whom, and the SHA-256 of what was written."""
+    if not actor.strip():
+        raise ReportError("a report needs the name of who writes it")
     data = report_bytes(cybertip_report(store, workspace, subject_id, reporter=reporter))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)
-    tmp.replace(out)
+    try:
+        _record_report(store, actor, subject_id, out, data, reporter, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
+
+
+def _record_report(
+    store: Store, actor: str, subject_id: str, out: Path, data: bytes, reporter: Reporter, tmp: Path
+) -> None:
+    with store.session() as session:
+        record(
+            session,
+            actor=actor,
+            action="cybertip.report_written",
+            target_type="subject",
+            target_id=subject_id,
+            details={
+                "file": out.name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "reporter": reporter.name,
+            },
+        )
+        # Moved into place inside the transaction: an entry that cannot be written leaves no
+        # report behind.
+        tmp.replace(out)
