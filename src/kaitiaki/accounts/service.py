@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from kaitiaki.audit import record
+from kaitiaki.audit.reasons import require_reason
 from kaitiaki.store import Store
 from kaitiaki.store.models import AccountLink
 
@@ -55,8 +56,6 @@ def reject_link(
     later analysis would find a link. ``decided_by`` names the person who decided when someone
     else records it (a supervisor's call entered by an analyst); the audit actor is always who
     made the change."""
-    from kaitiaki.audit.reasons import require_reason
-
     a, b = sorted((_account(account_a, "first account"), _account(account_b, "second account")))
     if a == b:
         raise LinkDecisionError("an account cannot be unlinked from itself")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kaitiaki.audit import record
+from kaitiaki.audit.reasons import ReasonError, require_reason
 from kaitiaki.priority.factors import INDICATORS, SubjectData, evaluate
 from kaitiaki.priority.weights import TIERS, Weights, default_weights
 from kaitiaki.store import Store
@@ -204,8 +205,6 @@ def override(
 
     ``by`` is the audit actor (who made the change); ``decided_by`` names someone else whose
     call it was, when the person entering it is not the one deciding."""
-    from kaitiaki.audit.reasons import ReasonError, require_reason
-
     try:
         why = require_reason(reason)
     except ReasonError as exc:

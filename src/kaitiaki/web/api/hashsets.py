@@ -11,9 +11,16 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.audit import record
-from kaitiaki.hashsets import HashSetMissingError, export_hash_set, list_hash_sets
+from kaitiaki.hashsets import (
+    HashSetMissingError,
+    export_hash_set,
+    list_hash_sets,
+    remove_hash_set,
+    set_enabled,
+)
 from kaitiaki.hashsets.profiles import PROFILES
 from kaitiaki.store import Store
+from kaitiaki.store.models import HashSet
 from kaitiaki.web.api.common import JobOut, Timestamp, errors, store_of, submit_job
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.settings import WebSettings
@@ -35,22 +42,23 @@ class HashSetOut(BaseModel):
     entry_count: int
 
 
+def _out(h: HashSet) -> HashSetOut:
+    return HashSetOut(
+        id=h.id,
+        name=h.name,
+        source=h.source,
+        profile=h.profile,
+        pdq_threshold=h.pdq_threshold,
+        enabled=h.enabled,
+        imported_at=h.imported_at,
+        source_sha256=h.source_sha256,
+        source_format=h.source_format,
+        entry_count=h.entry_count,
+    )
+
+
 def hash_sets(store: Store) -> list[HashSetOut]:
-    return [
-        HashSetOut(
-            id=h.id,
-            name=h.name,
-            source=h.source,
-            profile=h.profile,
-            pdq_threshold=h.pdq_threshold,
-            enabled=h.enabled,
-            imported_at=h.imported_at,
-            source_sha256=h.source_sha256,
-            source_format=h.source_format,
-            entry_count=h.entry_count,
-        )
-        for h in list_hash_sets(store)
-    ]
+    return [_out(h) for h in list_hash_sets(store)]
 
 
 @router.get("", response_model=list[HashSetOut], responses=errors())
@@ -145,11 +153,11 @@ def hashsets_export(
     )
 
 
-def _hash_set_out(store: Store, name: str) -> HashSetOut:
-    found = [h for h in hash_sets(store) if h.name == name]
-    if not found:
-        raise HTTPException(404, f"no hash set named {name!r}")
-    return found[0]
+def _set_enabled(request: Request, name: str, enabled: bool, user: CurrentUser) -> HashSetOut:
+    try:
+        return _out(set_enabled(store_of(request), name, enabled, actor=user.actor))
+    except HashSetMissingError:
+        raise HTTPException(404, f"no hash set named {name!r}") from None
 
 
 @router.post("/{name}/enable", response_model=HashSetOut, responses=errors(404))
@@ -159,14 +167,7 @@ def hashsets_enable(
     user: CurrentUser = Needs.IMPORT_HASH_SETS,
 ) -> HashSetOut:
     """Match against this hash set again (as ``kaitiaki hashset enable``; audited)."""
-    from kaitiaki.hashsets import set_enabled
-
-    store = store_of(request)
-    try:
-        set_enabled(store, name, True, actor=user.actor)
-    except HashSetMissingError:
-        raise HTTPException(404, f"no hash set named {name!r}") from None
-    return _hash_set_out(store, name)
+    return _set_enabled(request, name, True, user)
 
 
 @router.post("/{name}/disable", response_model=HashSetOut, responses=errors(404))
@@ -176,14 +177,7 @@ def hashsets_disable(
     user: CurrentUser = Needs.IMPORT_HASH_SETS,
 ) -> HashSetOut:
     """Keep this hash set but leave it out of matching (as ``kaitiaki hashset disable``)."""
-    from kaitiaki.hashsets import set_enabled
-
-    store = store_of(request)
-    try:
-        set_enabled(store, name, False, actor=user.actor)
-    except HashSetMissingError:
-        raise HTTPException(404, f"no hash set named {name!r}") from None
-    return _hash_set_out(store, name)
+    return _set_enabled(request, name, False, user)
 
 
 class RemovedOut(BaseModel):
@@ -198,8 +192,6 @@ def hashsets_remove(
     user: CurrentUser = Needs.IMPORT_HASH_SETS,
 ) -> RemovedOut:
     """Delete a hash set, its entries and their matches (as ``kaitiaki hashset remove``)."""
-    from kaitiaki.hashsets import remove_hash_set
-
     try:
         removed = remove_hash_set(store_of(request), name, actor=user.actor)
     except HashSetMissingError:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from kaitiaki.store.models import Offender, Victim
 from kaitiaki.triage import victims
 from kaitiaki.web.api.common import PathKey, Timestamp, errors, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
@@ -121,6 +122,27 @@ def _series_out(view: victims.SeriesView) -> SeriesOut:
     return SeriesOut.model_validate(view, from_attributes=True)
 
 
+def _victim_out(row: Victim, series: str | None) -> VictimOut:
+    return VictimOut(
+        id=row.id,
+        series=series,
+        age_band=row.age_band,
+        identified=row.identified,
+        country=row.country,
+        agency=row.agency,
+    )
+
+
+def _offender_out(row: Offender, series: str | None) -> OffenderOut:
+    return OffenderOut(
+        id=row.id,
+        series=series,
+        identified=row.identified,
+        country=row.country,
+        agency=row.agency,
+    )
+
+
 def _series_name(request: Request, series_id: int | None) -> str | None:
     if series_id is None:
         return None
@@ -185,14 +207,7 @@ def victim_add(body: VictimIn, request: Request, user: CurrentUser = Needs.REVIE
             notes=body.notes,
             by=user.actor,
         )
-    return VictimOut(
-        id=row.id,
-        series=body.series,
-        age_band=row.age_band,
-        identified=row.identified,
-        country=row.country,
-        agency=row.agency,
-    )
+    return _victim_out(row, body.series)
 
 
 @router.post("/victims/{victim_id}", response_model=VictimOut, responses=errors(404))
@@ -211,14 +226,7 @@ def victim_update(
             by=user.actor,
             reason=body.reason,
         )
-    return VictimOut(
-        id=row.id,
-        series=_series_name(request, row.series_id),
-        age_band=row.age_band,
-        identified=row.identified,
-        country=row.country,
-        agency=row.agency,
-    )
+    return _victim_out(row, _series_name(request, row.series_id))
 
 
 @router.post("/offenders", response_model=OffenderOut, status_code=201, responses=errors(404, 409))
@@ -237,13 +245,7 @@ def offender_add(
             notes=body.notes,
             by=user.actor,
         )
-    return OffenderOut(
-        id=row.id,
-        series=body.series,
-        identified=row.identified,
-        country=row.country,
-        agency=row.agency,
-    )
+    return _offender_out(row, body.series)
 
 
 @router.post("/offenders/{offender_id}", response_model=OffenderOut, responses=errors(404))
@@ -259,10 +261,4 @@ def offender_update(
             by=user.actor,
             reason=body.reason,
         )
-    return OffenderOut(
-        id=row.id,
-        series=_series_name(request, row.series_id),
-        identified=row.identified,
-        country=row.country,
-        agency=row.agency,
-    )
+    return _offender_out(row, _series_name(request, row.series_id))
