@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets demo serve test lint typecheck pytest fuzz bench clean
+.PHONY: setup system assets fixtures demo serve test lint typecheck pytest fuzz bench clean
 
 setup:
 ifndef UV
@@ -36,7 +36,12 @@ lint: setup
 typecheck: setup
 	uv run mypy
 
-pytest: setup system assets
+# Fixtures other projects publish (tests/external/sources.toml), fetched once into .cache/:
+# a failed fetch is reported here and fails the tests that need it (skipped outside CI).
+fixtures: setup
+	-uv run python tests/external/fetch.py
+
+pytest: setup system assets fixtures
 	uv run pytest -n 2
 
 test: lint typecheck pytest

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -45,3 +46,15 @@ def postgres_schema() -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+def external(name: str, member: str, *, decoded: bool = False) -> Path:
+    """A file from a fixture another project publishes (tests/external/sources.toml); missing
+    (no network, digest changed) it is a missing test tool: skip here, fail in CI."""
+    from external.fetch import FixtureUnavailableError, decoded_file, external_file
+
+    try:
+        return decoded_file(name, member) if decoded else external_file(name, member)
+    except FixtureUnavailableError as exc:
+        require(False, f"external fixture {name}:{member} unavailable: {exc}")
+        raise AssertionError("unreachable") from exc

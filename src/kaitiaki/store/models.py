@@ -113,9 +113,39 @@ class FileInstance(Base):
     created_on_fs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The provider's fileViewedByEsp for this instance; None where the source does not say.
     viewed_by_provider: Mapped[bool | None] = mapped_column(Boolean)
+    # A file system's own structure ($UPCASE_TABLE, $ALLOC_BITMAP, ...), not a file a user made:
+    # hashed and kept for completeness, listed apart from the user's files.
+    fs_metadata: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 Index("ix_instances_source", FileInstance.evidence_id, FileInstance.source)
+
+
+class AcquisitionCheck(Base):
+    """An acquisition hash checked against what kaitiaki read: an E01's stored MD5/SHA-1, or a
+    digest the examiner gave for a folder, archive or image (``--expected-sha256``).
+
+    ``status`` is "verified", "mismatch" or "no stored hash"; ``expected`` and ``computed`` map
+    algorithm to hex digest; ``detail`` says why where the status alone would mislead (a media
+    size that differs from the one acquired, a read that stopped).
+    """
+
+    __tablename__ = "acquisition_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    source: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))
+    expected: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    computed: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    checked_by: Mapped[str] = mapped_column(String(200))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+Index("ix_acquisition_checks_evidence", AcquisitionCheck.evidence_id, AcquisitionCheck.source)
 
 
 class HashSet(Base):
