@@ -103,13 +103,19 @@ def debugfs(image: Path, command: str) -> None:
 
 
 def ntfs_image(
-    path: Path, files: dict[str, bytes], deleted: tuple[str, ...] = (), mib: int = 8
+    path: Path,
+    files: dict[str, bytes],
+    deleted: tuple[str, ...] = (),
+    mib: int = 8,
+    *,
+    free_clusters: bool = True,
 ) -> Path:
     """NTFS made by ``mkntfs``, filled by ``ntfscp`` (no mount needed).
 
     ntfs-3g has no tool that deletes without mounting, so ``deleted`` files are deleted the way
-    NTFS marks it, by hand: the MFT entry's in-use flag is cleared (the folder index entry and
-    the data runs stay, as they do until reused).
+    NTFS marks it, by hand: the MFT entry's in-use flag is cleared and its clusters freed in
+    $Bitmap (the folder index entry and the data runs stay, as they do until reused).
+    ``free_clusters=False`` leaves the clusters marked in use, as after another file took them.
     """
     needs("mkntfs", "ntfscp")
     with path.open("wb") as out:
@@ -119,15 +125,18 @@ def ntfs_image(
     for name in files:
         _run("ntfscp", "-q", str(path), str(staged / name), name)
     for name in deleted:
-        _clear_in_use(path, name)
+        _clear_in_use(path, name, free_clusters=free_clusters)
     return path
 
 
-def _clear_in_use(image: Path, name: str) -> None:
+def _clear_in_use(image: Path, name: str, *, free_clusters: bool) -> None:
     import pytsk3
 
     fs = pytsk3.FS_Info(pytsk3.Img_Info(str(image)))
-    entry = int(fs.open(f"/{name}").info.meta.addr)
+    file = fs.open(f"/{name}")
+    entry = int(file.info.meta.addr)
+    if free_clusters:
+        _free_clusters(image, fs, file)
     with image.open("r+b") as raw:
         boot = raw.read(SECTOR)
         sector = struct.unpack_from("<H", boot, 0x0B)[0]
@@ -140,6 +149,36 @@ def _clear_in_use(image: Path, name: str) -> None:
         flags = struct.unpack("<H", raw.read(2))[0]
         raw.seek(flags_at)
         raw.write(struct.pack("<H", flags & ~1))
+
+
+def _free_clusters(image: Path, fs: object, file: object) -> None:
+    """Clear the bits of ``file``'s clusters in $Bitmap (MFT entry 6), as NTFS does on delete."""
+    import pytsk3
+
+    block = int(fs.info.block_size)  # type: ignore[attr-defined]
+    used = [
+        (int(run.addr), int(run.len))
+        for attribute in file  # type: ignore[attr-defined]
+        if int(attribute.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
+        and int(attribute.info.flags) & int(pytsk3.TSK_FS_ATTR_NONRES)
+        for run in attribute
+    ]
+    bitmap = fs.open_meta(inode=6)  # type: ignore[attr-defined]
+    places = [  # where each block of $Bitmap's data lies in the image
+        int(run.addr) + i
+        for attribute in bitmap
+        if int(attribute.info.type) == int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
+        for run in attribute
+        for i in range(int(run.len))
+    ]
+    with image.open("r+b") as raw:
+        for first, count in used:
+            for cluster in range(first, first + count):
+                byte = cluster // 8
+                raw.seek(places[byte // block] * block + byte % block)
+                value = raw.read(1)[0]
+                raw.seek(-1, os.SEEK_CUR)
+                raw.write(bytes([value & ~(1 << (cluster % 8))]))
 
 
 def partitioned_image(path: Path, label: str, parts: list[tuple[Path, str]]) -> Path:

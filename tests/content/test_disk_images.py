@@ -28,7 +28,13 @@ from disk_samples import (
 )
 from kaitiaki.content.disk import NOT_RECOVERABLE
 from kaitiaki.content.diskimage import ewf_reader
-from kaitiaki.content.diskmagic import EWF_MIME, RAW_DISK_MIME, disk_image_mime
+from kaitiaki.content.diskmagic import (
+    APFS_MIME,
+    EWF_MIME,
+    RAW_DISK_MIME,
+    VIRTUAL_DISK_MIMES,
+    disk_image_mime,
+)
 from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
 from kaitiaki.scan.hasher import FileRecord, hash_path
 from kaitiaki.signals.pdq import hash_image_bytes
@@ -78,7 +84,7 @@ def test_detected_by_bytes_never_by_name(tmp_path: Path, photos: dict[str, bytes
 
 @given(st.binary(min_size=0, max_size=4096))
 def test_arbitrary_bytes_never_break_detection(blob: bytes) -> None:
-    assert disk_image_mime(blob) in (None, RAW_DISK_MIME, EWF_MIME)
+    assert disk_image_mime(blob) in (None, RAW_DISK_MIME, EWF_MIME, APFS_MIME, *VIRTUAL_DISK_MIMES)
     assert detect(blob).kind in set(ContentKind)
 
 
@@ -178,14 +184,28 @@ def test_ntfs_files_and_a_deleted_one(tmp_path: Path, photos: dict[str, bytes]) 
     files = {"astro.jpg": photos["astronaut"], "coffee.jpg": photos["coffee"]}
     image = ntfs_image(tmp_path / "ntfs.dd", files, deleted=("coffee.jpg",))
     inside = _inside(image)
-    # NTFS's own metadata files ($MFT, $LogFile, ...) are not evidence files.
-    assert not [name for name in inside if name.startswith("$") and "Orphan" not in name]
+    # NTFS's own files ($MFT, $LogFile, ..., $Extend/...) are recorded as file-system metadata,
+    # apart from the user's files.
+    system = {name for name in inside if name.startswith("$") and "Orphan" not in name}
+    assert {"$MFT", "$LogFile", "$Bitmap", "$UpCase"} <= system
+    assert all(inside[name].fs_metadata for name in system)
+    assert not [name for name, r in inside.items() if r.fs_metadata and name not in system]
     astro = inside["astro.jpg"]
     assert astro.sha256 == _sha(photos["astronaut"]) and not astro.deleted
     assert None not in (astro.modified_at, astro.accessed_at, astro.changed_at)
     assert astro.created_on_fs_at is not None
     orphan = inside["$OrphanFiles/coffee.jpg"]
     assert orphan.deleted and orphan.sha256 == _sha(photos["coffee"])
+
+
+def test_ntfs_deleted_file_whose_clusters_are_in_use_again_is_not_recoverable(
+    tmp_path: Path, photos: dict[str, bytes]
+) -> None:
+    files = {"astro.jpg": photos["astronaut"], "coffee.jpg": photos["coffee"]}
+    image = ntfs_image(tmp_path / "ntfs.dd", files, deleted=("coffee.jpg",), free_clusters=False)
+    orphan = _inside(image)["$OrphanFiles/coffee.jpg"]
+    assert orphan.deleted and orphan.sha256 is None
+    assert "clusters are allocated again" in (orphan.error or "")
 
 
 def test_archive_inside_an_image_is_expanded(tmp_path: Path, photos: dict[str, bytes]) -> None:

@@ -121,3 +121,27 @@ def test_scan_truncated_image_is_a_recorded_error(
     failed = rows[f"{folder / 'half.img'}!/"]
     assert failed.sha256 is None and "root folder unreadable" in (failed.error or "")
     assert rows[str(folder / "photo.jpg")].sha256 == _sha(photos["chelsea"])
+
+
+def test_scan_records_exfat_metadata_apart_from_the_users_files(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    from kaitiaki.scan.summary import summarise
+    from nothing_skips import external
+
+    image = tmp_path / "exfat.bin"  # dissect.fat's tests/data/exfat.bin, copied: scans record paths
+    image.write_bytes(external("dissect-fat", "tests/data/exfat.bin").read_bytes())
+    done = _scan(store_url, image)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _instances(store)
+    inside = {path.split("!/", 1)[1]: row for path, row in rows.items() if "!/" in path}
+    metadata = {name for name, row in inside.items() if row.fs_metadata}
+    assert metadata == {"$ALLOC_BITMAP", "$UPCASE_TABLE", "THESIS (Volume Label Entry)"}
+    upcase = inside["$UPCASE_TABLE"]
+    assert upcase.sha256 and upcase.error is None  # hashed; never decoded as a picture
+    with store.session() as session:
+        labelled = set(session.scalars(select(Classification.sha256)))
+    assert upcase.sha256 not in labelled and inside["cat.jpg"].sha256 in labelled
+    summary = summarise(store, "seized")
+    assert summary.fs_metadata == 3
+    assert summary.instances == len(rows) - 3  # the image and its user files only

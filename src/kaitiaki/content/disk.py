@@ -7,11 +7,12 @@ files carry ``deleted=True``; TSK's ``$OrphanFiles`` folder holds deleted files 
 unknown. Times are what TSK reports, as UTC: FAT keeps local wall-clock times with no zone (and no
 change time), so FAT times are that wall clock labelled UTC, whatever the examiner's zone is.
 
-Guards: a folder already being walked is not walked again (loops in damaged or hostile images),
-folder depth is bounded, a file declaring more bytes than the whole image is refused, and a
-deleted file whose blocks the file system no longer maps is recorded as not recoverable.
-Links, devices and TSK's virtual files ($MBR, $FAT1) are not files to hash and are left out, as
-are NTFS's own metadata files ($MFT, $LogFile, ...: MFT entries below 24).
+The walk of each file system, its guards (folder loops, depth, sizes past the image unless
+sparse, deleted files no longer recoverable) and how file-system metadata is told apart are in
+``diskfiles``. The file system's own files (NTFS's $MFT, $LogFile, ... and $Extend; exFAT's
+$ALLOC_BITMAP, $UPCASE_TABLE, $VOLUME_GUID; FAT's and exFAT's volume label entry) are members
+with ``fs_metadata``: hashed, recorded apart from the user's files. Links, devices and TSK's
+virtual files ($MBR, $FAT1: views of areas no folder lists) are not files to hash, left out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,30 +31,34 @@ from kaitiaki.content.archivebase import (
     ArchiveMember,
     MemberError,
     guarded,
-    make_member,
 )
+from kaitiaki.content.diskfiles import (
+    MAX_FOLDER_DEPTH,
+    NOT_RECOVERABLE,
+    SPARSE_HOLES_LIMIT,
+    TSK_ERRORS,
+    FsWalk,
+    error_step,
+    tsk_message,
+)
+from kaitiaki.content.diskfsmeta import FatEntries
 from kaitiaki.content.diskimage import DiskImageError, open_image
 from kaitiaki.content.diskmagic import file_system_at_start
-from kaitiaki.content.disktimes import fs_times, utc_clock
+from kaitiaki.content.disktimes import utc_clock
 from kaitiaki.content.diskwatch import watched
 
-MAX_FOLDER_DEPTH = 256
-# TSK fails with OSError; a failing read callback (a damaged E01 chunk) comes out as RuntimeError.
-_TSK_ERRORS = (OSError, RuntimeError)
-NOT_RECOVERABLE = "content not recoverable: deleted, and the file system no longer maps its blocks"
-_NTFS_FIRST_USER_ENTRY = 24
-_REG = int(pytsk3.TSK_FS_META_TYPE_REG)
-_DIRS = (int(pytsk3.TSK_FS_META_TYPE_DIR), int(pytsk3.TSK_FS_META_TYPE_VIRT_DIR))
-_NAME_REG = int(pytsk3.TSK_FS_NAME_TYPE_REG)
-_NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
-_META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
-_NONRESIDENT = int(pytsk3.TSK_FS_ATTR_NONRES)
-_NO_BLOCK = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER)
-_DATA_TYPES = (
-    int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT),
-    int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA),
-    int(pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA),
-)
+__all__ = [
+    "MAX_FOLDER_DEPTH",
+    "NOT_RECOVERABLE",
+    "SPARSE_HOLES_LIMIT",
+    "DiskEntry",
+    "OpenDiskImage",
+    "iter_disk_files",
+    "list_disk_files",
+]
+
+_NTFS = int(pytsk3.TSK_FS_TYPE_NTFS)
+_READ_CHUNK = 1 << 20  # bytes asked of TSK at a time: a sparse file's holes never fill memory
 _FAT_TYPES = {
     int(pytsk3.TSK_FS_TYPE_FAT12),
     int(pytsk3.TSK_FS_TYPE_FAT16),
@@ -184,11 +189,11 @@ def _walk_image(stream: BinaryIO, mime: str, size: int, original: Path | None) -
         for volume in volumes:
             try:
                 fs = pytsk3.FS_Info(image, offset=volume.offset)
-            except _TSK_ERRORS as exc:
-                reason = f"{volume.label}: no file system The Sleuth Kit reads ({_tsk(exc)})"
-                yield *_error(volume.prefix, reason), volume.offset
+            except TSK_ERRORS as exc:
+                reason = f"{volume.label}: no file system The Sleuth Kit reads ({tsk_message(exc)})"
+                yield *error_step(volume.prefix, reason), volume.offset
                 continue
-            for member, file in _file_system(fs, volume.prefix, media_size):
+            for member, file in _file_system(fs, image, volume.offset, volume.prefix, media_size):
                 yield member, file, volume.offset
 
 
@@ -199,7 +204,7 @@ def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
         return [bare]
     try:
         table = pytsk3.Volume_Info(image)
-    except _TSK_ERRORS:
+    except TSK_ERRORS:
         if _has_file_system(image, 0):
             return [bare]
         raise DiskImageError(
@@ -227,14 +232,17 @@ def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
 def _has_file_system(image: Any, offset: int) -> bool:
     try:
         pytsk3.FS_Info(image, offset=offset)
-    except _TSK_ERRORS:
+    except TSK_ERRORS:
         return False
     return True
 
 
-def _file_system(fs: Any, prefix: str, media_size: int) -> Iterator[tuple[ArchiveMember, Any]]:
+def _file_system(
+    fs: Any, image: Any, volume: int, prefix: str, media_size: int
+) -> Iterator[tuple[ArchiveMember, Any]]:
     ftype = int(fs.info.ftype)
-    walk = _FsWalk(fs, ftype == int(pytsk3.TSK_FS_TYPE_NTFS), media_size)
+    fat = FatEntries.of(image, volume) if ftype in _FAT_TYPES else None
+    walk = FsWalk(fs, media_size, ntfs=ftype == _NTFS, fat=fat)
     steps = walk.root(prefix)
     if ftype not in _FAT_TYPES:
         yield from steps
@@ -249,143 +257,20 @@ def _file_system(fs: Any, prefix: str, media_size: int) -> Iterator[tuple[Archiv
         yield step
 
 
-@dataclass
-class _FsWalk:
-    """One file system's walk: the folders being walked (loop guard) and what bounds a file."""
-
-    fs: Any
-    ntfs: bool
-    media_size: int
-    walking: set[int] = field(default_factory=set)
-
-    def root(self, prefix: str) -> Iterator[tuple[ArchiveMember, Any]]:
-        try:
-            root = self.fs.open_dir(path="/")
-        except _TSK_ERRORS as exc:
-            yield _error(prefix, f"root folder unreadable: {_tsk(exc)}")
-            return
-        self.walking.add(int(root.info.fs_file.meta.addr))
-        yield from self.folder(root, prefix, 0)
-
-    def folder(self, folder: Any, prefix: str, depth: int) -> Iterator[tuple[ArchiveMember, Any]]:
-        entries: list[tuple[bytes, Any]] = []
-        try:
-            for entry in folder:
-                raw = bytes(entry.info.name.name)
-                if raw not in (b".", b".."):
-                    entries.append((raw, entry))
-        except _TSK_ERRORS as exc:  # a damaged folder: what was listed is kept
-            yield _error(prefix, f"folder not fully read: {_tsk(exc)}")
-        for raw, entry in sorted(entries, key=lambda pair: pair[0]):
-            path = prefix + raw.decode("utf-8", "surrogateescape")
-            name, meta = entry.info.name, entry.info.meta
-            address = int(meta.addr) if meta is not None else int(name.meta_addr)
-            if self.ntfs and address < _NTFS_FIRST_USER_ENTRY:
-                continue  # NTFS's own metadata files and reserved entries
-            if meta is None and address > 0:
-                entry, meta = self._recovered(entry, address)
-            if meta is None:
-                if int(name.type) == _NAME_REG:
-                    # A deleted name whose metadata entry is gone or reused: only the name is left.
-                    missing = NOT_RECOVERABLE + " (no metadata left)"
-                    yield make_member(path, None, error=missing, deleted=True), None
-            elif int(meta.type) in _DIRS:
-                yield from self._subfolder(entry, meta, path, depth)
-            elif int(meta.type) == _REG:
-                yield self._file(entry, name, meta, path)
-
-    def _recovered(self, entry: Any, address: int) -> tuple[Any, Any]:
-        """The metadata of a name TSK listed without it (NTFS orphans), if it still fits.
-
-        Only an unallocated entry can still hold the deleted file; an allocated one (or, on
-        NTFS, one with another sequence number) has been reused by another file since.
-        """
-        try:
-            found = self.fs.open_meta(inode=address)
-        except _TSK_ERRORS:
-            return entry, None
-        meta = found.info.meta
-        if meta is None or not int(meta.flags) & _META_UNALLOC:
-            return entry, None
-        expected = int(entry.info.name.meta_seq)  # 0 for TSK's orphans: not known
-        if self.ntfs and expected and int(meta.seq) != expected:
-            return entry, None
-        return found, meta
-
-    def _subfolder(
-        self, entry: Any, meta: Any, path: str, depth: int
-    ) -> Iterator[tuple[ArchiveMember, Any]]:
-        address = int(meta.addr)
-        if address in self.walking:
-            yield _error(path + "/", "folder loop: refers back to a folder above it")
-            return
-        if depth + 1 > MAX_FOLDER_DEPTH:
-            yield _error(path + "/", f"folders nested deeper than {MAX_FOLDER_DEPTH}; not walked")
-            return
-        try:
-            inner = entry.as_directory()
-        except _TSK_ERRORS as exc:
-            if _deleted(entry.info.name, meta):
-                return  # a deleted folder whose listing is gone: nothing left to walk
-            yield _error(path + "/", f"folder unreadable: {_tsk(exc)}")
-            return
-        self.walking.add(address)
-        try:
-            yield from self.folder(inner, path + "/", depth + 1)
-        finally:
-            self.walking.discard(address)
-
-    def _file(self, entry: Any, name: Any, meta: Any, path: str) -> tuple[ArchiveMember, Any]:
-        """The member (no opener yet) and the TSK file to read it from, if it can be read."""
-        size = int(meta.size)
-        deleted = _deleted(name, meta)
-        error: str | None = None
-        if size < 0 or size > self.media_size:
-            error = (
-                f"declares {size} bytes, more than the whole image ({self.media_size}); not read "
-                f"(damaged metadata or a sparse file)"
-            )
-        elif deleted and size > 0 and not _mapped(entry):
-            error = NOT_RECOVERABLE
-        member = make_member(path, size, error=error, deleted=deleted, times=fs_times(meta))
-        return member, None if error else entry
-
-
-def _error(folder: str, error: str) -> tuple[ArchiveMember, None]:
-    """A record for a folder or volume (``""``: the image's own file system) that failed."""
-    return ArchiveMember(folder, None, None, error), None
-
-
-def _deleted(name: Any, meta: Any) -> bool:
-    return bool(int(name.flags) & _NAME_UNALLOC or int(meta.flags) & _META_UNALLOC)
-
-
-def _mapped(entry: Any) -> bool:
-    """Whether the file's data still has blocks (resident data counts; sparse runs do not)."""
-    try:
-        for attribute in entry:
-            if int(attribute.info.type) not in _DATA_TYPES or attribute.info.name:
-                continue  # NTFS alternate data streams and other attributes
-            if not int(attribute.info.flags) & _NONRESIDENT:
-                return True
-            return any(not int(run.flags) & _NO_BLOCK and int(run.len) > 0 for run in attribute)
-    except _TSK_ERRORS:
-        return False
-    return False
-
-
 def _open(entry: Any, size: int, path: str) -> BinaryIO:
     offset = 0
 
     def read(length: int) -> bytes:
         nonlocal offset
-        length = min(length, size - offset)
+        length = min(length, size - offset, _READ_CHUNK)
         if length <= 0:
             return b""
         try:
             data: bytes = entry.read_random(offset, length)
-        except _TSK_ERRORS as exc:
-            raise MemberError(f"read failed at byte {offset} of {size}: {_tsk(exc)}") from exc
+        except TSK_ERRORS as exc:
+            raise MemberError(
+                f"read failed at byte {offset} of {size}: {tsk_message(exc)}"
+            ) from exc
         if not data:
             raise MemberError(f"read stopped at byte {offset} of {size}")
         offset += len(data)
@@ -393,8 +278,3 @@ def _open(entry: Any, size: int, path: str) -> BinaryIO:
 
     # Not counted against an archive budget: a file system's files are bounded by the image.
     return guarded(read, f"file in disk image ({path})", None)
-
-
-def _tsk(exc: BaseException) -> str:
-    """TSK's messages span lines; one line is enough for the record."""
-    return " ".join(str(exc).split()) or type(exc).__name__

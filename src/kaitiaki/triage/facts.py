@@ -144,7 +144,7 @@ def load_facts(session: Session, eid: int) -> tuple[dict[str, FileFacts], list[I
         FileInstance.modified_at,
         FileInstance.created_on_fs_at,
         FileInstance.error,
-    ).where(FileInstance.evidence_id == eid)
+    ).where(FileInstance.evidence_id == eid, FileInstance.fs_metadata.is_(False))
     for sha256, path, deleted, modified, created, error in session.execute(
         paths.execution_options(yield_per=5000)
     ):
