@@ -137,8 +137,11 @@ def _uudecode(data: bytes) -> bytes:
             continue
         try:
             out += binascii.a2b_uu(line)
-        except binascii.Error:  # some encoders pad short last lines loosely
-            out += binascii.a2b_uu(line[: ((line[0] - 32) & 63) * 4 // 3 + 5])
+        except binascii.Error:
+            # Some encoders leave bits past a line's stated length: keep what it states (the
+            # standard library's uu module did the same).
+            count = (line[0] - 32) & 63
+            out += binascii.a2b_uu(line[: (count * 4 + 5) // 3])
     return bytes(out)
 
 

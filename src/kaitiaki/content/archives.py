@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from kaitiaki.content.appended import NO_RAR_READER, RAR_MIME
 from kaitiaki.content.archivebase import (
     ENCRYPTED,
     ArchiveBombError,
@@ -48,4 +49,6 @@ def iter_members(stream: BinaryIO, mime: str, budget: ExpansionBudget) -> Iterat
         return iter_compressed(stream, mime, budget)
     if mime == "application/x-7z-compressed":
         return iter_7z(stream, budget)
+    if mime == RAR_MIME:
+        raise ArchiveError(NO_RAR_READER)
     raise ArchiveError(f"not an archive type kaitiaki reads: {mime or 'unknown'}")

@@ -150,7 +150,8 @@ def iter_7z(stream: BinaryIO, budget: ExpansionBudget) -> Iterator[ArchiveMember
         archive = py7zr.SevenZipFile(stream, mode="r")
     except py7zr.exceptions.PasswordRequired as exc:
         raise ArchiveError(
-            "7z headers are encrypted; member names unreadable without a key"
+            "unreadable 7z: its headers are encrypted: member names, sizes and contents cannot "
+            "be read without the key"
         ) from exc
     except Exception as exc:  # py7zr's header parser raises many kinds on hostile input
         raise _translate(exc) from exc
@@ -241,4 +242,9 @@ def _translate(exc: BaseException) -> ArchiveError:
         return ArchiveBombError(f"archive bomb: {exc}")
     if isinstance(exc, py7zr.exceptions.PasswordRequired):
         return ArchiveError(ENCRYPTED)
+    if isinstance(exc, py7zr.exceptions.UnsupportedCompressionMethodError) and exc.args:
+        # py7zr gives (method id, a paragraph of advice); the first sentence says what.
+        said = str(exc.args[-1]).split(". ", 1)[0].rstrip(".")
+        method = exc.args[0].hex(" ") if isinstance(exc.args[0], bytes) else exc.args[0]
+        return ArchiveError(f"unreadable 7z: {said} (coder {method})")
     return ArchiveError(f"unreadable 7z: {describe(exc)}")

@@ -30,6 +30,8 @@ _FEXTRA, _FNAME = 0x04, 0x08
 _MAX_GZIP_NAME = 4096
 # Not in typeshed's tarfile; the normal end of an archive (a block of zeros).
 _EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")  # noqa: B009
+# Also not in typeshed: no bytes at all where the next header should be.
+_EMPTY_HEADER: type[Exception] = getattr(tarfile, "EmptyHeaderError")  # noqa: B009
 
 
 def iter_tar(stream: BinaryIO, budget: ExpansionBudget) -> Iterator[ArchiveMember]:
@@ -75,6 +77,11 @@ class _TarInfo(tarfile.TarInfo):
         except tarfile.HeaderError as exc:
             if archive.offset == 0:
                 raise  # tarfile reports "not a tar" itself
+            if isinstance(exc, _EMPTY_HEADER):
+                raise ArchiveError(
+                    f"tar ends at offset {archive.offset} without its end-of-archive blocks "
+                    f"(truncated at a member boundary, or written without them)"
+                ) from exc
             raise ArchiveError(
                 f"tar damaged or truncated at offset {archive.offset}: {describe(exc)}"
             ) from exc
@@ -156,6 +163,26 @@ def _kind(info: tarfile.TarInfo) -> str:
 
 def _shown(link: str) -> str:
     return repr(link.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+
+
+# Type flags a pre-POSIX (V7) tar header can carry: regular ("0" or NUL), link, symlink, and
+# the device and fifo types some pre-POSIX tars already wrote.
+_OLD_TYPES = b"\x0001234567"
+
+
+def is_old_tar_header(block: bytes) -> bool:
+    """Whether ``block`` starts a pre-POSIX (V7) tar, which has no "ustar" magic to find.
+
+    Strict, since only the header checksum sets such a tar apart: the checksum must match (with
+    the octal fields parsed, which ``tarfile`` does), the name must be there and free of control
+    bytes, and the type flag one that V7-era tars wrote.
+    """
+    if len(block) < tarfile.BLOCKSIZE or block[156] not in _OLD_TYPES:
+        return False
+    name = block[:100].split(b"\0", 1)[0]
+    if not name or any(byte < 0x20 for byte in name):
+        return False
+    return _is_tar_header(block[: tarfile.BLOCKSIZE])
 
 
 def _is_tar_header(block: bytes) -> bool:

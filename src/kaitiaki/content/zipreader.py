@@ -22,6 +22,7 @@ from kaitiaki.content.archivebase import (
     guarded,
     make_member,
 )
+from kaitiaki.content.zipcheck import ENCRYPTED_DIRECTORY, encrypted_directory, overlapping
 
 _FLAG_ENCRYPTED = 0x1
 _FLAG_UTF8 = 0x800
@@ -39,13 +40,19 @@ def iter_zip(stream: BinaryIO, budget: ExpansionBudget) -> Iterator[ArchiveMembe
         # zipfile decodes names flagged UTF-8 strictly and gives up on the whole directory.
         raise ArchiveError(f"zip directory has a name flagged UTF-8 that is not: {exc}") from exc
     except READ_ERRORS as exc:
+        if encrypted_directory(stream):
+            raise ArchiveError(f"unreadable zip: {ENCRYPTED_DIRECTORY}") from exc
         raise ArchiveError(f"unreadable zip: {describe(exc)}") from exc
     with archive:
-        for info in archive.infolist():
+        overlaps = overlapping(archive)
+        for index, info in enumerate(archive.infolist()):
             budget.add_member()
             # Not ``info.is_dir()``: it fails on a name that is empty once zipfile has cut it at
             # a NUL ("\0evil"), which a hostile archive can carry.
             if info.filename.endswith("/"):
+                continue
+            if index in overlaps:
+                yield make_member(_name(info), info.file_size, error=overlaps[index])
                 continue
             yield _member(archive, info, budget)
 
