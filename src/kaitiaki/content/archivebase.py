@@ -132,6 +132,8 @@ class ArchiveMember:
     member is asked for (streamed formats cannot go back). When it is None the member cannot be
     read and ``error`` says why. ``note`` is for the record (a sanitised name, for instance).
     ``deleted`` and ``times`` come from a file system (disk images); archives leave them unset.
+    ``fs_metadata`` marks the file system's own files (NTFS's $MFT, exFAT's $UPCASE_TABLE):
+    hashed and recorded apart from the user's files, never analysed as content.
     """
 
     name: str
@@ -141,6 +143,7 @@ class ArchiveMember:
     note: str | None = None
     deleted: bool = False
     times: FsTimes | None = None
+    fs_metadata: bool = False
 
 
 # What decompressors and the stdlib readers raise on damaged or hostile input.

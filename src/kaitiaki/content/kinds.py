@@ -8,9 +8,12 @@ from enum import StrEnum
 import filetype
 
 from kaitiaki.content.diskmagic import disk_image_mime
+from kaitiaki.content.tarreader import is_old_tar_header
 
 # filetype looks at the first 261 bytes; MP4/MOV boxes and TAR's "ustar" at 257 need that much.
-HEADER_SIZE = 8192
+# ISO 9660 and UDF volume descriptors start at 32 KiB (sector 16 of 2048 bytes): 48 KiB covers
+# the primary, Joliet and boot descriptors and a UDF bridge's "BEA01"/"NSR0x" after them.
+HEADER_SIZE = 48 * 1024
 
 
 class ContentKind(StrEnum):
@@ -30,6 +33,8 @@ _ARCHIVE_MIMES = {
     "application/x-bzip2",
     "application/x-xz",
     "application/x-7z-compressed",
+    # Recognised so that its members are reported as not read (no RAR reader), not ignored.
+    "application/x-rar-compressed",
 }
 # Types Pillow can decode into pixels for PDQ.
 _IMAGE_MIMES = {
@@ -57,6 +62,8 @@ def detect(header: bytes) -> Detected:
     guess = filetype.guess(header)
     if guess is None:
         if len(header) > 262 and header[257:262] == b"ustar":
+            return Detected(ContentKind.ARCHIVE, "application/x-tar")
+        if is_old_tar_header(header):  # pre-POSIX tar: no magic, only a header checksum
             return Detected(ContentKind.ARCHIVE, "application/x-tar")
         # Disk images only where nothing more specific matched: a boot sector's 0x55AA is short.
         disk = disk_image_mime(header)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from kaitiaki.content.appended import RAR_MIME, Finder, may_hold_archive
 from kaitiaki.content.archivebase import ArchiveMember, MemberError, describe
 from kaitiaki.content.archives import (
     ArchiveError,
@@ -56,6 +57,8 @@ class FileRecord:
     notes: list[str] = field(default_factory=list)
     # Set for files read out of a disk image's file system (UTC; None where it keeps none).
     deleted: bool = False
+    # The file system's own file ($MFT, exFAT's $UPCASE_TABLE): hashed, not analysed.
+    fs_metadata: bool = False
     modified_at: datetime | None = None
     accessed_at: datetime | None = None
     changed_at: datetime | None = None
@@ -66,7 +69,7 @@ class FileRecord:
         out = {
             k: v.isoformat() if isinstance(v, datetime) else v
             for k, v in asdict(self).items()
-            if v not in (None, []) and not (k == "deleted" and v is False)
+            if v not in (None, []) and not (k in ("deleted", "fs_metadata") and v is False)
         }
         if "kind" in out:
             out["type"] = out.pop("kind")
@@ -109,16 +112,37 @@ def _read_once(
     wanted = detected.kind in _REREAD and (expand or detected.kind != ContentKind.DISK_IMAGE)
     large = original is not None and original.stat().st_size > KEEP_IN_MEMORY
     keep = wanted and not large
+    # An executable or unrecognised blob may hold an archive further in (SFX, data before a
+    # zip). A file on disk is simply opened again if one turns up; a member stream is kept,
+    # though only while it is small: a larger one's archive is recorded as not read.
+    finder = Finder() if may_hold_archive(detected) else None
+    hosted = finder is not None and original is None
     with tempfile.SpooledTemporaryFile(max_size=KEEP_IN_MEMORY) as spool:
-        if keep:
+        if keep or hosted:
             spool.write(first)
+        if finder is not None:
+            finder.feed(first)
         while chunk := stream.read(CHUNK):
             digests.update(chunk)
-            if keep:
+            if finder is not None:
+                finder.feed(chunk)
+                hosted = hosted and spool.tell() + len(chunk) <= KEEP_IN_MEMORY
+            if keep or hosted:
                 spool.write(chunk)
         result = digests.finish()
         record.md5, record.sha1, record.sha256 = result.md5, result.sha1, result.sha256
         record.size = result.size
+        appended = finder.finish(result.size) if finder is not None else None
+        if appended is not None:
+            record.notes.append(appended.note)
+            # A RAR is refused by the archive reader before any byte is read, copy or not.
+            if original is not None or hosted or appended.detected.mime == RAR_MIME:
+                record.kind, record.mime = appended.detected.kind.value, appended.detected.mime
+                wanted, keep, large = True, hosted, original is not None  # large: reopen
+            else:
+                record.notes.append(
+                    f"larger than {KEEP_IN_MEMORY} bytes inside another archive: not opened"
+                )
         data: bytes | None = None
         spool.seek(0)
         if keep and result.size <= KEEP_IN_MEMORY:
@@ -256,6 +280,11 @@ def _member_records(
             member,
         )
         return
+    if member.fs_metadata:
+        with member.open() as stream:
+            record = _metadata_record(stream, path, container.source, depth)
+        yield _stamped(record, member)
+        return
     with member.open() as stream:
         for record in hash_stream(
             stream, path, container.source, depth=depth, budget=budget, limits=limits
@@ -267,8 +296,26 @@ def _member_records(
             yield record
 
 
+def _metadata_record(stream: BinaryIO, path: str, source: str, depth: int) -> FileRecord:
+    """A file system's own file, digested only: an up-case table or a cluster bitmap is not the
+    user's content, and decoding it as a picture or an archive would only report it corrupt."""
+    digests = DigestAccumulator()
+    while chunk := stream.read(CHUNK):
+        digests.update(chunk)
+    result = digests.finish()
+    kind = ContentKind.OTHER if result.size else ContentKind.EMPTY
+    record = FileRecord(path=path, source=source, depth=depth, kind=kind.value, size=result.size)
+    record.mime = "application/octet-stream" if result.size else "application/x-empty"
+    record.md5, record.sha1, record.sha256 = result.md5, result.sha1, result.sha256
+    record.notes.append("file-system metadata: hashed, not analysed as content")
+    if not result.size:
+        record.error = "zero-byte file: nothing to match"
+    return record
+
+
 def _stamped(record: FileRecord, member: ArchiveMember) -> FileRecord:
     record.deleted = member.deleted
+    record.fs_metadata = member.fs_metadata
     if member.deleted and record.sha256:
         record.notes.append("deleted file: read from blocks the file system marks free")
     if member.times is not None:

@@ -66,6 +66,7 @@ def write_batch(
                 "error": None if record.sha256 else record.error,
                 "notes": "; ".join(record.notes) or None,
                 "deleted": record.deleted,
+                "fs_metadata": record.fs_metadata,
                 "modified_at": record.modified_at,
                 "accessed_at": record.accessed_at,
                 "changed_at": record.changed_at,
@@ -89,6 +90,8 @@ def write_batch(
             "exif": record.exif,
             "error": record.error,
         }
+        if record.fs_metadata:
+            continue  # the file system's own file: recorded, never matched nor classified
         for hit in record_hits:
             matches[(record.sha256, hit.entry_id, hit.signal)] = {
                 "sha256": record.sha256,
