@@ -167,3 +167,55 @@ def test_renderers_carry_no_images_and_escape_evidence_text(
     # Uncompressed text: the manifest digest and the series name are in the page content.
     assert report.custody.manifest_sha256.encode() in data
     assert SERIES_UNIDENTIFIED.encode() in data
+
+
+def _ewfacquire(raw: Path, target: Path) -> str:
+    """An E01 of ``raw`` by libewf's ewfacquire; the MD5 ewfacquire states it computed."""
+    import subprocess
+
+    from disk_samples import needs
+
+    needs("ewfacquire")
+    done = subprocess.run(
+        ["ewfacquire", "-u", "-t", str(target), "-d", "sha1", "-c", "none", str(raw)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.search(r"MD5 hash calculated over data:\s+([0-9a-f]{32})", done.stdout)
+    assert found is not None, done.stdout
+    return found.group(1)
+
+
+def test_chain_of_custody_shows_each_images_verification(store: Store, tmp_path: Path) -> None:
+    from kaitiaki.scan.runner import run_scan
+
+    scan_device(store, tmp_path)
+    report = build_report(store, EVIDENCE, generated_by="Examiner E")
+    assert report.custody.acquisition == []
+    assert "No acquisition hash was checked" in render_html(report)
+
+    images = tmp_path / "images"
+    images.mkdir()
+    whole = tmp_path / "whole.raw"
+    whole.write_bytes(bytes(range(256)) * 64)  # 16 KiB: 32 whole sectors
+    whole_md5 = _ewfacquire(whole, images / "whole")
+    odd = tmp_path / "odd.raw"
+    odd.write_bytes(bytes(range(256)) * 16 + b"!")  # 4,097 bytes: libewf reads 4,096
+    odd_md5 = _ewfacquire(odd, images / "odd")
+    run_scan(store, [images], EVIDENCE, workers=1, add_to_existing=True, actor="cli:examiner")
+
+    report = build_report(store, EVIDENCE, generated_by="Examiner E")
+    status = {Path(a.source).name: a.status for a in report.custody.acquisition}
+    assert status == {"whole.E01": "verified", "odd.E01": "mismatch"}
+    read_md5 = hashlib.md5(odd.read_bytes()[:4096]).hexdigest()
+    html = render_html(report)
+    assert f"ACQUISITION HASH MISMATCH: {images / 'odd.E01'}" in html
+    assert f"md5 expected {whole_md5}, read {whole_md5}" in html
+    assert f"md5 expected {odd_md5}, read {read_md5}" in html
+    assert "the chunks hold 4,097 bytes" in html
+    pdf_path = tmp_path / "report.pdf"
+    render_pdf(report, pdf_path)
+    data = pdf_path.read_bytes()
+    assert b"ACQUISITION HASH MISMATCH" in data and odd_md5.encode() in data

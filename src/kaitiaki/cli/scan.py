@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -46,6 +48,8 @@ class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         elapsed = task.finished_time if task.finished else task.elapsed
         rate = task.completed / elapsed if elapsed else 0.0
+        if task.fields.get("unit") == "bytes":
+            return Text(f"{rate / 1e6:,.1f} MB/s", style="progress.data.speed")
         return Text(f"{rate:,.1f} files/s", style="progress.data.speed")
 
 
@@ -55,6 +59,8 @@ def print_summary(summary: Summary, out: Console) -> None:
     table.add_column("files", justify="right")
     table.add_row("file instances", f"{summary.instances:,}")
     table.add_row("unique contents", f"{summary.unique_files:,}")
+    if summary.fs_metadata:  # $MFT, $UPCASE_TABLE...: not the user's files, so not above
+        table.add_row("file-system metadata (apart)", f"{summary.fs_metadata:,}")
     table.add_section()
     for kind, count in sorted(summary.by_type.items()):
         table.add_row(f"type: {kind}", f"{count:,}")
@@ -70,6 +76,23 @@ def print_summary(summary: Summary, out: Console) -> None:
     print_series(summary, out)
     if summary.manifest_sha256:
         out.print(f"manifest SHA-256: {summary.manifest_sha256}", soft_wrap=True)
+    print_acquisition(summary, out)
+
+
+def print_acquisition(summary: Summary, out: Console) -> None:
+    """Each acquisition check on a line of its own; a mismatch in bold red."""
+    for check in summary.acquisition:
+        style = "bold red" if check.mismatch else "green" if check.status == "verified" else ""
+        out.print(Text(f"acquisition hash {check.line()}", style=style), soft_wrap=True)
+    mismatches = sum(1 for check in summary.acquisition if check.mismatch)
+    if mismatches:
+        out.print(
+            Text(
+                f"WARNING: {mismatches} acquisition hash mismatch(es): what was read is not "
+                "what was acquired",
+                style="bold red",
+            )
+        )
 
 
 def print_series(summary: Summary, out: Console) -> None:
@@ -110,13 +133,15 @@ def scan_with_progress(
     acquired_by: str = "",
     add_to_existing: bool = False,
     instances_viewed: bool | None = None,
+    expected_sha256: dict[str, str] | None = None,
 ) -> ScanResult:
-    """Run a scan under a Rich progress bar (files done, files/s, time left)."""
+    """Run a scan under a Rich progress bar (files done, files/s, time left); each E01's media,
+    read for its acquisition hash, has a bar of its own (bytes)."""
     from kaitiaki.audit import cli_actor
     from kaitiaki.scan.runner import run_scan
 
     columns = (
-        TextColumn("[bold]scanning"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
@@ -125,10 +150,20 @@ def scan_with_progress(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("scan", total=None)
+        task = progress.add_task("scanning", total=None)
 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
+
+        verifying: dict[str, TaskID] = {}
+
+        def on_verify(source: str, done: int, total: int) -> None:
+            if source not in verifying:
+                name = Path(source).name
+                verifying[source] = progress.add_task(
+                    f"verifying {escape(name)}", total=total, unit="bytes"
+                )
+            progress.update(verifying[source], completed=done, total=total)
 
         result = run_scan(
             store,
@@ -142,6 +177,8 @@ def scan_with_progress(
             actor=cli_actor(),
             on_progress=update,
             instances_viewed=instances_viewed,
+            expected_sha256=expected_sha256,
+            on_verify=on_verify,
         )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
@@ -196,6 +233,18 @@ def scan(
             " executors can write (default: EVIDENCE.scan.parquet here)."
         ),
     ] = None,
+    expected_sha256: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expected-sha256",
+            help="The SHA-256 a path was acquired with, checked and recorded in the chain of"
+            " custody: HEX when one PATH is scanned, else PATH=HEX (PATH as given; repeat per"
+            " path). A file (archive, raw or E01 image) is compared on its bytes (sha256sum"
+            " FILE); a folder on its listing: cd FOLDER && find . -type f -print0 | LC_ALL=C"
+            " sort -z | xargs -0 sha256sum | sha256sum. E01s are always checked against the"
+            " MD5/SHA-1 they store.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Hash, match and classify every file under PATHS; resumes an interrupted scan.
@@ -206,6 +255,7 @@ def scan(
     from kaitiaki.audit import cli_actor
     from kaitiaki.engines.spark_session import SparkUnavailableError
     from kaitiaki.match import HashSetNotFoundError
+    from kaitiaki.scan.acquisition import ExpectedHashError, parse_expected
     from kaitiaki.scan.evidence import EvidenceExistsError
     from kaitiaki.scan.provider_views import ViewedListError, check_list
     from kaitiaki.scan.summary import summarise
@@ -215,6 +265,8 @@ def scan(
         with user_errors(ViewedListError):
             listed = check_list(viewed_by_provider)
         console.print(f"provider's viewed list: {listed.entries:,} entr(y/ies)")
+    with user_errors(ExpectedHashError):  # a typo fails now, not after hours of hashing
+        expected = parse_expected(expected_sha256 or [], paths)
     # While the list is applied, new instances count as not viewed (the safe side).
     instances_viewed = False if viewed_by_provider is not None else None
     store = store_from(db)
@@ -241,6 +293,7 @@ def scan(
                 add_to_existing=add_to_existing,
                 actor=cli_actor(),
                 instances_viewed=instances_viewed,
+                expected_sha256=expected,
             )
         _mark_viewed(store, done, viewed_by_provider, paths)
         if done.sources_skipped:
@@ -262,6 +315,7 @@ def scan(
             acquired_by=acquired_by,
             add_to_existing=add_to_existing,
             instances_viewed=instances_viewed,
+            expected_sha256=expected,
         )
     _mark_viewed(store, result, viewed_by_provider, paths)
     print_summary(summarise(store, evidence), console)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from kaitiaki import __version__
 from kaitiaki.audit import record
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
+from kaitiaki.scan.acquisition import AcquisitionChecker, RecordedCheck, VerifyProgress
 from kaitiaki.scan.evidence import begin_scan, check_reuse, finish_scan
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
-from kaitiaki.scan.units import hash_files, run_unit
+from kaitiaki.scan.units import TopLevelFiles, hash_files, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
 from kaitiaki.store import Store
@@ -52,6 +54,18 @@ class ScanResult:
     manifest_sha256: str | None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # Acquisition hashes checked in this run (``scan.acquisition``).
+    acquisition: list[RecordedCheck] = field(default_factory=list)
+
+
+@contextmanager
+def checker_closed(checker: AcquisitionChecker) -> Iterator[None]:
+    """A scan that fails leaves no E01 being read behind it."""
+    try:
+        yield
+    except BaseException:
+        checker.close()
+        raise
 
 
 def ensure_evidence(
@@ -154,12 +168,17 @@ def run_scan(
     actor: str,
     on_progress: ProgressCallback | None = None,
     instances_viewed: bool | None = None,
+    expected_sha256: Mapping[str, str] | None = None,
+    on_verify: VerifyProgress | None = None,
 ) -> ScanResult:
     """Scan ``roots`` into evidence item ``evidence``; a run started again after an
     interruption resumes it. Files go into an existing item only with ``add_to_existing``.
     The run's start and its manifest digest are audited as ``actor`` (``scan.evidence``).
     ``instances_viewed`` is the
-    ``viewed_by_provider`` new instances get (``scan.provider_views``)."""
+    ``viewed_by_provider`` new instances get (``scan.provider_views``).
+    Acquisition hashes (E01s' own, and ``expected_sha256``: root as shown -> SHA-256) are
+    checked and recorded as ``actor`` (``scan.acquisition``); ``on_verify`` follows the
+    reading of each E01's media."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
         store,
@@ -198,9 +217,13 @@ def run_scan(
         if on_progress:
             on_progress(plan.done, plan.total)
 
+    checker = AcquisitionChecker(store, evidence_id, roots, expected_sha256, on_verify)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["kaitiaki.scan.units"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with (
+        checker_closed(checker),
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+    ):
         in_flight: dict[Future[list[list[FileRecord]]], Task] = {}
 
         def drain() -> None:
@@ -213,6 +236,8 @@ def run_scan(
             if not isinstance(step, Task):
                 collect(step)
                 continue
+            if step.image_record and isinstance(step.unit, TopLevelFiles):
+                checker.image_met(step.unit.paths[0])  # an E01's media is read beside the slices
             in_flight[pool.submit(run_unit, step.unit, limits)] = step
             # Bounded work in flight keeps memory flat however many files the walk yields.
             while len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
@@ -234,5 +259,6 @@ def run_scan(
             session, evidence_id, scan_id, digest, actor=actor, records=result.records_written
         )
     result.manifest_sha256 = digest
+    result.acquisition = checker.finish(actor)
     result.seconds = time.perf_counter() - started
     return result

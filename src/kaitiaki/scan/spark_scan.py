@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from kaitiaki.content.archives import ArchiveLimits
+from kaitiaki.scan.acquisition import AcquisitionChecker, VerifyProgress
 from kaitiaki.scan.evidence import finish_scan
 from kaitiaki.scan.hasher import FileRecord, display_path
 from kaitiaki.scan.manifest import manifest_sha256
@@ -167,8 +168,11 @@ def run_spark_scan(
     actor: str,
     on_progress: ProgressCallback | None = None,
     instances_viewed: bool | None = None,
+    expected_sha256: Mapping[str, str] | None = None,
+    on_verify: VerifyProgress | None = None,
 ) -> ScanResult:
-    """``run_scan`` with the hashing on Spark; per-file results also kept in ``results``."""
+    """``run_scan`` with the hashing on Spark; per-file results also kept in ``results``.
+    Acquisition hashes are checked here, on the driver, once the records are written."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
         store,
@@ -240,6 +244,8 @@ def run_spark_scan(
             session, evidence_id, scan_id, digest, actor=actor, records=result.records_written
         )
     result.manifest_sha256 = digest
+    checker = AcquisitionChecker(store, evidence_id, roots, expected_sha256, on_verify)
+    result.acquisition = checker.finish(actor)
     result.seconds = time.perf_counter() - started
     return result
 

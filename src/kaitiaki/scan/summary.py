@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
+from kaitiaki.scan.acquisition_view import CheckView, acquisition_checks
 from kaitiaki.store import Store
 from kaitiaki.store.models import (
     Classification,
@@ -71,6 +72,10 @@ class Summary:
     series: list[SeriesMet] = field(default_factory=list)
     # New images and videos (unique contents) linked to no series: for victim identification.
     new_without_series: Counter[str] = field(default_factory=Counter)
+    # Acquisition hashes checked (E01s' own, and those the examiner gave), oldest first.
+    acquisition: list[CheckView] = field(default_factory=list)
+    # Paths of the file systems' own files ($MFT, $UPCASE_TABLE): counted apart, not above.
+    fs_metadata: int = 0
 
 
 class EvidenceNotFoundError(LookupError):
@@ -219,7 +224,7 @@ def summarise(store: Store, name: str) -> Summary:
         .outerjoin(File, File.sha256 == instance.sha256)
         .outerjoin(label, (label.sha256 == instance.sha256) & (label.evidence_id == eid))
         .outerjoin(HashSet, HashSet.id == label.hash_set_id)
-        .where(instance.evidence_id == eid)
+        .where(instance.evidence_id == eid, instance.fs_metadata.is_(False))
         .group_by(File.kind, label.label, label.category, HashSet.name)
     )
     with store.session() as session:
@@ -236,14 +241,21 @@ def summarise(store: Store, name: str) -> Summary:
         summary.unique_files = (
             session.scalar(
                 select(func.count(func.distinct(instance.sha256))).where(
-                    instance.evidence_id == eid
+                    instance.evidence_id == eid, instance.fs_metadata.is_(False)
                 )
+            )
+            or 0
+        )
+        summary.fs_metadata = (
+            session.scalar(
+                select(func.count()).where(instance.evidence_id == eid, instance.fs_metadata)
             )
             or 0
         )
         summary.manifest_sha256 = session.scalar(
             select(Evidence.manifest_sha256).where(Evidence.id == eid)
         )
+        summary.acquisition = acquisition_checks(session, eid)
         per_file = file_series(session, eid)
         summary.series = series_met(session, eid, per_file)
         new_files = session.execute(

@@ -9,13 +9,14 @@ command line writes it beside the report and into the audit log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kaitiaki import __version__
+from kaitiaki.scan.acquisition_view import CheckView, acquisition_checks
 from kaitiaki.store.models import Evidence, HashSet, Scan
 
 
@@ -56,6 +57,8 @@ class Custody:
     generated_at: datetime
     generated_by: str
     tool_version: str
+    # Each image's (and each examiner-given) acquisition hash as checked by the scans.
+    acquisition: list[CheckView] = field(default_factory=list)
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -111,4 +114,5 @@ def gather_custody(session: Session, evidence: Evidence, generated_by: str) -> C
         generated_at=datetime.now(UTC),
         generated_by=generated_by,
         tool_version=__version__,
+        acquisition=acquisition_checks(session, evidence.id),
     )

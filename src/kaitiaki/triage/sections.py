@@ -79,12 +79,33 @@ def custody_section(report: TriageReport) -> Section:
         ]
         for h in c.hash_sets
     ]
+    checks = [
+        [
+            "MISMATCH" if a.mismatch else a.status,
+            a.source,
+            a.method,
+            a.digests(),
+            n_(a.media_size) if a.media_size is not None else "",
+            a.detail,
+            f"{when(a.checked_at)} by {a.checked_by}",
+        ]
+        for a in c.acquisition
+    ]
+    mismatches = [a.source for a in c.acquisition if a.mismatch]
+    notes = [
+        NOTICE,
+        "The report's own SHA-256 is written beside it (.sha256) and into the audit log.",
+    ]
+    if mismatches:
+        notes.append(
+            f"ACQUISITION HASH MISMATCH: {', '.join(mismatches)}: what was read is not what was "
+            "acquired (see the acquisition checks below)."
+        )
+    elif not c.acquisition:
+        notes.append("No acquisition hash was checked (no E01 image, no --expected-sha256).")
     return Section(
         "Chain of custody",
-        [
-            NOTICE,
-            "The report's own SHA-256 is written beside it (.sha256) and into the audit log.",
-        ],
+        notes,
         [
             Table(["", ""], facts, [40, 230], frozenset({1})),
             Table(
@@ -97,6 +118,12 @@ def custody_section(report: TriageReport) -> Section:
                 sets,
                 [40, 30, 15, 20, 38, 127],
                 frozenset({5}),
+            ),
+            Table(
+                ["acquisition", "source", "method", "digests", "media bytes", "detail", "checked"],
+                checks,
+                [22, 45, 28, 75, 18, 52, 30],
+                frozenset({3}),
             ),
         ],
     )

@@ -30,6 +30,7 @@ FIELDS = (
     "description",
     "add_to_existing",
     "viewed_by_provider",
+    "expected_sha256",
 )
 
 
@@ -57,6 +58,27 @@ def _viewed_list(params: Params) -> str | None:
     except ViewedListError as exc:
         raise JobParamsError("viewed_by_provider", str(exc)) from None
     return path
+
+
+def _expected(params: Params, roots: list[str]) -> list[str] | None:
+    """``expected_sha256``: ``HEX`` (one root) or ``ROOT=HEX`` values, ROOT as given in
+    ``roots``; kept as ``checked root=HEX`` (``scan.acquisition.parse_expected``)."""
+    from kaitiaki.scan.acquisition import ExpectedHashError, parse_expected
+
+    values = texts(params, "expected_sha256", required=False)
+    if not values:
+        return None
+    given = texts(params, "roots") or []
+    checked_of = dict(zip(given, roots, strict=False))
+    out = []
+    for value in values:
+        name, sep, digest = value.rpartition("=")
+        out.append(f"{checked_of.get(name, name)}={digest}" if sep else value)
+    try:
+        parse_expected(out, [Path(r) for r in roots])
+    except ExpectedHashError as exc:
+        raise JobParamsError("expected_sha256", str(exc)) from None
+    return out
 
 
 def validate(store: Store, params: Params) -> Params:
@@ -93,12 +115,14 @@ def validate(store: Store, params: Params) -> Params:
         "description": text(params, "description", required=False) or "",
         "add_to_existing": add_to_existing,
         "viewed_by_provider": _viewed_list(params),
+        "expected_sha256": _expected(params, roots),
     }
     return with_confinement(checked, confinement_of(params))
 
 
 def run(ctx: JobContext, params: Params) -> Params:
     # Imported here, as in the CLI: listing or submitting jobs must not load the hashing stack.
+    from kaitiaki.scan.acquisition import parse_expected
     from kaitiaki.scan.runner import run_scan
 
     def on_progress(done: int, total: int) -> None:
@@ -108,6 +132,13 @@ def run(ctx: JobContext, params: Params) -> Params:
     roots = _roots(params) if confinement_of(params) is not None else params["roots"]
     add_to_existing = bool(params.get("add_to_existing", False))
     viewed_list = _viewed_list(params)
+    expected = parse_expected(params.get("expected_sha256") or [], [Path(r) for r in roots])
+
+    def on_verify(source: str, done: int, total: int) -> None:
+        # Files stay the job's measure; the E01 being read beside them shows in the message.
+        share = f"{done * 100 // total}%" if total else "done"
+        ctx.progress(ctx.done, None, f"verifying the acquisition hash of {source}: {share}")
+
     ctx.progress(0, None, "counting files")
     result = run_scan(
         ctx.store,
@@ -122,6 +153,8 @@ def run(ctx: JobContext, params: Params) -> Params:
         on_progress=on_progress,
         # With a viewed list, new instances count as not viewed until it is applied.
         instances_viewed=False if viewed_list else None,
+        expected_sha256=expected,
+        on_verify=on_verify,
     )
     viewed: dict[str, object] | None = None
     if viewed_list:
@@ -152,6 +185,10 @@ def run(ctx: JobContext, params: Params) -> Params:
         "seconds": round(result.seconds, 3),
         "notes": list(result.notes),
         "viewed_by_provider": viewed,
+        "acquisition": [
+            {"source": done.source, "status": done.check.status, "detail": done.check.detail}
+            for done in result.acquisition
+        ],
     }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from kaitiaki.scan.acquisition_view import acquisition_checks
 from kaitiaki.store import Store
 from kaitiaki.store.models import Classification, Evidence, FileInstance, Scan
 from kaitiaki.web.api.common import JobOut, PathId, Timestamp, errors, store_of, submit_job
@@ -35,8 +38,23 @@ class EvidenceOut(BaseModel):
     labels: dict[str, int]
 
 
+class AcquisitionCheckOut(BaseModel):
+    """An acquisition hash checked: "verified", "mismatch" or "no stored hash"."""
+
+    source: str
+    method: str
+    status: str
+    expected: dict[str, str]
+    computed: dict[str, str]
+    media_size: int | None
+    detail: str
+    checked_by: str
+    checked_at: Timestamp
+
+
 class EvidenceDetail(EvidenceOut):
     scans: list[ScanOut]
+    acquisition_checks: list[AcquisitionCheckOut]
 
 
 class ScanIn(BaseModel):
@@ -51,6 +69,9 @@ class ScanIn(BaseModel):
     # the evidence folders; kaitiaki.scan.provider_views). Unlisted files then open only with
     # a legal basis.
     viewed_by_provider: str | None = Field(default=None, min_length=1, max_length=4096)
+    # The SHA-256 each root was acquired with: "HEX" (one root) or "ROOT=HEX", ROOT as in
+    # ``roots`` (kaitiaki.scan.acquisition: a file's bytes, a folder's sha256sum listing).
+    expected_sha256: list[str] | None = Field(default=None, max_length=100)
 
 
 class LegalBasisIn(BaseModel):
@@ -97,6 +118,7 @@ def evidence_detail(store: Store, evidence_id: int) -> EvidenceDetail:
         scans = list(
             session.scalars(select(Scan).where(Scan.evidence_id == evidence_id).order_by(Scan.id))
         )
+        checks = acquisition_checks(session, evidence_id)
     return EvidenceDetail(
         **_out(store, evidence).model_dump(),
         scans=[
@@ -110,6 +132,7 @@ def evidence_detail(store: Store, evidence_id: int) -> EvidenceDetail:
             )
             for s in scans
         ],
+        acquisition_checks=[AcquisitionCheckOut(**asdict(check)) for check in checks],
     )
 
 
@@ -157,5 +180,6 @@ def start_scan(body: ScanIn, request: Request, user: CurrentUser = Needs.SCAN) -
         "hash_sets": body.hash_sets,
         "add_to_existing": body.add_to_existing,
         "viewed_by_provider": body.viewed_by_provider,
+        "expected_sha256": body.expected_sha256,
     }
     return submit_job(request, "scan", params, user)
