@@ -16,7 +16,21 @@ from typing import Any, BinaryIO
 import pytsk3  # type: ignore[import-not-found, unused-ignore]
 
 from kaitiaki.content.archivebase import ArchiveError
-from kaitiaki.content.diskmagic import EWF_MIME, RAW_DISK_MIME
+from kaitiaki.content.diskmagic import (
+    APFS_MIME,
+    EWF_MIME,
+    RAW_DISK_MIME,
+    UDF_MIME,
+    VIRTUAL_DISK_MIMES,
+)
+
+# File systems recognised but not read, and why (recorded for the image instead of its files).
+_NOT_READ = {
+    UDF_MIME: "UDF file system: not read (The Sleuth Kit does not read UDF); the image file "
+    "itself is hashed",
+    APFS_MIME: "APFS container: not read (The Sleuth Kit's Python binding cannot open APFS "
+    "pools); the image file itself is hashed",
+}
 
 
 class DiskImageError(ArchiveError):
@@ -63,6 +77,14 @@ def open_image(
         return _CallbackImage(_stream_reader(stream), size), size
     if mime == EWF_MIME:
         return _ewf_image(stream, stack, original)
+    if mime in VIRTUAL_DISK_MIMES:
+        # Imported here: virtualdisk raises this module's DiskImageError.
+        from kaitiaki.content.virtualdisk import open_virtual_disk
+
+        read_at, media_size = open_virtual_disk(stream, mime, stack, original)
+        return _CallbackImage(read_at, media_size), media_size
+    if mime in _NOT_READ:
+        raise DiskImageError(_NOT_READ[mime])
     raise DiskImageError(f"not a disk image type kaitiaki reads: {mime or 'unknown'}")
 
 
@@ -75,6 +97,24 @@ def ewf_reader() -> Any | None:
 
 
 def _ewf_image(stream: BinaryIO, stack: ExitStack, original: Path | None) -> tuple[Any, int]:
+    handle = open_ewf(stream, stack, original)
+    size = int(handle.get_media_size())
+
+    def read_at(offset: int, length: int) -> bytes:
+        try:
+            data: bytes = handle.read_buffer_at_offset(length, offset)
+        except (OSError, RuntimeError, ValueError) as exc:
+            # libewf reports a damaged chunk as a RuntimeError carrying its whole call chain;
+            # as an OSError it is a read error like any other (a file's, or the walk's).
+            raise OSError(f"E01 data unreadable at byte {offset}: {_libewf_reason(exc)}") from exc
+        return data
+
+    return _CallbackImage(read_at, size), size
+
+
+def open_ewf(stream: BinaryIO, stack: ExitStack, original: Path | None) -> Any:
+    """A ``pyewf`` handle over the E01 set ``stream`` starts (its further segments found beside
+    ``original``), closed with ``stack``; the acquisition check reads the media through it too."""
     pyewf = ewf_reader()
     if pyewf is None:
         raise DiskImageError(
@@ -96,18 +136,7 @@ def _ewf_image(stream: BinaryIO, stack: ExitStack, original: Path | None) -> tup
     except OSError as exc:
         raise DiskImageError(f"E01 image unreadable: {exc}") from exc
     stack.callback(handle.close)
-    size = int(handle.get_media_size())
-
-    def read_at(offset: int, length: int) -> bytes:
-        try:
-            data: bytes = handle.read_buffer_at_offset(length, offset)
-        except (OSError, RuntimeError, ValueError) as exc:
-            # libewf reports a damaged chunk as a RuntimeError carrying its whole call chain;
-            # as an OSError it is a read error like any other (a file's, or the walk's).
-            raise OSError(f"E01 data unreadable at byte {offset}: {_libewf_reason(exc)}") from exc
-        return data
-
-    return _CallbackImage(read_at, size), size
+    return handle
 
 
 def _libewf_reason(exc: BaseException) -> str:

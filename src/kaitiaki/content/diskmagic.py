@@ -1,7 +1,9 @@
-"""Disk images recognised by their bytes: a partition table or a bare file system at offset 0.
+"""Disk images recognised by their bytes: a partition table or a bare file system at offset 0,
+an EWF (E01) segment, or a virtual disk (VMDK, VHD, VHDX, QCOW) holding one.
 
 Only the first sectors are looked at (``HEADER_SIZE`` bytes), never the file's name. A match here
 means "worth handing to The Sleuth Kit"; TSK has the last word on whether anything is readable.
+UDF and APFS are recognised so that they are recorded as not read, with why.
 Checks are stricter than one magic number because a boot-sector signature (0x55AA at 510) is only
 two bytes: the fields around it must make sense too.
 """
@@ -12,6 +14,26 @@ import struct
 
 RAW_DISK_MIME = "application/x-raw-disk-image"
 EWF_MIME = "application/x-ewf"
+# Virtual disks, read as the disk they hold (content/virtualdisk.py). A fixed VHD is the raw
+# disk followed by a 512-byte footer, so it is recognised (and read) as the raw disk it starts with.
+VMDK_MIME = "application/x-vmdk"
+VHD_MIME = "application/x-vhd"
+VHDX_MIME = "application/x-vhdx"
+QCOW_MIME = "application/x-qemu-disk"
+VIRTUAL_DISK_MIMES = (VMDK_MIME, VHD_MIME, VHDX_MIME, QCOW_MIME)
+# File systems recognised but not read (no reader kaitiaki ships reads them): recorded with why.
+UDF_MIME = "application/x-udf-image"
+APFS_MIME = "application/x-apple-apfs"
+
+_VIRTUAL_SIGNATURES = (
+    (b"KDMV", VMDK_MIME),  # VMDK sparse extent (monolithicSparse, streamOptimized, split)
+    (b"COWD", VMDK_MIME),  # ESX server copy-on-write disk
+    (b"# Disk DescriptorFile", VMDK_MIME),  # VMDK descriptor naming its extent files
+    (b"\xbe\xba\xfe\xca\x00\x00\x00\x00", VMDK_MIME),  # ESXi seSparse (libvmdk refuses it)
+    (b"conectix", VHD_MIME),  # dynamic and differencing VHD: the footer's copy at offset 0
+    (b"vhdxfile", VHDX_MIME),
+    (b"QFI\xfb", QCOW_MIME),  # QCOW version 1, 2 and 3
+)
 
 # Expert Witness Format (EnCase E01/Ex01 segments): signature, then a byte 0x01, then the segment
 # number (little-endian u16).
@@ -21,13 +43,31 @@ _EWF2_SIGNATURE = b"EVF2\x0d\x0a\x81\x00"
 _SECTOR_SIZES = (512, 1024, 2048, 4096)
 _EXT_MAGIC_OFFSET = 1024 + 56
 _HFS_OFFSET = 1024
+# ISO 9660 and UDF volume descriptors start at sector 16 of 2048 bytes: one byte of type, then
+# the identifier. The header read for detection covers the first few of them.
+_VOLUME_DESCRIPTORS = 16 * 2048
+_ISO_DESCRIPTOR_TYPES = (0, 1, 2, 3, 255)
+_UDF_NSR = (b"NSR02", b"NSR03")
+_VOLUME_IDENTIFIERS = (b"CD001", b"BEA01", b"NSR02", b"NSR03", b"TEA01", b"BOOT2", b"CDW02")
+# An APFS container's NX superblock: its object header's type (0x80000001: a physical NX
+# superblock) at 24, then the magic "NXSB" at 32.
+_APFS_TYPE_OFFSET, _APFS_MAGIC_OFFSET = 24, 32
+_APFS_TYPE_AND_MAGIC = b"\x01\x00\x00\x80" + bytes(4) + b"NXSB"
 
 
 def disk_image_mime(header: bytes) -> str | None:
     """``RAW_DISK_MIME`` or ``EWF_MIME`` when ``header`` starts a disk image, else None."""
     if header.startswith((_EWF_SIGNATURE, _EWF2_SIGNATURE)):
         return EWF_MIME
-    if file_system_at_start(header) or _gpt(header) or _mbr(header):
+    for signature, mime in _VIRTUAL_SIGNATURES:
+        if header.startswith(signature):
+            return mime
+    found = file_system_at_start(header)
+    if found == "udf":
+        return UDF_MIME
+    if found == "apfs":
+        return APFS_MIME
+    if found or _gpt(header) or _mbr(header):
         return RAW_DISK_MIME
     return None
 
@@ -53,6 +93,27 @@ def file_system_at_start(header: bytes) -> str | None:
         return "ext"
     if len(header) >= _HFS_OFFSET + 2 and header[_HFS_OFFSET : _HFS_OFFSET + 2] in (b"H+", b"HX"):
         return "hfs"
+    if header[_APFS_TYPE_OFFSET : _APFS_MAGIC_OFFSET + 4] == _APFS_TYPE_AND_MAGIC:
+        return "apfs"
+    return _optical(header)
+
+
+def _optical(header: bytes) -> str | None:
+    """ISO 9660 ("CD001") or UDF ("BEA01" ... "NSR02/03") in the volume descriptors at 32 KiB.
+
+    A UDF bridge disc carries both; it is ISO 9660 here, the part The Sleuth Kit reads.
+    """
+    first = header[_VOLUME_DESCRIPTORS : _VOLUME_DESCRIPTORS + 6]
+    if first[1:] == b"CD001" and first[0] in _ISO_DESCRIPTOR_TYPES:
+        return "iso9660"
+    identifiers: list[bytes] = []  # the volume recognition sequence, up to its first gap
+    for start in range(_VOLUME_DESCRIPTORS, len(header) - 6, 2048):
+        identifier = header[start + 1 : start + 6]
+        if identifier not in _VOLUME_IDENTIFIERS:
+            break
+        identifiers.append(identifier)
+    if b"BEA01" in identifiers and any(nsr in identifiers for nsr in _UDF_NSR):
+        return "udf"
     return None
 
 
