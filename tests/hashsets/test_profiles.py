@@ -63,12 +63,20 @@ def test_no_category_is_pertinent_and_never_ignorable() -> None:
         assert profile.validate(None) is None
 
 
-def test_unknown_code_is_an_error_but_never_hides_a_file() -> None:
+def test_unknown_code_is_refused_for_review_never_hides_and_is_not_pertinent() -> None:
     p = get_profile("projectvic-us-2.0")
     with pytest.raises(UnknownCategoryError, match="'9' is not a code of profile"):
-        p.validate("9")
-    assert not p.is_ignorable("9") and p.is_pertinent("9")
+        p.validate("9")  # a reviewer's decision must use the profile's own codes
+    # An imported entry with a code the profile lacks (NSRL CAID's 8) is kept and reported,
+    # not pertinent unless mapped, and never enough to mark a file ignorable.
+    assert not p.is_ignorable("9") and not p.is_pertinent("9")
+    assert p.known("9") is None and p.known("01") == "1"
     assert "not a code" in p.label("9")
+
+
+def test_unicode_digits_are_not_numbers() -> None:
+    # "²".isdigit() is true but int("²") raises: canonical must not crash on it.
+    assert get_profile("projectvic-us-2.0").canonical("²") == "²"
 
 
 def test_zero_is_a_real_code() -> None:

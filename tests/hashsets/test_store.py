@@ -46,8 +46,15 @@ def test_import_vics_records_set_and_entries(store: Store, write_vics: WriteVics
 
 def test_us_header_and_explicit_profile(store: Store, write_vics: WriteVics) -> None:
     path = write_vics([media(1, Category=5)])
-    with pytest.raises(HashSetFormatError, match=r"not a code of profile 'projectvic-us-2\.0'"):
-        hs.import_hash_set(store, path, "us", actor="cli:tester")
+    notes: list[str] = []
+    row = hs.import_hash_set(store, path, "us", notes=notes, actor="cli:tester")
+    # 5 is no Project VIC US code: kept, reported, not refused.
+    assert row.profile == "projectvic-us-2.0"
+    assert [e.category for e in hs.iter_entries(store, "us")] == ["5"]
+    assert notes == [
+        "1 entry with category 5, not known to profile projectvic-us-2.0: treated as not "
+        "pertinent; map with --category-map 5=0 if it is non-pertinent"
+    ]
     row = hs.import_hash_set(
         store, path, "dhs", profile="dhs-legacy", threshold=20, actor="cli:tester"
     )
@@ -112,13 +119,16 @@ def test_csv_with_column_map_and_bad_row(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "set.csv"
     path.write_text(f"Hash,Cat\n{'a' * 32},A1\n{'b' * 32},B3\n")
     columns = {"md5": "Hash", "category": "Cat"}
-    with pytest.raises(HashSetFormatError, match=r"row 2 \(line 3\): category 'B3'"):
-        hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns, actor="cli:tester")
-    assert row_counts(store) == (0, 0)
-    with pytest.raises(HashSetFormatError, match="has no categories"):
-        hs.import_hash_set(
-            store, path, "n", columns=columns, actor="cli:tester"
-        )  # no profile: "none"
+    notes: list[str] = []
+    hs.import_hash_set(store, path, "n1", columns=columns, notes=notes, actor="cli:tester")
+    # No profile is "none": its codes are unknown to it, kept and reported (ncmec has no
+    # non-pertinent code, so the hint names a profile that has one).
+    assert [e.category for e in hs.iter_entries(store, "n1")] == ["A1", "B3"]
+    assert [n.split(":")[0] for n in notes] == [
+        "1 entry with category A1, not known to profile none",
+        "1 entry with category B3, not known to profile none",
+    ]
+    assert "e.g. --profile projectvic-us-2.0 --category-map A1=0" in notes[0]
     path.write_text(f"Hash,Cat\n{'a' * 32},a1\n{'b' * 32},\n")
     row = hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns, actor="cli:tester")
     assert [e.category for e in hs.iter_entries(store, "n")] == ["A1", None]

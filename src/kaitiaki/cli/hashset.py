@@ -22,6 +22,7 @@ from kaitiaki.hashsets import store as hashsets
 from kaitiaki.hashsets.csvfile import parse_columns
 from kaitiaki.hashsets.entry import HashSetError
 from kaitiaki.hashsets.profiles import PROFILES, UnknownProfileError
+from kaitiaki.hashsets.summary import read_map_file
 from kaitiaki.store import Store
 
 app = typer.Typer(
@@ -113,12 +114,30 @@ def import_cmd(
     hex64: Annotated[
         Hex64, typer.Option("--hex64", help="What a bare 64-hex value in a list or CSV is.")
     ] = Hex64.sha256,
+    category_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category-map",
+            help="Map a category code the profile does not define onto one of its codes, "
+            "e.g. 8=0 (repeatable). Unmapped unknown codes are kept, reported and treated as "
+            "not pertinent.",
+        ),
+    ] = None,
+    category_map_file: Annotated[
+        Path | None,
+        typer.Option("--category-map-file", help="FROM=TO category map items, one a line."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import a hash set in one transaction: a malformed file is refused whole."""
     with _session(db) as store:
         if not file.is_file():
             raise HashSetError(f"{file}: no such file")
+        items = [
+            *(read_map_file(category_map_file) if category_map_file else []),
+            *(category_map or []),
+        ]
+        notes: list[str] = []
         with _progress(file.stat().st_size) as progress:
             row = hashsets.import_hash_set(
                 store,
@@ -131,6 +150,8 @@ def import_cmd(
                 columns=parse_columns(columns) if columns else None,
                 hex64=hex64.value,
                 progress=progress,
+                category_map=items,
+                notes=notes,
                 actor=cli_actor(),
             )
         typer.echo(
@@ -138,6 +159,8 @@ def import_cmd(
             f"(profile {row.profile}, PDQ threshold {row.pdq_threshold}, "
             f"sha256 {row.source_sha256})"
         )
+        for note in notes:
+            typer.echo(f"note: {note}")
 
 
 @app.command("list")

@@ -88,11 +88,21 @@ def locate(
     """One JSON object per address: scope, country, network, ASN, hosting flag and agency."""
     from dataclasses import asdict
 
-    from kaitiaki.geo import load_agencies, open_geolocator
+    from kaitiaki.geo import (
+        AgencyTableError,
+        HostingListError,
+        MmdbError,
+        load_agencies,
+        open_geolocator,
+    )
 
-    locator = open_geolocator(mmdb, asn_mmdb, hosting_list)
-    agencies = load_agencies()
-    for info in locator.locate_many(ips):
+    # A missing, corrupt or wrong-kind database is the user's to fix: one line, exit 1. All
+    # addresses are looked up before any is printed, so a failure leaves no partial answer.
+    with user_errors(MmdbError, HostingListError, AgencyTableError):
+        locator = open_geolocator(mmdb, asn_mmdb, hosting_list)
+        agencies = load_agencies()
+        infos = locator.locate_many(ips)
+    for info in infos:
         row = asdict(info)
         attributable = info.scope == "public" and not info.hosting
         row["agency"] = agencies.for_country(info.country if attributable else None).agency

@@ -26,7 +26,13 @@ Sources the tables are based on (no code here is invented; doubtful points are m
 * ``ncmec``: the industry classification NCMEC uses in CyberTipline reports
   (``industryClassification``): A prepubescent / B pubescent minor, 1 sex act / 2 lascivious
   exhibition. Taken from NCMEC's reporting documentation as we know it, not re-checked here.
-* ``none``: sets without categories (plain hash lists); any category is an error.
+* ``none``: sets without categories (plain hash lists).
+
+A code the profile does not define (NIST's NSRL "CAID" files grade every record 8) does not make
+a file unreadable: the import keeps it in the entry, reports it, and the set treats it as *not
+pertinent* and never ignorable, unless the user maps it onto a code of the profile
+(``--category-map 8=0``; see ``summary``). Reviewers' decisions, in contrast, must use the
+profile's own codes (``validate``).
 """
 
 from __future__ import annotations
@@ -82,7 +88,8 @@ class CategoryProfile:
             if text.startswith(prefix) and len(text) > len(prefix):
                 text = text[len(prefix) :].lstrip(" -_:")
                 break
-        return str(int(text)) if text.isdigit() else text
+        # isascii: int() refuses digits such as "²" that isdigit() accepts.
+        return str(int(text)) if text.isascii() and text.isdigit() else text
 
     def validate(self, code: str | None) -> str | None:
         """The canonical code, or UnknownCategory naming the valid ones. None stays None."""
@@ -101,6 +108,15 @@ class CategoryProfile:
             )
         return canonical
 
+    def known(self, code: str) -> str | None:
+        """The canonical code when the profile defines ``code``, else None (never raises)."""
+        return self.canonical(code) if self._find(code) is not None else None
+
+    @property
+    def ignorable_code(self) -> str | None:
+        """The profile's non-pertinent code ("0", "5"), if it has one: what a map can target."""
+        return next((c.code for c in self.categories if c.ignorable), None)
+
     def _find(self, code: str | None) -> Category | None:
         if code is None:
             return None
@@ -118,11 +134,12 @@ class CategoryProfile:
         return found is not None and found.ignorable
 
     def is_pertinent(self, code: str | None) -> bool:
-        """Pertinent by default: the profile's graded codes, no category, and unknown codes."""
+        """Pertinent by default: the profile's graded codes and no category. A code the profile
+        does not define is not: the import kept it and said so, and the user may map it."""
         if code is None:
             return True
         found = self._find(code)
-        return True if found is None else found.pertinent
+        return found is not None and found.pertinent
 
 
 _PROFILES: tuple[CategoryProfile, ...] = (

@@ -1,16 +1,17 @@
 """Hash sets in the store: import in one transaction, export streamed, list, enable, remove.
 
 An import is all or nothing. The set row and its entries are written in one transaction, in
-bulk batches; any error in the file (syntax, a missing MD5, an unknown category) raises
-``HashSetFormatError`` naming the file, the position and the reason, and the transaction rolls
-back, so nothing half-imported stays behind.
+bulk batches; an error that makes the file unreadable (syntax, a missing MD5, a malformed value)
+raises ``HashSetFormatError`` naming the file, the position and the reason, and the transaction
+rolls back, so nothing half-imported stays behind. A category code the profile does not define
+is no such error: it is kept, mapped if the user asked, and reported (``summary``).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
 
@@ -29,8 +30,9 @@ from kaitiaki.hashsets.entry import (
     Parsed,
 )
 from kaitiaki.hashsets.plain import Hex64, export_plain, read_plain
-from kaitiaki.hashsets.profiles import UnknownCategoryError, get_profile, profile_for_vics_region
+from kaitiaki.hashsets.profiles import get_profile, profile_for_vics_region
 from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
+from kaitiaki.hashsets.summary import ImportSummary, check_map_syntax, parse_map
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -69,9 +71,14 @@ def import_hash_set(
     columns: Mapping[str, str] | None = None,
     hex64: Hex64 = "sha256",
     progress: Progress | None = None,
+    category_map: Sequence[str] = (),
+    notes: list[str] | None = None,
     actor: str,
 ) -> HashSet:
     """Import ``path`` as the hash set ``name``; return its stored row.
+
+    ``category_map`` items (``"8=0"``) map codes the profile does not define onto its own; what
+    the import has to tell the examiner (unmapped codes, ...) is appended to ``notes``.
 
     ``actor`` is who the audit log names; by default the person at the keyboard (``cli:<user>``).
 
@@ -86,6 +93,9 @@ def import_hash_set(
         raise HashSetError(f"PDQ threshold must be 0-{MAX_THRESHOLD}, not {threshold}")
     if profile is not None:
         get_profile(profile)
+    category_map = check_map_syntax(
+        [category_map] if isinstance(category_map, str) else category_map
+    )
     if not name.strip():
         raise HashSetError("a hash set needs a name")
     if not path.is_file():
@@ -95,9 +105,11 @@ def import_hash_set(
             raise HashSetExistsError(name)
     with SourceFile(path, progress) as src:
         parsed, profile = _reader(path, src, fmt, profile, columns, hex64)
+        found = get_profile(profile)
+        summary = ImportSummary(found, parse_map(category_map, found))
         try:
             with store.session() as session:
-                row = _write(session, src, parsed, name, fmt, profile, threshold, source)
+                row = _write(session, src, parsed, name, fmt, summary, threshold, source)
                 record(
                     session,
                     actor=actor,
@@ -111,8 +123,11 @@ def import_hash_set(
                         "entries": row.entry_count,
                         "source": source,
                         "source_sha256": row.source_sha256,
+                        **summary.details(),
                     },
                 )
+                if notes is not None:
+                    notes.extend(summary.notes())
                 return row
         except IntegrityError:
             # Another import took the name between our check and our commit.
@@ -142,15 +157,14 @@ def _write(
     parsed: Iterator[Parsed],
     name: str,
     fmt: str,
-    profile_name: str,
+    summary: ImportSummary,
     threshold: int,
     source: str,
 ) -> HashSet:
-    profile = get_profile(profile_name)
     row = HashSet(
         name=name,
         source=source,
-        profile=profile_name,
+        profile=summary.profile.name,
         pdq_threshold=threshold,
         enabled=True,
         source_format=fmt,
@@ -161,12 +175,9 @@ def _write(
     batch: list[dict[str, Any]] = []
     count = 0
     flushed_at = src.position
-    for entry, where in parsed:
-        try:
-            category = profile.validate(entry.category)
-        except UnknownCategoryError as exc:
-            raise HashSetFormatError(src.path, where, str(exc)) from None
-        batch.append(_row(row.id, entry, category))
+    for entry, _where in parsed:
+        category, extra = summary.category_of(entry)
+        batch.append(_row(row.id, entry, category, extra))
         count += 1
         if len(batch) >= BATCH or src.position - flushed_at >= BATCH_BYTES:
             session.execute(_INSERT, batch)
@@ -181,7 +192,7 @@ def _write(
     return row
 
 
-def _row(set_id: int, entry: Entry, category: str | None) -> dict[str, Any]:
+def _row(set_id: int, entry: Entry, category: str | None, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "hash_set_id": set_id,
         "media_id": entry.media_id,
@@ -196,7 +207,7 @@ def _row(set_id: int, entry: Entry, category: str | None) -> dict[str, Any]:
         "victim_identified": entry.victim_identified,
         "offender_identified": entry.offender_identified,
         "is_distributed": entry.is_distributed,
-        "extra": entry.extra or None,
+        "extra": extra or None,
     }
 
 

@@ -59,6 +59,8 @@ _CONTEXT = re.compile(
     r"(?:/\$metadata)?#(?P<kind>[A-Za-z]+)"
 )
 _INT_TEXT = re.compile(r"-?[1-9][0-9]*|0")
+# A byte count in text: at most 20 digits (a 64-bit size), so int() stays cheap and bounded.
+_SIZE_TEXT = re.compile(r"[0-9]{1,20}")
 # Fields mapped onto Entry attributes; everything else goes to ``extra``.
 _MODELLED = frozenset(
     {
@@ -190,7 +192,11 @@ def media_to_entry(media: dict[str, Any]) -> Entry:
     for key, value in media.items():
         if key in _MODELLED or key.startswith("odata.") or "@odata." in key:
             continue
-        extra[key] = parse_bool(value, key) if key in _FLAGS_IN_EXTRA else value
+        if key in _FLAGS_IN_EXTRA:
+            value = parse_bool(value, key)
+        elif key == "MediaSize":
+            value = _media_size(value)
+        extra[key] = value
     if kept_alternatives:
         extra["AlternativeHashes"] = kept_alternatives
     return Entry(
@@ -208,6 +214,15 @@ def media_to_entry(media: dict[str, Any]) -> Entry:
         vpdq=parse_vpdq(media.get("VPDQ")),
         extra=extra,
     )
+
+
+def _media_size(value: Any) -> Any:
+    """MediaSize is an integer in VICS, but NSRL's CAID files write it as text ("1234"): a
+    number in text becomes that integer; anything else is kept as written (the import notes
+    it), since a size is descriptive and never worth refusing a whole file over."""
+    if isinstance(value, str) and _SIZE_TEXT.fullmatch(value.strip()):
+        return int(value.strip())
+    return value
 
 
 def _photodna(value: Any) -> str | None:

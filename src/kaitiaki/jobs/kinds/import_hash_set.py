@@ -16,14 +16,15 @@ from kaitiaki.hashsets.store import (
     detect_format,
     import_hash_set,
 )
+from kaitiaki.hashsets.summary import CategoryMapError, check_map_syntax
 from kaitiaki.jobs.context import JobContext
 from kaitiaki.jobs.kind import JobKind, Params
-from kaitiaki.jobs.params import JobParamsError, integer, only, text
+from kaitiaki.jobs.params import JobParamsError, integer, only, text, texts
 from kaitiaki.jobs.paths import Area, checked_path, confinement_of, with_confinement
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
 
-FIELDS = ("path", "name", "format", "profile", "threshold", "source")
+FIELDS = ("path", "name", "format", "profile", "threshold", "source", "category_map")
 
 
 def _path(params: Params) -> str:
@@ -48,6 +49,11 @@ def validate(store: Store, params: Params) -> Params:
             get_profile(profile)
         except UnknownProfileError as exc:
             raise JobParamsError("profile", str(exc)) from None
+    try:
+        # Syntax now; the codes against the profile when the file is read (its header may name it).
+        category_map = check_map_syntax(texts(params, "category_map", required=False) or [])
+    except CategoryMapError as exc:
+        raise JobParamsError("category_map", str(exc)) from None
     with store.session() as session:
         if session.scalar(select(HashSet.id).where(HashSet.name == name)) is not None:
             raise JobParamsError("name", f"a hash set named {name!r} already exists")
@@ -60,6 +66,7 @@ def validate(store: Store, params: Params) -> Params:
             params, "threshold", low=0, high=MAX_THRESHOLD, default=DEFAULT_THRESHOLD
         ),
         "source": text(params, "source", required=False) or "",
+        "category_map": category_map,
     }
     return with_confinement(checked, confinement_of(params))
 
@@ -73,6 +80,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         ctx.progress(read, size, f"read {read:,} of {size:,} bytes")
 
     ctx.stage("reading", 0, size)
+    notes: list[str] = []
     row = import_hash_set(
         ctx.store,
         path,
@@ -82,6 +90,8 @@ def run(ctx: JobContext, params: Params) -> Params:
         params["threshold"],
         params["source"],
         progress=on_progress,
+        category_map=params.get("category_map") or [],
+        notes=notes,
         actor=ctx.created_by,
     )
     ctx.stage(f"imported {row.entry_count:,} entries", size, size)
@@ -92,6 +102,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         "profile": row.profile,
         "threshold": row.pdq_threshold,
         "source_sha256": row.source_sha256,
+        "notes": notes,
     }
 
 

@@ -19,6 +19,7 @@ from kaitiaki.hashsets import (
     set_enabled,
 )
 from kaitiaki.hashsets.profiles import PROFILES
+from kaitiaki.hashsets.summary import CategoryMapError, check_map_syntax, split_map_text
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
 from kaitiaki.web.api.common import JobOut, Timestamp, errors, store_of, submit_job
@@ -71,10 +72,12 @@ _IMPORT_FIELDS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "minLength": 1, "maxLength": 200},
     "format": {"type": "string", "enum": list(_FORMATS)},
     "profile": {"type": "string", "maxLength": 40},
+    # FROM=TO items, comma- or line-separated: codes the profile does not define, mapped.
+    "category_map": {"type": "string", "maxLength": 2000},
 }
 
 
-def _import_params(fields: dict[str, str]) -> tuple[str, str | None, str | None]:
+def _import_params(fields: dict[str, str]) -> tuple[str, str | None, str | None, list[str]]:
     name = fields.get("name", "").strip()
     if not 1 <= len(name) <= 200:
         raise HTTPException(422, "name: give the hash set a name of 1-200 characters")
@@ -84,7 +87,11 @@ def _import_params(fields: dict[str, str]) -> tuple[str, str | None, str | None]
     profile = fields.get("profile") or None
     if profile and profile not in PROFILES:
         raise HTTPException(422, f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    return name, format, profile
+    try:
+        category_map = check_map_syntax(split_map_text(fields.get("category_map", "")[:2000]))
+    except CategoryMapError as exc:
+        raise HTTPException(422, f"category_map: {exc}") from None
+    return name, format, profile, category_map
 
 
 @router.post(
@@ -97,14 +104,15 @@ def _import_params(fields: dict[str, str]) -> tuple[str, str | None, str | None]
 @accepts_upload
 async def hashsets_import(request: Request, user: CurrentUser = Needs.IMPORT_HASH_SETS) -> JobOut:
     """Upload a VICS JSON, plain list or CSV file (multipart: ``file``, ``name``, ``format``,
-    ``profile``); it is streamed to the work root and the import runs as a job."""
+    ``profile``, ``category_map`` as ``8=0,9=0``); it is streamed to the work root and the
+    import runs as a job."""
     settings: WebSettings = request.app.state.settings
     try:
         upload = await receive_upload(request, settings.data_dir / "uploads", settings.max_upload)
     except UploadError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     try:
-        name, format, profile = _import_params(upload.fields)
+        name, format, profile, category_map = _import_params(upload.fields)
     except HTTPException:
         upload.path.unlink(missing_ok=True)
         raise
@@ -113,6 +121,7 @@ async def hashsets_import(request: Request, user: CurrentUser = Needs.IMPORT_HAS
         "name": name,
         "format": format,
         "profile": profile,
+        "category_map": category_map,
     }
     return await run_in_threadpool(submit_job, request, "import_hash_set", params, user)
 
