@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: Chromium (web UI tests); dosfstools, mtools, e2fsprogs,
-# fdisk, ntfs-3g and ewf-tools (building FAT, ext4, partitioned, NTFS and E01 disk images); qemu-utils
-# and udftools (VMDK/VHD/VHDX/QCOW2 and UDF images); The Sleuth Kit's tools; Java 17+ (Spark).
+# fdisk, ntfs-3g and ewf-tools (building FAT, ext4, partitioned, NTFS and E01 disk images); qemu-utils,
+# udftools and genisoimage (VMDK/VHD/VHDX/QCOW2, UDF and UDF/ISO bridge images); The Sleuth Kit's tools; Java 17+ (Spark).
 # Installs only what is missing, so a machine that has them all is left untouched.
 set -euo pipefail
 
@@ -16,6 +16,7 @@ command -v mkntfs >/dev/null || missing+=(ntfs-3g)
 command -v ewfacquire >/dev/null || missing+=(ewf-tools)
 command -v qemu-img >/dev/null || missing+=(qemu-utils)
 command -v mkudffs >/dev/null || missing+=(udftools)
+command -v genisoimage >/dev/null || missing+=(genisoimage)
 
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then

@@ -203,9 +203,11 @@ def test_job_takes_the_map_and_returns_the_notes(
     runner = JobRunner(store.url, workers=1, poll_interval=0.05)
     runner.start()
     try:
-        for _ in range(600):
+        # Generous: under a loaded test run the 5,411-entry import takes well over 30 s.
+        deadline = time.monotonic() + 300
+        while True:
             job = get_job(store, job_id)
-            if job.status in (DONE, FAILED):
+            if job.status in (DONE, FAILED) or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
     finally:

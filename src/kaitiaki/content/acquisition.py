@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaitiaki.content.diskimage import DiskImageError, _libewf_reason, ewf_reader, open_ewf
+from kaitiaki.content.diskimage import DiskImageError, ewf_reader, libewf_reason, open_ewf
 from kaitiaki.content.ewfchunks import chunk_data
 
 VERIFIED = "verified"
@@ -122,7 +122,7 @@ def _digest_media(
         try:
             block: bytes = handle.read_buffer_at_offset(want, offset)
         except (OSError, RuntimeError, ValueError) as exc:
-            return digests, offset, _libewf_reason(exc)
+            return digests, offset, libewf_reason(exc)
         if not block:
             return digests, offset, "libewf returned no data before the end of the media"
         for digest in digests.values():

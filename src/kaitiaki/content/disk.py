@@ -13,6 +13,9 @@ sparse, deleted files no longer recoverable) and how file-system metadata is tol
 $ALLOC_BITMAP, $UPCASE_TABLE, $VOLUME_GUID; FAT's and exFAT's volume label entry) are members
 with ``fs_metadata``: hashed, recorded apart from the user's files. Links, devices and TSK's
 virtual files ($MBR, $FAT1: views of areas no folder lists) are not files to hash, left out.
+
+APFS (a whole image or a GPT partition) and UDF (a UDF/ISO 9660 bridge's UDF side), which TSK
+does not read, are walked by libfsapfs and pycdlib instead (``diskwalkers``, ``apfs``, ``udf``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from kaitiaki.content.diskfsmeta import FatEntries
 from kaitiaki.content.diskimage import DiskImageError, open_image
 from kaitiaki.content.diskmagic import file_system_at_start
 from kaitiaki.content.disktimes import utc_clock
+from kaitiaki.content.diskwalkers import TSK, OtherFiles, walk_other, walker_at
 from kaitiaki.content.diskwatch import watched
 
 __all__ = [
@@ -82,16 +86,17 @@ class DiskEntry:
     opener) and where its bytes are: its file system's byte offset in the image (``volume``) and
     its metadata address (inode, MFT entry, FAT entry); ``address`` is None when there is
     nothing to read (a failed folder, a file not recoverable). Small and picklable, so a scan
-    lists an image in one process and reads its files in others."""
+    lists an image in one process and reads its files in others.
+
+    ``walker`` names the library that listed it and reads it again: ``"tsk"``, or for the file
+    systems TSK does not read ``"apfs"`` (``address``: the file's identifier, ``store``: its
+    volume's index in the container) and ``"udf"`` (``address``: its File Entry's block)."""
 
     member: ArchiveMember
     volume: int = 0
     address: int | None = None
-
-
-# A listed member without an opener, the TSK file to read it from (None: nothing to read) and
-# the byte offset of its file system in the image.
-_Listed = tuple[ArchiveMember, Any, int]
+    walker: str = TSK
+    store: int = 0
 
 
 def iter_disk_files(
@@ -115,12 +120,7 @@ def list_disk_files(
 ) -> Iterator[DiskEntry]:
     """``iter_disk_files`` as a listing: the same members in the same order, no content read."""
 
-    def walk() -> Iterator[DiskEntry]:
-        for member, file, volume in _walk_image(stream, mime, size, original):
-            address = None if file is None else int(file.info.meta.addr)
-            yield DiskEntry(member, volume, address)
-
-    return watched(walk)
+    return watched(partial(_walk_image, stream, mime, size, original))
 
 
 class _ImageFiles:
@@ -131,17 +131,27 @@ class _ImageFiles:
     ) -> None:
         self._open = partial(open_image, stream, mime, size, stack, original)
         self._image: Any = None
+        self._media_size = 0
         self._file_systems: dict[int, Any] = {}
+        self._others = OtherFiles()
 
     def image(self) -> Any:
         if self._image is None:
-            self._image, _ = self._open()
+            self._image, self._media_size = self._open()
         return self._image
 
     def member(self, entry: DiskEntry) -> ArchiveMember:
         """``entry``'s member with an opener that reads the file from the image."""
         if entry.address is None:
             return entry.member
+        if entry.walker != TSK:
+            image = self.image()
+            return self._others.member(
+                image,
+                self._media_size,
+                entry.member,
+                (entry.walker, entry.volume, entry.address, entry.store),
+            )
         fs = self._file_systems.get(entry.volume)
         if fs is None:
             fs = self._file_systems[entry.volume] = pytsk3.FS_Info(
@@ -151,6 +161,7 @@ class _ImageFiles:
 
     def clear(self) -> None:
         self._file_systems.clear()
+        self._others.clear()
         self._image = None
 
 
@@ -181,20 +192,42 @@ def _with_opener(member: ArchiveMember, file: Any) -> ArchiveMember:
     return replace(member, open=partial(_open, file, member.size or 0, member.name))
 
 
-def _walk_image(stream: BinaryIO, mime: str, size: int, original: Path | None) -> Iterator[_Listed]:
+def _walk_image(
+    stream: BinaryIO, mime: str, size: int, original: Path | None
+) -> Iterator[DiskEntry]:
     with ExitStack() as stack:
         image, media_size = open_image(stream, mime, size, stack, original)
         header = image.read(0, min(4096, media_size))  # the media's bytes, also inside an E01
-        volumes = _volumes(image, bare_first=file_system_at_start(header) is not None)
+        bare = _Volume("", 0, "file system at the start of the image")
+        if walker_at(image, 0, media_size) is not None:  # APFS or UDF filling the image
+            volumes = [bare]
+        else:
+            volumes = _volumes(image, bare_first=file_system_at_start(header) is not None)
         for volume in volumes:
-            try:
-                fs = pytsk3.FS_Info(image, offset=volume.offset)
-            except TSK_ERRORS as exc:
-                reason = f"{volume.label}: no file system The Sleuth Kit reads ({tsk_message(exc)})"
-                yield *error_step(volume.prefix, reason), volume.offset
-                continue
-            for member, file in _file_system(fs, image, volume.offset, volume.prefix, media_size):
-                yield member, file, volume.offset
+            yield from _walk_volume(image, volume, media_size)
+
+
+def _walk_volume(image: Any, volume: _Volume, media_size: int) -> Iterator[DiskEntry]:
+    """One file system's files: by APFS's or UDF's walker where TSK does not read it."""
+    walker = walker_at(image, volume.offset, media_size)
+    if walker is not None:
+        found = walk_other(walker, image, volume.offset, media_size, volume.prefix, volume.label)
+        if not isinstance(found, str):
+            for member, address, store in found:
+                yield DiskEntry(member, volume.offset, address, walker, store)
+            return
+        # A UDF bridge whose UDF side pycdlib refuses: its ISO 9660 side is TSK's to read.
+        reason = f"{volume.label}: UDF side not read ({found}); its ISO 9660 side is read instead"
+        yield DiskEntry(ArchiveMember(volume.prefix, None, None, reason), volume.offset)
+    try:
+        fs = pytsk3.FS_Info(image, offset=volume.offset)
+    except TSK_ERRORS as exc:
+        reason = f"{volume.label}: no file system The Sleuth Kit reads ({tsk_message(exc)})"
+        yield DiskEntry(error_step(volume.prefix, reason)[0], volume.offset)
+        return
+    for member, file in _file_system(fs, image, volume.offset, volume.prefix, media_size):
+        address = None if file is None else int(file.info.meta.addr)
+        yield DiskEntry(member, volume.offset, address)
 
 
 def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:

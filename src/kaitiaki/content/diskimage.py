@@ -24,14 +24,6 @@ from kaitiaki.content.diskmagic import (
     VIRTUAL_DISK_MIMES,
 )
 
-# File systems recognised but not read, and why (recorded for the image instead of its files).
-_NOT_READ = {
-    UDF_MIME: "UDF file system: not read (The Sleuth Kit does not read UDF); the image file "
-    "itself is hashed",
-    APFS_MIME: "APFS container: not read (The Sleuth Kit's Python binding cannot open APFS "
-    "pools); the image file itself is hashed",
-}
-
 
 class DiskImageError(ArchiveError):
     """The disk image as a whole cannot be read (no file system TSK knows, damaged, no reader)."""
@@ -73,7 +65,7 @@ def open_image(
     ``original`` is the file on disk the stream was read from, so that an E01 set's further
     segments (``.E02``, ...) can be found beside it.
     """
-    if mime == RAW_DISK_MIME:
+    if mime in (RAW_DISK_MIME, APFS_MIME, UDF_MIME):  # APFS and UDF: read by ``diskwalkers``
         return _CallbackImage(_stream_reader(stream), size), size
     if mime == EWF_MIME:
         return _ewf_image(stream, stack, original)
@@ -83,8 +75,6 @@ def open_image(
 
         read_at, media_size = open_virtual_disk(stream, mime, stack, original)
         return _CallbackImage(read_at, media_size), media_size
-    if mime in _NOT_READ:
-        raise DiskImageError(_NOT_READ[mime])
     raise DiskImageError(f"not a disk image type kaitiaki reads: {mime or 'unknown'}")
 
 
@@ -106,7 +96,7 @@ def _ewf_image(stream: BinaryIO, stack: ExitStack, original: Path | None) -> tup
         except (OSError, RuntimeError, ValueError) as exc:
             # libewf reports a damaged chunk as a RuntimeError carrying its whole call chain;
             # as an OSError it is a read error like any other (a file's, or the walk's).
-            raise OSError(f"E01 data unreadable at byte {offset}: {_libewf_reason(exc)}") from exc
+            raise OSError(f"E01 data unreadable at byte {offset}: {libewf_reason(exc)}") from exc
         return data
 
     return _CallbackImage(read_at, size), size
@@ -139,7 +129,7 @@ def open_ewf(stream: BinaryIO, stack: ExitStack, original: Path | None) -> Any:
     return handle
 
 
-def _libewf_reason(exc: BaseException) -> str:
+def libewf_reason(exc: BaseException) -> str:
     """The cause in libewf's message: "f: unable to read data. g: invalid chunk data size..."."""
     parts = [p.split(": ", 1)[-1] for p in str(exc).strip("'\" ").split(". ") if p]
     reason = parts[1] if len(parts) > 1 else (parts[0] if parts else type(exc).__name__)

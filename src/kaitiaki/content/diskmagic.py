@@ -3,7 +3,7 @@ an EWF (E01) segment, or a virtual disk (VMDK, VHD, VHDX, QCOW) holding one.
 
 Only the first sectors are looked at (``HEADER_SIZE`` bytes), never the file's name. A match here
 means "worth handing to The Sleuth Kit"; TSK has the last word on whether anything is readable.
-UDF and APFS are recognised so that they are recorded as not read, with why.
+UDF and APFS are recognised so that they are read beside TSK (``diskwalkers``).
 Checks are stricter than one magic number because a boot-sector signature (0x55AA at 510) is only
 two bytes: the fields around it must make sense too.
 """
@@ -21,7 +21,7 @@ VHD_MIME = "application/x-vhd"
 VHDX_MIME = "application/x-vhdx"
 QCOW_MIME = "application/x-qemu-disk"
 VIRTUAL_DISK_MIMES = (VMDK_MIME, VHD_MIME, VHDX_MIME, QCOW_MIME)
-# File systems recognised but not read (no reader kaitiaki ships reads them): recorded with why.
+# File systems TSK does not read, read by other libraries (content/apfs.py, content/udf.py).
 UDF_MIME = "application/x-udf-image"
 APFS_MIME = "application/x-apple-apfs"
 
@@ -115,6 +115,18 @@ def _optical(header: bytes) -> str | None:
     if b"BEA01" in identifiers and any(nsr in identifiers for nsr in _UDF_NSR):
         return "udf"
     return None
+
+
+def udf_descriptors(header: bytes) -> bool:
+    """UDF's volume recognition sequence at 32 KiB ("BEA01" then "NSR02/03"), alone or after
+    ISO 9660's descriptors (a UDF bridge, which ``file_system_at_start`` calls ISO 9660)."""
+    identifiers: list[bytes] = []  # the descriptors, up to their first gap
+    for start in range(_VOLUME_DESCRIPTORS, len(header) - 6, 2048):
+        identifier = header[start + 1 : start + 6]
+        if identifier not in _VOLUME_IDENTIFIERS:
+            break
+        identifiers.append(identifier)
+    return b"BEA01" in identifiers and any(nsr in identifiers for nsr in _UDF_NSR)
 
 
 def _sector_size(header: bytes) -> int | None:
