@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fuzz_format_targets import appended, category_map, ewf_chunks, old_tar, virtual_disk
+
 _STORE: Any = None
 
 
@@ -290,6 +292,14 @@ TARGETS: dict[str, Target] = {
     "enrichment": Target(
         enrichment, ("kaitiaki.priority.enrichment.EnrichmentError",), r"(row \d+ \(line \d+\)|: )"
     ),
+    # Issue 13's parsers (fuzz_format_targets): a chunk walk and a header test never raise.
+    "virtual_disk": Target(virtual_disk, ("kaitiaki.content.archivebase.ArchiveError",), r"\S"),
+    "ewf_chunks": Target(ewf_chunks, (), r"$^"),
+    "appended": Target(appended, ("kaitiaki.content.archivebase.ArchiveError",), r"\S"),
+    "old_tar": Target(old_tar, (), r"$^"),
+    "category_map": Target(
+        category_map, ("kaitiaki.hashsets.summary.CategoryMapError",), r"(byte \d+|\d+ bytes)"
+    ),
     "_swallow_memory": Target(_swallow_memory, (), r"$^"),
     "_hang": Target(_hang, (), r"$^"),
     "_segfault": Target(_segfault, (), r"$^"),
@@ -298,7 +308,7 @@ TARGETS: dict[str, Target] = {
 
 # Errors that name a file must name this one (the worker passes the input's path).
 FILE_NAMED = {"records", "accounts", "catalog", "mapping", "pointers", "outcomes", "enrichment"}
-FILE_NAMED |= {"vics", "hashset_plain", "hashset_csv"}
+FILE_NAMED |= {"vics", "hashset_plain", "hashset_csv", "category_map"}
 
 
 def qualified(exc: BaseException) -> list[str]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import py7zr
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from make_hostile_disks import DISKS
 
 from kaitiaki.refer.signing import write_signed_manifest
 
@@ -352,6 +353,7 @@ LARGE: dict[str, Callable[[Path], None]] = {
     "package-long-name": package_long_name,
     "disk-truncated.img": truncated_disk_image,
     "disk-cut-inside-a-file.img": disk_cut_inside_a_file,
+    **DISKS,  # virtual disks: QCOW2 tables and bombs, VMDK extents, VHD sizes (issue 13)
 }
 
 

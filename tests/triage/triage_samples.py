@@ -39,10 +39,11 @@ def texture(seed: int, size: int = 160) -> Image.Image:
 
 
 def _dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
-    value = abs(value)
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    seconds = round(((value - degrees) * 60 - minutes) * 60 * 100)
+    # Whole hundredths of a second of arc first, so rounding never writes 60 seconds (1.9
+    # degrees is 1 deg 53.99999... min: naive rounding gives 1 deg 53 min 60.00 s).
+    hundredths = round(abs(value) * 360_000)
+    degrees, rest = divmod(hundredths, 360_000)
+    minutes, seconds = divmod(rest, 6_000)
     return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(seconds, 100)
 
 

@@ -154,8 +154,8 @@ class _ImageFiles:
             )
         fs = self._file_systems.get(entry.volume)
         if fs is None:
-            fs = self._file_systems[entry.volume] = pytsk3.FS_Info(
-                self.image(), offset=entry.volume
+            fs = self._file_systems[entry.volume] = open_file_system(
+                self.image(), entry.volume, self._media_size
             )
         return _with_opener(entry.member, fs.open_meta(inode=entry.address))
 
@@ -202,7 +202,9 @@ def _walk_image(
         if walker_at(image, 0, media_size) is not None:  # APFS or UDF filling the image
             volumes = [bare]
         else:
-            volumes = _volumes(image, bare_first=file_system_at_start(header) is not None)
+            volumes = _volumes(
+                image, media_size, bare_first=file_system_at_start(header) is not None
+            )
         for volume in volumes:
             yield from _walk_volume(image, volume, media_size)
 
@@ -220,7 +222,7 @@ def _walk_volume(image: Any, volume: _Volume, media_size: int) -> Iterator[DiskE
         reason = f"{volume.label}: UDF side not read ({found}); its ISO 9660 side is read instead"
         yield DiskEntry(ArchiveMember(volume.prefix, None, None, reason), volume.offset)
     try:
-        fs = pytsk3.FS_Info(image, offset=volume.offset)
+        fs = open_file_system(image, volume.offset, media_size)
     except TSK_ERRORS as exc:
         reason = f"{volume.label}: no file system The Sleuth Kit reads ({tsk_message(exc)})"
         yield DiskEntry(error_step(volume.prefix, reason)[0], volume.offset)
@@ -230,15 +232,15 @@ def _walk_volume(image: Any, volume: _Volume, media_size: int) -> Iterator[DiskE
         yield DiskEntry(member, volume.offset, address)
 
 
-def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
+def _volumes(image: Any, media_size: int, *, bare_first: bool) -> list[_Volume]:
     """The file systems to walk: the partitions of a table, or one file system at offset 0."""
     bare = _Volume("", 0, "file system at the start of the image")
-    if bare_first and _has_file_system(image, 0):
+    if bare_first and _has_file_system(image, media_size):
         return [bare]
     try:
         table = pytsk3.Volume_Info(image)
     except TSK_ERRORS:
-        if _has_file_system(image, 0):
+        if _has_file_system(image, media_size):
             return [bare]
         raise DiskImageError(
             "no partition table or file system The Sleuth Kit reads (damaged or truncated image?)"
@@ -262,12 +264,36 @@ def _volumes(image: Any, *, bare_first: bool) -> list[_Volume]:
     return found
 
 
-def _has_file_system(image: Any, offset: int) -> bool:
+def _has_file_system(image: Any, media_size: int) -> bool:
     try:
-        pytsk3.FS_Info(image, offset=offset)
+        open_file_system(image, 0, media_size)
     except TSK_ERRORS:
         return False
     return True
+
+
+# TSK's own detection (TSK_FS_TYPE_DETECT) tries every type, YAFFS2's by reading the whole
+# volume for NAND spare areas: 18.8 s on an empty 200 GiB virtual disk, hours on a wiped drive
+# inside an E01, before saying "no file system". The types are tried one by one instead, and
+# YAFFS2 (raw NAND dumps of old phones, which are small) only on volumes up to 16 GiB.
+_FS_TYPES = tuple(
+    int(getattr(pytsk3, f"TSK_FS_TYPE_{name}_DETECT"))
+    for name in ("NTFS", "FAT", "EXT", "HFS", "ISO9660", "FFS")
+)
+_YAFFS2 = int(pytsk3.TSK_FS_TYPE_YAFFS2_DETECT)
+_YAFFS2_MAX_VOLUME = 16 << 30
+
+
+def open_file_system(image: Any, offset: int, media_size: int) -> Any:
+    """TSK's file system at ``offset``; OSError (TSK's message) when none of its types fits."""
+    types = _FS_TYPES + ((_YAFFS2,) if media_size - offset <= _YAFFS2_MAX_VOLUME else ())
+    first_error: OSError | None = None
+    for fs_type in types:
+        try:
+            return pytsk3.FS_Info(image, offset=offset, type=fs_type)
+        except OSError as exc:
+            first_error = first_error or exc
+    raise first_error or OSError("no file system type to try")
 
 
 def _file_system(

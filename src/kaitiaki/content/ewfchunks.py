@@ -27,6 +27,7 @@ _TABLE_HEADER = 24
 _COMPRESSED = 0x80000000
 # A segment is at most a few GiB of sections; a chain longer than this is damaged or looping.
 _MAX_SECTIONS = 1_000_000
+_CHUNK_SLACK = 4 + 64 + 1024  # checksum, padding, and a margin for a compressor's overhead
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def chunk_data(segments: list[Path], chunk_size: int, media_size: int) -> ChunkD
         count, last = _last_chunk(segments)
         if last is None or count == 0:
             return None
-        data = _chunk_bytes(last)
+        data = _chunk_bytes(last, chunk_size)
     except (OSError, struct.error, zlib.error, ValueError):
         return None
     if data is None or len(data) > chunk_size:
@@ -111,12 +112,17 @@ def _sections(source: BinaryIO) -> list[tuple[int, bytes, int]]:
     raise ValueError("section chain does not end")
 
 
-def _chunk_bytes(chunk: _Chunk) -> bytes | None:
+def _chunk_bytes(chunk: _Chunk, chunk_size: int) -> bytes | None:
+    # Bounded both ways: a damaged table can put the last chunk gigabytes before the next
+    # section, and a deflate stream of zeros expands a thousand-fold. A sound chunk is stored
+    # compressed only when that is smaller, raw with a 4-byte checksum otherwise (then at most
+    # 64 bytes of section padding and checksum follow, as below).
     with chunk.segment.open("rb") as stream:
         stream.seek(chunk.offset)
-        raw = stream.read(chunk.end - chunk.offset)
+        raw = stream.read(min(chunk.end - chunk.offset, chunk_size + _CHUNK_SLACK))
     if chunk.compressed:
-        return zlib.decompressobj().decompress(raw)
+        # One byte more than a chunk holds: such a chunk is damaged, and the caller says unsure.
+        return zlib.decompressobj().decompress(raw, chunk_size + 1)
     # An uncompressed chunk ends with the Adler-32 of its data; the section's own checksum or
     # padding may follow, so the data is the longest prefix the checksum confirms.
     for cut in range(len(raw) - 4, max(len(raw) - 68, 0), -1):

@@ -8,17 +8,18 @@ is two levels of tables mapping each guest cluster to a host cluster, a compress
 nothing (zeros).
 
 Refused with their reason: a backing file or external data file (the rest of the disk lies in
-another file), encryption, extended L2 entries (subclusters) and zstd compression without the
-``zstandard`` module. QCOW version 1 is refused too.
+another file), encryption, extended L2 entries (subclusters) and zstd compression without a zstd
+module (``backports.zstd`` or ``zstandard``). QCOW version 1 is refused too.
 """
 
 from __future__ import annotations
 
+import importlib
 import struct
 import sys
 import zlib
 from array import array
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kaitiaki.content.diskimage import DiskImageError
 
@@ -32,6 +33,7 @@ _INCOMPATIBLE = {
 }
 _CORRUPT, _COMPRESSION_TYPE = 1 << 1, 1 << 3
 _MAX_CLUSTER_BITS = 21  # QEMU's limit: 2 MiB clusters
+_MAX_OFFSET = (1 << 63) - 1
 _MAX_L1_ENTRIES = 1 << 22  # 32 MiB of table: 2 PiB of disk at QEMU's default 64 KiB clusters
 
 
@@ -49,6 +51,10 @@ class Qcow2Disk:
             raise DiskImageError(f"QCOW version {version}: not read (versions 2 and 3 are)")
         backing_offset, backing_size, self._cluster_bits = struct.unpack_from(">QII", header, 8)
         self.size, crypt, l1_size, l1_offset = struct.unpack_from(">QIIQ", header, 24)
+        for what, offset in (("backing file name", backing_offset), ("L1 table", l1_offset)):
+            # A file offset is at most 2^63 - 1; seek() refuses more with a ValueError.
+            if offset > _MAX_OFFSET:
+                raise DiskImageError(f"QCOW image: {what} offset {offset} is past any file's end")
         if backing_offset:
             stream.seek(backing_offset)
             name = stream.read(min(backing_size, 1023)).decode("utf-8", "replace")
@@ -75,6 +81,14 @@ class Qcow2Disk:
         needed = -(-self.size // (self._cluster << self._l2_bits))
         if l1_size < needed or l1_size > _MAX_L1_ENTRIES:
             raise DiskImageError(f"QCOW image: L1 table of {l1_size} entries, {needed} needed")
+        # Checked before seeking: a file system refuses a seek far past its largest file
+        # (EINVAL), which would say nothing of where the image is wrong.
+        self._file_size = stream.seek(0, 2)
+        if l1_offset + 8 * l1_size > self._file_size:
+            raise DiskImageError(
+                f"QCOW image: L1 table of {l1_size} entries at byte {l1_offset} runs past the "
+                f"image's end ({self._file_size} bytes)"
+            )
         stream.seek(l1_offset)
         raw = stream.read(8 * l1_size)
         if len(raw) != 8 * l1_size:
@@ -101,6 +115,8 @@ class Qcow2Disk:
         host = entry & _OFFSET_MASK
         if entry & _ZERO or host == 0:
             return bytes(self._cluster)
+        if host >= self._file_size:  # not zeros: the table points at data the image lacks
+            raise OSError(f"QCOW cluster {index} at byte {host}, past the image's end")
         self._stream.seek(host)
         data = self._stream.read(self._cluster)
         if len(data) < self._cluster:  # the image's last cluster may stop short
@@ -114,8 +130,10 @@ class Qcow2Disk:
             return 0
         table = self._l2_cache.get(table_offset)
         if table is None:
-            self._stream.seek(table_offset)
-            raw = self._stream.read(self._cluster)
+            raw = b""
+            if table_offset + self._cluster <= self._file_size:
+                self._stream.seek(table_offset)
+                raw = self._stream.read(self._cluster)
             if len(raw) != self._cluster:
                 raise OSError(f"QCOW L2 table at byte {table_offset} truncated")
             if len(self._l2_cache) >= 64:
@@ -127,6 +145,8 @@ class Qcow2Disk:
         shift = 62 - (self._cluster_bits - 8)
         host = entry & ((1 << shift) - 1)
         sectors = ((entry >> shift) & ((1 << (self._cluster_bits - 8)) - 1)) + 1
+        if host >= self._file_size:
+            raise OSError(f"QCOW compressed cluster {index} at byte {host}, past the image's end")
         self._stream.seek(host)
         packed = self._stream.read(sectors * 512 - (host & 511))
         try:
@@ -143,14 +163,41 @@ class Qcow2Disk:
 
 
 def _zstd(packed: bytes, size: int) -> bytes:
+    """One zstd cluster, never more than ``size`` bytes out (a cluster's stored run is at most
+    two clusters long, but a zstd frame of zeros can expand a million-fold).
+
+    Read by the standard library's ``compression.zstd`` (Python 3.14), its backport
+    ``backports.zstd`` (which py7zr brings on older Pythons), or ``zstandard``.
+    """
+    module = _zstd_module()
+    if module is not None:
+        try:
+            data: bytes = module.ZstdDecompressor().decompress(packed, max_length=size)
+        except module.ZstdError as exc:
+            raise OSError(f"zstd data damaged: {exc}") from exc
+        return data
     try:
         import zstandard  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         raise OSError(
-            "QCOW cluster compressed with zstd: reading it needs zstandard (PyPI zstandard)"
+            "QCOW cluster compressed with zstd: reading it needs backports.zstd or zstandard (PyPI)"
         ) from None
-    data: bytes = zstandard.ZstdDecompressor().decompressobj().decompress(packed)[:size]
-    return data
+    # stream_reader(...).read(n) stops at n bytes; decompressobj().decompress() has no bound.
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(packed) as reader:
+            bounded: bytes = reader.read(size)
+    except zstandard.ZstdError as exc:
+        raise OSError(f"zstd data damaged: {exc}") from exc
+    return bounded
+
+
+def _zstd_module() -> Any | None:
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
 
 
 def _big_endian_u64(raw: bytes) -> array[int]:

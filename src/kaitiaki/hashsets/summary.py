@@ -14,6 +14,7 @@ A mapped entry stores the profile's code and keeps the code it was written with 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from kaitiaki.hashsets.profiles import CategoryProfile, UnknownCategoryError
 SOURCE_CATEGORY = "SourceCategory"
 # A map file is a handful of lines; anything this large is not one.
 MAX_MAP_FILE = 64 << 10
+_AROUND_EQUALS = re.compile(r"\s*=\s*")
 
 
 class CategoryMapError(HashSetError):
@@ -36,7 +38,8 @@ def split_map_text(text: str) -> list[str]:
     """``"8=0, 9=0"`` or one item a line (``#`` comments) as a list of ``FROM=TO`` items."""
     items: list[str] = []
     for line in text.splitlines():
-        line = line.split("#", 1)[0]
+        # "8 = 0" is one item: without this the split below made it three, each refused.
+        line = _AROUND_EQUALS.sub("=", line.split("#", 1)[0])
         items.extend(part.strip() for part in line.replace(",", " ").split() if part.strip())
     return items
 
