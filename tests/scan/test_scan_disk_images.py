@@ -145,3 +145,10 @@ def test_scan_records_exfat_metadata_apart_from_the_users_files(
     summary = summarise(store, "seized")
     assert summary.fs_metadata == 3
     assert summary.instances == len(rows) - 3  # the image and its user files only
+    from kaitiaki.triage.report import build_report
+    from kaitiaki.triage.sections import counts_section
+
+    report = build_report(store, "seized", "projectvic-us-2.0")
+    assert report.overview.fs_metadata_instances == 3
+    assert report.overview.instances == len(rows) - 3
+    assert any("3 file-system metadata files" in n for n in counts_section(report).notes)

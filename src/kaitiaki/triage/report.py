@@ -13,13 +13,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kaitiaki.audit import record
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.scan.summary import EvidenceNotFoundError, SeriesMet, series_met
 from kaitiaki.store import Store
-from kaitiaki.store.models import Evidence
+from kaitiaki.store.models import Evidence, FileInstance
 from kaitiaki.triage.clues import (
     CameraRow,
     GpsPoint,
@@ -67,6 +67,8 @@ class Overview:
     unique_files: int
     deleted_instances: int
     unread_instances: int  # paths with no content hashed (unreadable, encrypted, ...)
+    # The file systems' own files ($MFT, $UPCASE_TABLE, ...): hashed, kept out of every count.
+    fs_metadata_instances: int
     files_by_kind: dict[str, int]
     files_by_verdict: dict[str, int]
     instances_by_verdict: dict[str, int]
@@ -269,6 +271,11 @@ def build_report(
         chosen = get_profile(profile)
         custody = gather_custody(session, row, generated_by)
         files_by_sha, instances = load_facts(session, row.id)
+        fs_metadata = session.scalar(
+            select(func.count()).where(
+                FileInstance.evidence_id == row.id, FileInstance.fs_metadata.is_(True)
+            )
+        )
         per_file = {sha: set(f.series) for sha, f in files_by_sha.items() if f.series}
         met = series_met(session, row.id, per_file)
         threshold = last_threshold(session, row.id)
@@ -295,6 +302,7 @@ def build_report(
             unique_files=len(files),
             deleted_instances=sum(1 for i in instances if i.deleted),
             unread_instances=unread,
+            fs_metadata_instances=fs_metadata or 0,
             files_by_kind=dict(sorted(Counter(f.kind for f in files).items())),
             files_by_verdict=dict(sorted(verdict_files.items())),
             instances_by_verdict=dict(sorted(verdict_instances.items())),

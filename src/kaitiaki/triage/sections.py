@@ -136,6 +136,11 @@ def counts_section(report: TriageReport) -> Section:
         f"{n_(o.unique_files)} unique contents, {n_(o.unread_instances)} paths not readable.",
         "Types: " + ", ".join(f"{k} {n_(v)}" for k, v in o.files_by_kind.items()),
     ]
+    if o.fs_metadata_instances:
+        notes.append(
+            f"{n_(o.fs_metadata_instances)} file-system metadata files ($MFT, $UPCASE_TABLE, "
+            "volume labels, ...) were hashed and are counted apart: not the user's files."
+        )
     rows = [
         [
             c.code or "-",

@@ -56,6 +56,8 @@ class InstanceOut(BaseModel):
     size: int | None
     error: str | None
     deleted: bool
+    # A file system's own file ($MFT, $UPCASE_TABLE): not a file a user made.
+    fs_metadata: bool
     viewed_by_provider: bool | None
     modified_at: Timestamp | None
 
@@ -198,6 +200,7 @@ def file_detail(store: Store, sha256: str) -> FileDetail:
                 size=i.size,
                 error=i.error,
                 deleted=bool(i.deleted),
+                fs_metadata=bool(i.fs_metadata),
                 viewed_by_provider=i.viewed_by_provider,
                 modified_at=i.modified_at,
             )
