@@ -55,7 +55,8 @@ def chunk_data(segments: list[Path], chunk_size: int, media_size: int) -> ChunkD
         if last is None or count == 0:
             return None
         data = _chunk_bytes(last, chunk_size)
-    except (OSError, struct.error, zlib.error, ValueError):
+    # OverflowError: an offset past 2**63 in a damaged section chain, which seek() refuses.
+    except (OSError, struct.error, zlib.error, ValueError, OverflowError):
         return None
     if data is None or len(data) > chunk_size:
         return None

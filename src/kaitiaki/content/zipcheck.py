@@ -110,9 +110,11 @@ def _directory_offset(stream: BinaryIO) -> int | None:
     if locator[:4] != b"PK\x06\x07":
         return None
     (record,) = struct.unpack_from("<Q", locator, 8)
+    if record > size - 56:  # also keeps seek() from a value past 2**63 (OverflowError)
+        return None
     stream.seek(record)
     zip64 = stream.read(56)
     if len(zip64) < 56 or zip64[:4] != b"PK\x06\x06":
         return None
     (offset64,) = struct.unpack_from("<Q", zip64, 48)
-    return int(offset64)
+    return int(offset64) if offset64 <= size else None
