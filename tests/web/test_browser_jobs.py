@@ -3,6 +3,7 @@ until it is done, and the scanned files are then listed."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +53,16 @@ def test_a_scan_from_the_evidence_page_shows_progress_and_its_files(
         page.get_by_test_id("nav-evidence").click()
         page.get_by_test_id("scan-evidence").fill("seized-laptop")
         page.get_by_test_id("scan-roots").fill(root)
+        # The digest the evidence came with, as an examiner computes it (docs/acquisition-hashes)
+        listing = subprocess.run(
+            "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum",
+            shell=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        page.get_by_test_id("scan-expected-sha256").fill(listing.stdout.split()[0])
         page.get_by_test_id("scan-submit").click()
         job = page.get_by_test_id("job")
         expect(job).to_be_visible()
@@ -83,6 +94,9 @@ def test_a_scan_from_the_evidence_page_shows_progress_and_its_files(
         row = page.get_by_test_id("evidence-row").filter(has_text="seized-laptop")
         expect(row).to_have_count(1)
         evidence_id = row.get_attribute("data-evidence-id")
+        page.goto(f"{server.url}/evidence/{evidence_id}")
+        expect(page.get_by_test_id("acquisition-status")).to_have_text("verified")
+        page.get_by_test_id("nav-evidence").click()
         page.get_by_test_id("nav-files").click()
         page.get_by_test_id("filter-evidence").select_option(evidence_id)
         page.get_by_test_id("filter-submit").click()

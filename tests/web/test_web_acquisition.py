@@ -60,3 +60,7 @@ def test_a_web_scan_checks_the_expected_sha256(login, store: Store, tmp_path: Pa
     assert check["status"] == "verified" and check["method"] == "SHA-256 of folder listing"
     assert check["expected"] == check["computed"] == {"sha256": digest}
     assert check["checked_by"] == job.created_by
+    page = client.get(f"/evidence/{job.result['evidence_id']}")
+    assert page.status_code == 200
+    assert 'data-testid="acquisition-status">verified<' in page.text and digest in page.text
+    assert 'data-testid="scan-expected-sha256"' in page.text  # the form takes them too
