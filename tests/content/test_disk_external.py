@@ -224,3 +224,35 @@ def test_pytsk3_test_image_reads_as_its_tests_state() -> None:
         assert inside[path].deleted and inside[path].error
         assert (inside[path].error or "").startswith(NOT_RECOVERABLE)
     assert not [r for r in inside.values() if r.fs_metadata]
+
+
+# --- partition tables of truncated images (dissect.volume tests/_data/disk) ------------------
+
+
+def _volume_image(name: str) -> Path:
+    return external("dissect-volume", f"tests/_data/disk/{name}")
+
+
+def test_a_truncated_images_partitions_are_each_listed_with_why_they_are_missing() -> None:
+    # Header-only images, as a failing drive's partial acquisition leaves them: TSK refused the
+    # whole table ("Starting sector too large for image") and every partition was lost with it.
+    # dissect.volume's test_mbr states two NTFS partitions at 0x100000 and 0x1F500000.
+    inside = _inside(_volume_image("mbr.bin"))
+    assert sorted(inside) == ["p1/", "p2/"]
+    for folder, start in (("p1/", 0x100000), ("p2/", 0x1F500000)):
+        error = inside[folder].error or ""
+        assert f"starts at byte {start:,}, past the end of the image (512 bytes)" in error
+        assert "NTFS / exFAT (0x07)" in error
+
+
+def test_a_truncated_gpt_lists_the_partitions_its_project_states() -> None:
+    # test_gpt: partition 1 at 20480 (an EFI System Partition, 0xC7FFE00 bytes), partition 2
+    # at 0xC900000 (0x7465FFE00 bytes). Partition 1 starts inside the 32 KiB kept, so it is
+    # probed (no file system in what is left); partition 2 starts past the end. dissect's size
+    # is (last LBA - first LBA) sectors; GPT's last LBA is inclusive, so TSK counts one more.
+    inside = _inside(_volume_image("gpt.bin"))
+    first, second = inside["p1/"].error or "", inside["p2/"].error or ""
+    assert f"EFI System Partition, sectors {20480 // 512}+{0xC7FFE00 // 512 + 1}" in first
+    assert "no file system The Sleuth Kit reads" in first
+    assert f"sectors {0xC900000 // 512}+{0x7465FFE00 // 512 + 1}" in second
+    assert f"starts at byte {0xC900000:,}, past the end of the image" in second

@@ -45,7 +45,7 @@ from kaitiaki.content.diskfiles import (
     tsk_message,
 )
 from kaitiaki.content.diskfsmeta import FatEntries
-from kaitiaki.content.diskimage import DiskImageError, open_image
+from kaitiaki.content.diskimage import CallbackImage, DiskImageError, open_image
 from kaitiaki.content.diskmagic import file_system_at_start
 from kaitiaki.content.disktimes import utc_clock
 from kaitiaki.content.diskwalkers import TSK, OtherFiles, walk_other, walker_at
@@ -78,6 +78,8 @@ class _Volume:
     prefix: str
     offset: int
     label: str
+    # Why its bytes are not in the image at all (a truncated acquisition), if so.
+    missing: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,9 @@ def _walk_image(
 
 def _walk_volume(image: Any, volume: _Volume, media_size: int) -> Iterator[DiskEntry]:
     """One file system's files: by APFS's or UDF's walker where TSK does not read it."""
+    if volume.missing is not None:
+        yield DiskEntry(error_step(volume.prefix, volume.missing)[0], volume.offset)
+        return
     walker = walker_at(image, volume.offset, media_size)
     if walker is not None:
         found = walk_other(walker, image, volume.offset, media_size, volume.prefix, volume.label)
@@ -242,9 +247,12 @@ def _volumes(image: Any, media_size: int, *, bare_first: bool) -> list[_Volume]:
     except TSK_ERRORS:
         if _has_file_system(image, media_size):
             return [bare]
-        raise DiskImageError(
-            "no partition table or file system The Sleuth Kit reads (damaged or truncated image?)"
-        ) from None
+        table = _truncated_table(image)
+        if table is None:
+            raise DiskImageError(
+                "no partition table or file system The Sleuth Kit reads "
+                "(damaged or truncated image?)"
+            ) from None
     sector = int(table.info.block_size)
     found: list[_Volume] = []
     logical = 4
@@ -258,10 +266,35 @@ def _volumes(image: Any, media_size: int, *, bare_first: bool) -> list[_Volume]:
             number = logical
         description = part.desc.decode("utf-8", "replace").strip() or "no type name"
         label = f"partition {number} ({description}, sectors {part.start}+{part.len})"
-        found.append(_Volume(f"p{number}/", int(part.start) * sector, label))
+        start = int(part.start) * sector
+        missing = None
+        if start >= media_size:
+            missing = (
+                f"{label}: starts at byte {start:,}, past the end of the image "
+                f"({media_size:,} bytes): a truncated acquisition? Nothing of it to read"
+            )
+        found.append(_Volume(f"p{number}/", start, label, missing))
     if not found:
         raise DiskImageError("partition table lists no partitions")
     return found
+
+
+def _truncated_table(image: Any) -> Any:
+    """The partition table of an image cut short (a failing drive's partial acquisition), or None.
+
+    TSK refuses a whole table when a partition starts past the image's end ("Starting sector
+    too large for image"), and so the partitions that are there would be lost with it. Read
+    through a view that claims a far larger size (reads past the real end give nothing), the
+    table lists every partition; those beyond the end are recorded as missing, the others read.
+    """
+    view = CallbackImage(image.read, _TRUNCATED_VIEW_SIZE)
+    try:
+        return pytsk3.Volume_Info(view)
+    except TSK_ERRORS:
+        return None
+
+
+_TRUNCATED_VIEW_SIZE = 1 << 50  # 1 PiB: larger than any partition table here describes
 
 
 def _has_file_system(image: Any, media_size: int) -> bool:

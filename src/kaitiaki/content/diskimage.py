@@ -29,7 +29,7 @@ class DiskImageError(ArchiveError):
     """The disk image as a whole cannot be read (no file system TSK knows, damaged, no reader)."""
 
 
-class _CallbackImage(pytsk3.Img_Info):  # type: ignore[misc]
+class CallbackImage(pytsk3.Img_Info):  # type: ignore[misc]
     """An image TSK reads through ``read_at(offset, length)``: a stream or an EWF handle."""
 
     def __init__(self, read_at: Callable[[int, int], bytes], size: int) -> None:
@@ -66,7 +66,7 @@ def open_image(
     segments (``.E02``, ...) can be found beside it.
     """
     if mime in (RAW_DISK_MIME, APFS_MIME, UDF_MIME):  # APFS and UDF: read by ``diskwalkers``
-        return _CallbackImage(_stream_reader(stream), size), size
+        return CallbackImage(_stream_reader(stream), size), size
     if mime == EWF_MIME:
         return _ewf_image(stream, stack, original)
     if mime in VIRTUAL_DISK_MIMES:
@@ -74,7 +74,7 @@ def open_image(
         from kaitiaki.content.virtualdisk import open_virtual_disk
 
         read_at, media_size = open_virtual_disk(stream, mime, stack, original)
-        return _CallbackImage(read_at, media_size), media_size
+        return CallbackImage(read_at, media_size), media_size
     raise DiskImageError(f"not a disk image type kaitiaki reads: {mime or 'unknown'}")
 
 
@@ -99,7 +99,7 @@ def _ewf_image(stream: BinaryIO, stack: ExitStack, original: Path | None) -> tup
             raise OSError(f"E01 data unreadable at byte {offset}: {libewf_reason(exc)}") from exc
         return data
 
-    return _CallbackImage(read_at, size), size
+    return CallbackImage(read_at, size), size
 
 
 def open_ewf(stream: BinaryIO, stack: ExitStack, original: Path | None) -> Any:

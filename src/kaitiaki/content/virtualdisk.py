@@ -1,6 +1,6 @@
 """Virtual disks (VMDK, VHD, VHDX, QCOW2) read as the disk they hold.
 
-The disk inside is handed to The Sleuth Kit as a stream (``diskimage._CallbackImage``), so its
+The disk inside is handed to The Sleuth Kit as a stream (``diskimage.CallbackImage``), so its
 partitions and file systems are walked like a raw image's. VMDK and VHD/VHDX are read by
 libyal's Python bindings, LGPL-3.0-or-later and imported only when such a disk turns up:
 ``pyvmdk`` (PyPI ``libvmdk-python``) and ``pyvhdi`` (``libvhdi-python``). QCOW2 is read by

@@ -1,6 +1,6 @@
 """A file system's bytes inside a disk image as a read-only, seekable stream.
 
-The Sleuth Kit reads an image through ``read(offset, length)`` (``diskimage._CallbackImage``:
+The Sleuth Kit reads an image through ``read(offset, length)`` (``diskimage.CallbackImage``:
 a raw stream, an E01 set, a virtual disk). The libraries that read what TSK does not (libfsapfs
 for APFS, pycdlib for UDF) want a file object instead: this is that file object, over the same
 image, starting where the file system starts (offset 0, or a partition's first byte).
