@@ -29,8 +29,8 @@ from kaitiaki.content.archivebase import (
     ArchiveMember,
     FsTimes,
     MemberError,
-    guarded,
     make_member,
+    sized_stream,
 )
 from kaitiaki.content.diskfiles import MAX_FOLDER_DEPTH, SPARSE_HOLES_LIMIT, tsk_message
 
@@ -214,25 +214,16 @@ class ApfsFiles:
 
 
 def _open(entry: Any, size: int, path: str) -> BinaryIO:
-    offset = 0
-
-    def read(length: int) -> bytes:
-        nonlocal offset
-        length = min(length, size - offset, _READ_CHUNK)
-        if length <= 0:
-            return b""
+    def read_at(offset: int, length: int) -> bytes:
         try:
             data: bytes = entry.read_buffer_at_offset(length, offset)
         except (OSError, RuntimeError, ValueError) as exc:
             raise MemberError(
                 f"read failed at byte {offset} of {size} (libfsapfs: {_short(exc)})"
             ) from exc
-        if not data:
-            raise MemberError(f"read stopped at byte {offset} of {size}")
-        offset += len(data)
         return data
 
-    return guarded(read, f"file in APFS volume ({path})", None)
+    return sized_stream(read_at, size, f"file in APFS volume ({path})", _READ_CHUNK)
 
 
 def _short(exc: BaseException) -> str:

@@ -217,6 +217,30 @@ def guarded(
     return io.BufferedReader(GuardedReader(read, what, budget, on_close))
 
 
+def sized_stream(
+    read_at: Callable[[int, int], bytes], size: int, what: str, chunk: int = 1 << 20
+) -> BinaryIO:
+    """A guarded stream of a file system's file of ``size`` bytes, read in pieces of at most
+    ``chunk`` by ``read_at(offset, length)``, which raises ``MemberError`` when a read fails.
+
+    Not counted against an archive budget: a file system's files are bounded by their image.
+    """
+    offset = 0
+
+    def read(length: int) -> bytes:
+        nonlocal offset
+        length = min(length, size - offset, chunk)
+        if length <= 0:
+            return b""
+        data = read_at(offset, length)
+        if not data:
+            raise MemberError(f"read stopped at byte {offset} of {size}")
+        offset += len(data)
+        return data
+
+    return guarded(read, what, None)
+
+
 _SEPARATORS = re.compile(r"[/\\]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

@@ -33,7 +33,7 @@ import pytsk3  # type: ignore[import-not-found, unused-ignore]
 from kaitiaki.content.archivebase import (
     ArchiveMember,
     MemberError,
-    guarded,
+    sized_stream,
 )
 from kaitiaki.content.diskfiles import (
     MAX_FOLDER_DEPTH,
@@ -350,23 +350,13 @@ def _file_system(
 
 
 def _open(entry: Any, size: int, path: str) -> BinaryIO:
-    offset = 0
-
-    def read(length: int) -> bytes:
-        nonlocal offset
-        length = min(length, size - offset, _READ_CHUNK)
-        if length <= 0:
-            return b""
+    def read_at(offset: int, length: int) -> bytes:
         try:
             data: bytes = entry.read_random(offset, length)
         except TSK_ERRORS as exc:
             raise MemberError(
                 f"read failed at byte {offset} of {size}: {tsk_message(exc)}"
             ) from exc
-        if not data:
-            raise MemberError(f"read stopped at byte {offset} of {size}")
-        offset += len(data)
         return data
 
-    # Not counted against an archive budget: a file system's files are bounded by the image.
-    return guarded(read, f"file in disk image ({path})", None)
+    return sized_stream(read_at, size, f"file in disk image ({path})", _READ_CHUNK)

@@ -35,8 +35,8 @@ from kaitiaki.content.archivebase import (
     ArchiveMember,
     FsTimes,
     MemberError,
-    guarded,
     make_member,
+    sized_stream,
 )
 from kaitiaki.content.diskfiles import MAX_FOLDER_DEPTH
 
@@ -167,23 +167,16 @@ class UdfFiles:
 
 def _open(handle: Any, size: int, path: str) -> BinaryIO:
     opened = handle.__enter__()
-    offset = 0
 
-    def read(length: int) -> bytes:
-        nonlocal offset
-        length = min(length, size - offset, _READ_CHUNK)
-        if length <= 0:
-            return b""
+    def read_at(offset: int, length: int) -> bytes:
+        # pycdlib's file reads in order, as sized_stream asks: the offset is for the message.
         try:
             data: bytes = opened.read(length)
         except _ERRORS as exc:
             raise MemberError(f"read failed at byte {offset} of {size}: {_message(exc)}") from exc
-        if not data:
-            raise MemberError(f"read stopped at byte {offset} of {size}")
-        offset += len(data)
         return data
 
-    return guarded(read, f"file in UDF image ({path})", None)
+    return sized_stream(read_at, size, f"file in UDF image ({path})", _READ_CHUNK)
 
 
 class _Unclosed(io.RawIOBase):
