@@ -313,11 +313,13 @@ def test_admin_sets_jurisdictions_on_the_web_audited_and_at_once(
 
 
 def test_a_permission_table_change_would_be_noticed() -> None:
-    # The attack above trusts these three to be the only liaison permissions.
+    # The attacks above (and tests/web/test_web_received.py's) trust these to be the only
+    # liaison permissions.
     assert PERMISSIONS[Role.LIAISON] == {
         Permission.VIEW_REFERRALS,
         Permission.UPDATE_REFERRAL,
         Permission.RECORD_OUTCOMES,
+        Permission.RECEIVE_REFERRALS,
     }
 
 

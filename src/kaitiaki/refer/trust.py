@@ -35,6 +35,7 @@ from kaitiaki.refer.signing import (
 )
 from kaitiaki.store import Store
 from kaitiaki.store.models import TrustedKey
+from kaitiaki.users.scope import JurisdictionError, jurisdiction_set, parse_jurisdiction
 
 MAX_NAME = 100  # the column's width
 MAX_NOTE = 1000
@@ -60,10 +61,29 @@ class TrustedSender:
     added_by: str
     added_at: datetime
     note: str
+    # "CC:Agency" pairs the partner answers for (outcome files are accepted only for these).
+    jurisdictions: tuple[str, ...] = ()
 
     @staticmethod
     def of(row: TrustedKey) -> TrustedSender:
-        return TrustedSender(row.name, row.fingerprint, row.added_by, row.added_at, row.note)
+        return TrustedSender(
+            row.name,
+            row.fingerprint,
+            row.added_by,
+            row.added_at,
+            row.note,
+            tuple(row.jurisdictions or ()),
+        )
+
+
+@dataclass(frozen=True)
+class TrustedPublicKey:
+    """A trusted key ready to verify with."""
+
+    name: str
+    fingerprint: str
+    key: Ed25519PublicKey
+    jurisdictions: tuple[str, ...]
 
 
 def _name(name: str) -> str:
@@ -85,8 +105,21 @@ def _actor(actor: str) -> str:
     return actor
 
 
+def _jurisdictions(values: Sequence[str]) -> list[str]:
+    try:
+        return sorted(str(j) for j in jurisdiction_set(parse_jurisdiction(v) for v in values))
+    except JurisdictionError as exc:
+        raise TrustError(str(exc)) from None
+
+
 def add_trusted_key(
-    store: Store, name: str, key_file: Path, *, actor: str, note: str = ""
+    store: Store,
+    name: str,
+    key_file: Path,
+    *,
+    actor: str,
+    note: str = "",
+    jurisdictions: Sequence[str] = (),
 ) -> TrustedSender:
     """Trust the Ed25519 public key in ``key_file`` under ``name``; audited as ``actor``.
 
@@ -99,11 +132,26 @@ def add_trusted_key(
         pem = read_key_file(key_file)
     except SigningKeyError as exc:
         raise TrustError(str(exc)) from None
-    return add_trusted_pem(store, name, pem, actor=actor, note=note, where=str(key_file))
+    return add_trusted_pem(
+        store,
+        name,
+        pem,
+        actor=actor,
+        note=note,
+        where=str(key_file),
+        jurisdictions=jurisdictions,
+    )
 
 
 def add_trusted_pem(
-    store: Store, name: str, pem: bytes, *, actor: str, note: str = "", where: str = "the key"
+    store: Store,
+    name: str,
+    pem: bytes,
+    *,
+    actor: str,
+    note: str = "",
+    where: str = "the key",
+    jurisdictions: Sequence[str] = (),
 ) -> TrustedSender:
     """``add_trusted_key`` for a key given as PEM text (the web's form); ``where`` names it in
     messages."""
@@ -111,6 +159,7 @@ def add_trusted_pem(
     cleaned = _name(name)
     if len(note) > MAX_NOTE:
         raise TrustError(f"note must be at most {MAX_NOTE} characters")
+    bound = _jurisdictions(jurisdictions)
     if len(pem) > MAX_KEY_FILE:
         raise TrustError(f"{where}: larger than {MAX_KEY_FILE} bytes; not a PEM public key")
     try:
@@ -137,6 +186,7 @@ def add_trusted_pem(
                 public_key_pem=public_pem(key).decode("ascii"),
                 added_by=actor,
                 note=note.strip(),
+                jurisdictions=bound or None,
             )
             session.add(row)
             session.flush()
@@ -146,7 +196,7 @@ def add_trusted_pem(
                 action="trust.key_added",
                 target_type=TARGET,
                 target_id=cleaned,
-                details={"fingerprint": digest, "note": row.note},
+                details={"fingerprint": digest, "note": row.note, "jurisdictions": bound},
             )
             return TrustedSender.of(row)
     except IntegrityError:
@@ -178,6 +228,19 @@ def remove_trusted_key(store: Store, name: str, *, actor: str) -> TrustedSender:
 def list_trusted_keys(store: Store) -> list[TrustedSender]:
     with store.session() as session:
         return [TrustedSender.of(r) for r in session.scalars(select(TrustedKey).order_by("name"))]
+
+
+def trusted_keys(store: Store) -> list[TrustedPublicKey]:
+    """Every trusted key, loaded, with the jurisdictions its partner answers for."""
+    with store.session() as session:
+        rows = [
+            (r.name, r.fingerprint, r.public_key_pem, tuple(r.jurisdictions or ()))
+            for r in session.scalars(select(TrustedKey))
+        ]
+    return [
+        TrustedPublicKey(n, f, public_from_pem(pem.encode("ascii"), f"trusted key {n!r}"), j)
+        for n, f, pem, j in rows
+    ]
 
 
 def _trusted(store: Store) -> list[tuple[str, str, Ed25519PublicKey]]:

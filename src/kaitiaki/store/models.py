@@ -326,6 +326,8 @@ class Referral(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     package_path: Mapped[str | None] = mapped_column(Text)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Raised each time the package is rebuilt about the same subjects (``referral revise``).
+    package_version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class ReferralSubject(Base):
@@ -367,6 +369,27 @@ class Outcome(Base):
     date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(Text, default="")
+    # The partner's step id, for outcomes from a signed outcome file: a file imported twice (or
+    # a later file repeating earlier steps) adds each step once.
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+
+class OutcomeFile(Base):
+    """A signed outcome file a partner sent back, as imported (chain of custody)."""
+
+    __tablename__ = "outcome_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(100))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    schema_version: Mapped[str] = mapped_column(String(10))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    new_steps: Mapped[int] = mapped_column(Integer, default=0)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class User(Base):
@@ -426,6 +449,9 @@ class TrustedKey(Base):
     added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The (country, agency) pairs this partner answers for, as "CC:Agency": an outcome file it
+    # signs is accepted only for a referral sent to one of them.
+    jurisdictions: Mapped[list[Any] | None] = mapped_column(default=None)
 
 
 class AuditEvent(Base):
@@ -571,3 +597,138 @@ class SeriesLink(Base):
     sha256: Mapped[str | None] = mapped_column(ForeignKey("files.sha256"), index=True)
     linked_by: Mapped[str] = mapped_column(String(200), default="")
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReceivedCase(Base):
+    """A referral package another kaitiaki sent us, imported: the receiving agency's case.
+
+    One row per (sender key, sender's reference); each newer package version is merged into it
+    and listed in ``received_versions``."""
+
+    __tablename__ = "received_cases"
+    __table_args__ = (UniqueConstraint("sender_fingerprint", "reference", name="uq_received_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The sender's referral id (``package_id``): what outcomes name when they go back.
+    reference: Mapped[str] = mapped_column(String(60), index=True)
+    sender: Mapped[str] = mapped_column(String(100))
+    sender_fingerprint: Mapped[str] = mapped_column(String(64))
+    # Set when a person accepted a package from a key not in the trust store, and why.
+    unknown_sender_reason: Mapped[str | None] = mapped_column(Text)
+    # The recipient named by the package: what a liaison's jurisdiction is checked against.
+    country: Mapped[str | None] = mapped_column(String(2))
+    agency: Mapped[str] = mapped_column(String(200))
+    schema_version: Mapped[str] = mapped_column(String(10))
+    package_version: Mapped[int] = mapped_column(Integer, default=1)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    built_by: Mapped[str] = mapped_column(String(200), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(30), default="received")
+    assigned_to: Mapped[str | None] = mapped_column(String(200))
+    # The sender's highest priority among the subjects, for ordering the list.
+    priority_tier: Mapped[str | None] = mapped_column(String(20))
+    priority_score: Mapped[float | None] = mapped_column()
+    # The hash set holding the sender's flagged files, so our own scans match against them.
+    hash_set: Mapped[str | None] = mapped_column(String(200))
+    # The package document as received (validated): the case's full record for display.
+    document: Mapped[dict[str, Any]] = mapped_column()
+
+
+class ReceivedSubject(Base):
+    """A subject of a received case, as the sender described it (its ``doc``)."""
+
+    __tablename__ = "received_subjects"
+    __table_args__ = (UniqueConstraint("case_id", "subject_id", name="uq_received_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("received_cases.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2))
+    priority_tier: Mapped[str | None] = mapped_column(String(20))
+    priority_score: Mapped[float | None] = mapped_column()
+    doc: Mapped[dict[str, Any]] = mapped_column()
+
+
+class ReceivedVersion(Base):
+    """Each package version imported into a case, and what it changed."""
+
+    __tablename__ = "received_versions"
+    __table_args__ = (UniqueConstraint("case_id", "manifest_sha256", name="uq_received_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("received_cases.id", ondelete="CASCADE"), index=True
+    )
+    package_version: Mapped[int] = mapped_column(Integer)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    differences: Mapped[list[Any] | None] = mapped_column(default=None)
+
+
+class CaseStep(Base):
+    """A step of the local investigation of a received case (or a note), with its date."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Travels in the outcome file, so the sender adds each step once however often it is sent.
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("received_cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(40))
+    on: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int | None] = mapped_column(Integer)
+    # Exported with the step (the "no further action" reason).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Kept here only: ISP names, subscriber details, warrant numbers, notes.
+    detail: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseHit(Base):
+    """Deconfliction at import: a received subject shares an identifier with one of ours (our
+    own subject, or a subject of another received case). Shown on both."""
+
+    __tablename__ = "case_hits"
+    __table_args__ = (
+        UniqueConstraint(
+            "case_id", "subject_id", "other_type", "other_id", "kind", name="uq_case_hit"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("received_cases.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str] = mapped_column(String(40))
+    # "subject" (ours: ``other_id`` is a subject id) or "received" (``other_id`` is
+    # "<case id>:<subject id>").
+    other_type: Mapped[str] = mapped_column(String(20))
+    other_id: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SeriesUpdateFile(Base):
+    """A signed series update another agency sent, as imported: what was applied, and the
+    differences left for a person because they would have overwritten a specialist's record."""
+
+    __tablename__ = "series_update_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sender: Mapped[str] = mapped_column(String(100))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    schema_version: Mapped[str] = mapped_column(String(10))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    applied: Mapped[list[Any] | None] = mapped_column(default=None)
+    differences: Mapped[list[Any] | None] = mapped_column(default=None)

@@ -42,6 +42,8 @@ class Permission(StrEnum):
     BUILD_REFERRALS = "build_referrals"
     UPDATE_REFERRAL = "update_referral"
     RECORD_OUTCOMES = "record_outcomes"
+    # Importing a referral package another installation sent: the receiving agency's act.
+    RECEIVE_REFERRALS = "receive_referrals"
     MANAGE_USERS = "manage_users"
 
 
@@ -62,8 +64,15 @@ PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
         # The partner agency's officer moves its referrals along and reports what came of them
         # (warrant, arrest, children safeguarded): only its jurisdictions' (JURISDICTION_SCOPED).
         # Sending a draft is the sending side's act, refused in refer.service.
+        # At a receiving agency the same officer imports the packages addressed to its
+        # jurisdictions and works those received cases (``receive.service`` scopes them).
         Role.LIAISON: frozenset(
-            {Permission.VIEW_REFERRALS, Permission.UPDATE_REFERRAL, Permission.RECORD_OUTCOMES}
+            {
+                Permission.VIEW_REFERRALS,
+                Permission.UPDATE_REFERRAL,
+                Permission.RECORD_OUTCOMES,
+                Permission.RECEIVE_REFERRALS,
+            }
         ),
         Role.AUDITOR: READ_ONLY,
     }
