@@ -40,6 +40,7 @@ def _register() -> None:
         operation,
         priority,
         provider,
+        received,
         records,
         refer,
         scan,
@@ -53,7 +54,9 @@ def _register() -> None:
     from kaitiaki.cli import hash as hash_cmd
 
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
-    for module in (*modules, refer, keys, tracking, provider, users, audit, serve, triage, series):
+    for module in (*modules, refer, keys, tracking, received, provider, users, audit, serve):
+        module.register(app)
+    for module in (triage, series):
         module.register(app)
     for module in (evidence, jobs):
         module.register(app)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kaitiaki.cli.errors import user_errors
@@ -61,18 +62,82 @@ def history_cmd(
     console.print(table)
 
 
+def _signed(path: Path) -> bool:
+    from kaitiaki.refer.envelope import is_envelope
+
+    try:
+        with path.open("rb") as handle:
+            return is_envelope(handle.read(1 << 20))
+    except OSError:
+        return False  # the CSV path below says what is wrong with the file
+
+
+def _import_signed(path: Path, key: Path | None, db: str | None) -> None:
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.refer.envelope import EnvelopeError
+    from kaitiaki.refer.outcome_file import OutcomeFileError
+    from kaitiaki.refer.outcome_import import import_outcome_file
+    from kaitiaki.refer.service import ReferralError
+    from kaitiaki.refer.signing import group_fingerprint
+    from kaitiaki.users.scope import Scope
+
+    with user_errors(EnvelopeError, OutcomeFileError, ReferralError):
+        result = import_outcome_file(
+            store_from(db), path, actor=cli_actor(), scope=Scope.operator(), pinned=key
+        )
+    console.print(
+        f"verified: signed by {escape(result.sender)} "
+        f"({group_fingerprint(result.key_fingerprint)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.already_imported:
+        console.print("already imported: nothing changed", highlight=False)
+        return
+    counts = [
+        f"{n:,} {label}"
+        for label, n in (
+            ("arrested", result.added["arrested"]),
+            ("children safeguarded", result.added["children_safeguarded"]),
+            ("devices seized", result.added["devices_seized"]),
+            ("no further action", result.added["no_further_action"]),
+        )
+        if n
+    ]
+    moved = f"status {' -> '.join(result.statuses)}" if result.statuses else "status unchanged"
+    console.print(
+        f"referral {result.referral_id}: {result.new_steps:,} new step(s), {moved} "
+        f"(now {result.status})" + (f"; {', '.join(counts)}" if counts else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @outcomes_app.command("import")
 def outcomes_import(
-    csv_file: Annotated[Path, typer.Argument(metavar="CSV")],
+    csv_file: Annotated[Path, typer.Argument(metavar="FILE")],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="A signed outcome file: verify against this partner public key (which must "
+            "also be in the trust store) rather than every trusted key."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Import referral_id,subject_id,status,date,arrested,children_safeguarded,note rows; each
-    change is audited as the operator at the keyboard, naming the file and its row."""
+    """Import a partner's signed outcome file (verified against the trust store), or a CSV of
+    referral_id,subject_id,status,date,arrested,children_safeguarded,note rows; each change is
+    audited as the operator at the keyboard, naming the file (and its step or row)."""
     from kaitiaki.audit import cli_actor
     from kaitiaki.refer.outcomes import OutcomesError
     from kaitiaki.refer.service import import_outcomes
     from kaitiaki.users.scope import Scope
 
+    if _signed(csv_file):
+        _import_signed(csv_file, key, db)
+        return
+    if key is not None:
+        raise typer.BadParameter("is for a signed outcome file, not a CSV", param_hint="--key")
     with user_errors(OutcomesError, OSError):
         result = import_outcomes(
             store_from(db), csv_file, actor=cli_actor(), scope=Scope.operator()
@@ -105,6 +170,8 @@ def stats(
         ("referrals", figures.referrals),
         ("arrests", figures.arrests),
         ("children safeguarded", figures.children_safeguarded),
+        ("no further action", figures.no_further_action),
+        ("devices seized", figures.devices_seized),
     ):
         table.add_row(label, f"{value:,}")
     for name, count in figures.referrals_by_status.items():
@@ -113,7 +180,15 @@ def stats(
         table.add_row(f"priority {name}", f"{count:,}")
     console.print(table)
     countries = Table(title="By country")
-    columns = ("country", "subjects", "referred", "referrals", "arrests", "children safeguarded")
+    columns = (
+        "country",
+        "subjects",
+        "referred",
+        "referrals",
+        "arrests",
+        "children safeguarded",
+        "no further action",
+    )
     for column in columns:
         countries.add_column(column, justify="left" if column == "country" else "right")
     for country, row in figures.by_country.items():
@@ -124,15 +199,25 @@ def stats(
             f"{row.referrals:,}",
             f"{row.arrests:,}",
             f"{row.children_safeguarded:,}",
+            f"{row.no_further_action:,}",
         )
     console.print(countries)
     months = sorted(
         set(figures.activity_by_month)
         | set(figures.referrals_by_month)
         | set(figures.arrests_by_month)
+        | set(figures.children_safeguarded_by_month)
+        | set(figures.no_further_action_by_month)
     )
     over_time = Table(title="Over time")
-    for column in ("month", "accounts first seen", "referrals", "arrests"):
+    for column in (
+        "month",
+        "accounts first seen",
+        "referrals",
+        "arrests",
+        "children safeguarded",
+        "no further action",
+    ):
         over_time.add_column(column, justify="left" if column == "month" else "right")
     for month in months:
         over_time.add_row(
@@ -140,6 +225,8 @@ def stats(
             f"{figures.activity_by_month.get(month, 0):,}",
             f"{figures.referrals_by_month.get(month, 0):,}",
             f"{figures.arrests_by_month.get(month, 0):,}",
+            f"{figures.children_safeguarded_by_month.get(month, 0):,}",
+            f"{figures.no_further_action_by_month.get(month, 0):,}",
         )
     console.print(over_time)
     if charts is not None:
@@ -147,20 +234,26 @@ def stats(
             console.print(f"wrote {path}")
 
 
-def register(root: typer.Typer) -> None:
-    # Another module may already own the ``referral`` group (packages): join it if so.
+def named_group(root: typer.Typer, name: str, default: typer.Typer) -> typer.Typer:
+    """The command group ``name`` another module registered, or ``default`` added now: several
+    modules add commands to ``referral`` and ``outcomes``."""
     group = next(
         (
             g.typer_instance
             for g in root.registered_groups
-            if (g.name or (g.typer_instance and g.typer_instance.info.name)) == "referral"
+            if (g.name or (g.typer_instance and g.typer_instance.info.name)) == name
         ),
         None,
     )
     if group is None:
-        group = referral_app
-        root.add_typer(referral_app)
+        root.add_typer(default)
+        return default
+    return group
+
+
+def register(root: typer.Typer) -> None:
+    group = named_group(root, "referral", referral_app)
     group.command("status")(status)
     group.command("history")(history_cmd)
-    root.add_typer(outcomes_app)
+    named_group(root, "outcomes", outcomes_app)
     root.command("stats")(stats)

@@ -10,6 +10,7 @@ from kaitiaki.hashsets.entry import (
 )
 from kaitiaki.hashsets.profiles import CategoryProfile, UnknownProfileError, get_profile
 from kaitiaki.hashsets.store import (
+    add_entries,
     count_entries,
     export_hash_set,
     get_hash_set,
@@ -18,6 +19,7 @@ from kaitiaki.hashsets.store import (
     list_hash_sets,
     remove_hash_set,
     set_enabled,
+    write_hash_set,
 )
 from kaitiaki.hashsets.vics import export_vics
 
@@ -30,6 +32,7 @@ __all__ = [
     "HashSetMissingError",
     "Parsed",
     "UnknownProfileError",
+    "add_entries",
     "count_entries",
     "export_hash_set",
     "export_vics",
@@ -40,4 +43,5 @@ __all__ = [
     "list_hash_sets",
     "remove_hash_set",
     "set_enabled",
+    "write_hash_set",
 ]

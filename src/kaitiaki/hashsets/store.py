@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
 
@@ -190,6 +190,63 @@ def _write(
     row.entry_count = count
     row.source_sha256 = src.finish()
     return row
+
+
+def write_hash_set(
+    session: Session,
+    name: str,
+    entries: Iterable[Entry],
+    *,
+    profile: str,
+    source: str,
+    source_format: str,
+    source_sha256: str | None,
+    actor: str,
+) -> HashSet:
+    """A hash set made from entries another stage holds (a received referral's flagged files),
+    written in the caller's session so it lands or rolls back with the caller's change."""
+    get_profile(profile)
+    if _find(session, name) is not None:
+        raise HashSetExistsError(name)
+    row = HashSet(
+        name=name,
+        source=source[:200],
+        profile=profile,
+        pdq_threshold=DEFAULT_THRESHOLD,
+        enabled=True,
+        source_format=source_format,
+        source_sha256=source_sha256,
+        entry_count=0,
+    )
+    session.add(row)
+    session.flush()
+    added = add_entries(session, row, entries)
+    record(
+        session,
+        actor=actor,
+        action="hashset.imported",
+        target_type="hash_set",
+        target_id=str(row.id),
+        details={"name": name, "format": source_format, "profile": profile, "entries": added},
+    )
+    return row
+
+
+def add_entries(session: Session, row: HashSet, entries: Iterable[Entry]) -> int:
+    """Add the entries not already in ``row`` (same hashes); returns how many were added."""
+    held = {
+        (e.md5, e.sha1, e.sha256, e.pdq)
+        for e in session.scalars(select(HashSetEntry).where(HashSetEntry.hash_set_id == row.id))
+    }
+    batch = [
+        _row(row.id, e, e.category, dict(e.extra))
+        for e in entries
+        if (e.md5, e.sha1, e.sha256, e.pdq) not in held
+    ]
+    for start in range(0, len(batch), BATCH):
+        session.execute(_INSERT, batch[start : start + BATCH])
+    row.entry_count = (row.entry_count or 0) + len(batch)
+    return len(batch)
 
 
 def _row(set_id: int, entry: Entry, category: str | None, extra: dict[str, Any]) -> dict[str, Any]:

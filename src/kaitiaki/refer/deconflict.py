@@ -123,7 +123,31 @@ def _normalisers(region: str | None) -> dict[str, Callable[[str], str | None]]:
 _COLUMNS = {"email": "email", "phone": "phone", "device": "device_id"}
 
 
-def _our_pointers(store: Store, workspace: Path, key: bytes) -> dict[str, set[_Origin]]:
+def pointers_of(key: bytes, region: str | None, values: dict[str, set[str]]) -> dict[str, str]:
+    """Pointers of one party's raw identifier values by kind (``email``, ``phone``,
+    ``account``, ``device``), normalised as every pointer is: pointer -> kind."""
+    normalise = _normalisers(region)
+    found = {}
+    for kind, raw_values in values.items():
+        for raw in raw_values:
+            value = normalise[kind](raw)
+            if value is not None:
+                found[hmac_identifier(key, kind, value)] = kind
+    return found
+
+
+def subject_pointers(
+    store: Store, workspace: Path | None, key: bytes
+) -> dict[str, set[tuple[str, str, str]]]:
+    """Every pointer of our subjects' accounts -> {(subject id, account id, kind)}. Without a
+    workspace only account ids are known (the other identifiers live in its records)."""
+    return {
+        pointer: {(o.subject_id, o.account_id, o.kind) for o in origins}
+        for pointer, origins in _our_pointers(store, workspace, key).items()
+    }
+
+
+def _our_pointers(store: Store, workspace: Path | None, key: bytes) -> dict[str, set[_Origin]]:
     """Every pointer of our subjects' accounts, with where it came from (kept on our side)."""
     check_key(key)
     with store.session() as session:
@@ -136,7 +160,7 @@ def _our_pointers(store: Store, workspace: Path, key: bytes) -> dict[str, set[_O
     values: dict[str, dict[str, set[str]]] = {a: defaultdict(set) for a in subject_of}
     for account in subject_of:
         values[account]["account"].add(account)
-    files = ingested_files(workspace, "accounts")
+    files = ingested_files(workspace, "accounts") if workspace is not None else []
     if files and subject_of:
         table = ds.dataset([str(p) for p in files], format="parquet").to_table(
             columns=["account_id", *_COLUMNS.values()],

@@ -288,6 +288,7 @@ def custody(session: Any, workspace: Path, built_by: str, built_at: str) -> dict
                 "format": h.source_format,
                 "entries": h.entry_count,
                 "imported_at": _iso(h.imported_at),
+                "profile": h.profile,
             }
             for h in session.scalars(select(HashSet).order_by(HashSet.name))
         ],

@@ -38,7 +38,7 @@ from kaitiaki.store.models import (
     Subject,
 )
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "1.1"
 SCHEMA_ID: Final = "https://kaitiaki.example/schema/referral-package-v1.json"
 UNKNOWN_CC: Final = "ZZ"
 TIERS: Final = ("low", "medium", "high", "very_high")
@@ -70,6 +70,65 @@ class ReferralBatch(list[ReferralPackage]):
     def __init__(self, items: Iterable[ReferralPackage] = ()) -> None:
         super().__init__(items)
         self.already_referred = {}
+
+
+def _document(
+    referral: Referral,
+    agency_name: str,
+    agency: Any,
+    subject_docs: list[dict[str, Any]],
+    built_by: str,
+    built_at: str,
+    version: int,
+    supersedes: str | None,
+) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "package_id": referral.id,
+        "package_version": version,
+        "supersedes": supersedes,
+        "created_at": built_at,
+        "built_by": built_by,
+        "tool_version": __version__,
+        "agency": {
+            "name": agency_name,
+            "unit": agency.unit,
+            "country": referral.country,
+            "country_name": agency.country_name,
+            "contact_reference": agency.contact_reference,
+        },
+        "subjects": subject_docs,
+    }
+
+
+def _write_package(
+    folder: Path, doc: dict[str, Any], events: list[dict[str, Any]], key: Any
+) -> str:
+    """Write and sign the package folder (which must not exist); returns the manifest's
+    SHA-256. A failure removes the half-written folder."""
+    try:
+        folder.mkdir(parents=True)
+        (folder / "package.json").write_text(
+            json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        render.write_events_csv(folder / "events.csv", events)
+        (folder / "report.html").write_text(render.render_html(doc), encoding="utf-8")
+        render.render_pdf(doc, folder / "report.pdf")
+        _, digest = write_signed_manifest(
+            folder,
+            key,
+            {
+                "package_id": doc["package_id"],
+                "package_version": str(doc["package_version"]),
+                "created": doc["created_at"],
+                "schema_version": SCHEMA_VERSION,
+            },
+        )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # The rows roll back with the session.
+        raise
+    return digest
 
 
 def _next_id(session: Any, cc: str, day: str) -> str:
@@ -125,20 +184,7 @@ def build_referrals(
             ]
         batch.already_referred = {s.id: referred[s.id] for s in subjects if s.id in referred}
         subjects = [s for s in subjects if s.id not in referred]
-        members = set(
-            session.scalars(
-                select(Account.account_id).where(Account.subject_id.in_([s.id for s in subjects]))
-            )
-        )
-        for near, far in (
-            (AccountLink.account_a, AccountLink.account_b),
-            (AccountLink.account_b, AccountLink.account_a),
-        ):
-            members |= set(
-                session.scalars(
-                    select(far).where(near.in_(members), AccountLink.rejected.is_(False))
-                )
-            )
+        members = _accounts_of(session, [s.id for s in subjects])
     data = workspace_data(store, workspace, members)
     groups: dict[tuple[str, str], list[Subject]] = defaultdict(list)
     for s in subjects:
@@ -166,6 +212,108 @@ def build_referrals(
         if on_progress:
             on_progress(len(batch), len(groups))
     return batch
+
+
+def _accounts_of(session: Any, subject_ids: list[str]) -> set[str]:
+    """The subjects' accounts plus those one kept link away (what the package describes)."""
+    members = set(
+        session.scalars(select(Account.account_id).where(Account.subject_id.in_(subject_ids)))
+    )
+    for near, far in (
+        (AccountLink.account_a, AccountLink.account_b),
+        (AccountLink.account_b, AccountLink.account_a),
+    ):
+        members |= set(
+            session.scalars(select(far).where(near.in_(members), AccountLink.rejected.is_(False)))
+        )
+    return members
+
+
+def revise_referral(
+    store: Store,
+    workspace: Path,
+    out: Path,
+    referral_id: str,
+    *,
+    key_path: Path,
+    built_by: str,
+    agencies: Path | None = None,
+) -> ReferralPackage:
+    """Rebuild a referral's package about the same subjects from what the store and workspace
+    know now (new events, a changed priority), as the next package version.
+
+    The receiving kaitiaki merges it into the case it already holds and lists the differences.
+    The folder is ``<out>/<referral id>-v<version>``, so the earlier version is never
+    overwritten."""
+    key = load_private(key_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    built_at = now.isoformat().replace("+00:00", "Z")
+    table = load_agencies(agencies)
+    with store.session() as session:
+        referral = session.get(Referral, referral_id)
+        if referral is None:
+            raise LookupError(f"no referral {referral_id!r}")
+        ids = list(
+            session.scalars(
+                select(ReferralSubject.subject_id)
+                .where(ReferralSubject.referral_id == referral_id)
+                .order_by(ReferralSubject.subject_id)
+            )
+        )
+        members = _accounts_of(session, ids)
+    data = workspace_data(store, workspace, members)
+    with store.session() as session:
+        referral = session.get(Referral, referral_id)
+        assert referral is not None  # read above; referrals are never deleted
+        subjects = list(session.scalars(select(Subject).where(Subject.id.in_(ids))))
+        version = (referral.package_version or 1) + 1
+        folder = out / f"{referral_id}-v{version}"
+        agency = table.for_country(referral.country)
+        subject_docs = [subject_doc(session, s, data) for s in subjects]
+        doc = _document(
+            referral,
+            referral.agency,
+            agency,
+            subject_docs,
+            built_by,
+            built_at,
+            version,
+            referral.manifest_sha256,
+        )
+        doc["chain_of_custody"] = custody(session, workspace, built_by, built_at)
+        rows = [e for e in data.events if e.get("subject_id") in set(ids)]
+        out.mkdir(parents=True, exist_ok=True)
+        digest = _write_package(folder, doc, rows, key)
+        previous = referral.manifest_sha256
+        referral.manifest_sha256, referral.package_version = digest, version
+        referral.package_path = str(folder)
+        session.add(
+            ReferralEvent(
+                referral_id=referral_id,
+                status=referral.status,
+                at=now,
+                by=built_by,
+                note=f"package version {version} built for {len(subjects)} subject(s)",
+            )
+        )
+        record(
+            session,
+            actor=built_by,
+            action="referral.revised",
+            target_type="referral",
+            target_id=referral_id,
+            details={"version": version, "manifest_sha256": digest, "supersedes": previous},
+        )
+        return ReferralPackage(
+            referral_id,
+            referral.agency,
+            referral.country,
+            folder,
+            ids,
+            len(rows),
+            sum(len(d["flagged_files"]) for d in subject_docs),
+            digest,
+        )
 
 
 def _build_one(
@@ -210,41 +358,11 @@ def _build_one(
         session.flush()
         agency = table.for_country(None if cc == UNKNOWN_CC else cc)
         subject_docs = [subject_doc(session, s, data) for s in subjects]
-        doc: dict[str, Any] = {
-            "$schema": SCHEMA_ID,
-            "schema_version": SCHEMA_VERSION,
-            "package_id": referral_id,
-            "created_at": built_at,
-            "built_by": built_by,
-            "tool_version": __version__,
-            "agency": {
-                "name": agency_name,
-                "unit": agency.unit,
-                "country": referral.country,
-                "country_name": agency.country_name,
-                "contact_reference": agency.contact_reference,
-            },
-            "subjects": subject_docs,
-            "chain_of_custody": custody(session, workspace, built_by, built_at),
-        }
-        try:
-            folder.mkdir(parents=True)
-            (folder / "package.json").write_text(
-                json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8"
-            )
-            ids = {s.id for s in subjects}
-            rows = [e for e in data.events if e.get("subject_id") in ids]
-            render.write_events_csv(folder / "events.csv", rows)
-            (folder / "report.html").write_text(render.render_html(doc), encoding="utf-8")
-            render.render_pdf(doc, folder / "report.pdf")
-            _, digest = write_signed_manifest(
-                folder,
-                key,
-                {"package_id": referral_id, "created": built_at, "schema_version": SCHEMA_VERSION},
-            )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)  # The rows roll back with the session.
-            raise
+        doc = _document(referral, agency_name, agency, subject_docs, built_by, built_at, 1, None)
+        doc["chain_of_custody"] = custody(session, workspace, built_by, built_at)
+        ids = {s.id for s in subjects}
+        rows = [e for e in data.events if e.get("subject_id") in ids]
+        digest = _write_package(folder, doc, rows, key)
         referral.manifest_sha256 = digest
         record(
             session,
