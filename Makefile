@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets fixtures demo serve test lint typecheck pytest fuzz bench clean
+.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench clean
 
 setup:
 ifndef UV
@@ -24,6 +24,10 @@ system:
 
 demo: setup
 	uv run kaitiaki demo --out demo
+
+# Two installations on one machine, sharing only files: refer, receive, work, report back, signed.
+federation-demo: setup
+	bash scripts/federation-demo.sh federation-demo
 
 # The operation room in a browser, on a demo operation (benign sample, simulated records).
 serve: setup assets

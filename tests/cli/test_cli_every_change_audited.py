@@ -37,6 +37,7 @@ READ_ONLY: dict[str, str] = {
     "audit anchor": "reads the log's head; writes it to a file or standard output",
     "audit log": "lists entries",
     "audit verify": "recomputes the chain",
+    "case list": "lists received cases",
     "deconflict check": "compares a partner's pointer file with the store",
     "deconflict export": "an export is a read: writes a pointer file",
     "demo": "composite (scans, analyses, builds) over the audited calls tested here",
@@ -57,7 +58,8 @@ READ_ONLY: dict[str, str] = {
     "referral history": "lists a referral's changes",
     "serve": "runs the web server, whose changes test_web_every_change_audited covers",
     "simulate operation": "writes generated files; no store",
-    "series export": "an export is a read: writes a VICS file",
+    "series export": "a VICS export is a read (writes a file); --signed writes one "
+    "series_update.exported entry, tested in tests/triage/test_series_update.py",
     "series list": "lists series",
     "series show": "shows a series",
     "series stats": "counts",
@@ -220,6 +222,30 @@ def _users_jurisdiction(w: World) -> Change:
     return Change(args, ("user.jurisdiction",))
 
 
+def _received(w: World) -> Change:
+    # Our own package, imported as a partner would: signed by a key this store does not trust,
+    # so accepted with a reason. The sender's flagged files become a hash set first.
+    folder = w.root / "packages" / w.found["referral"]
+    args = ["referral", "import", str(folder), "--accept-unknown-sender"]
+    return Change([*args, "--reason", "test"], ("hashset.imported", "received.created"))
+
+
+def _revise(w: World) -> Change:
+    args = ["referral", "revise", w.found["referral"], "-o", str(w.root / "revised")]
+    args += ["--analysis", str(w.root / "analysis"), "--key", str(w.root / "keys" / "sender.key")]
+    return Change(args, ("referral.revised",))
+
+
+def _case(*args: str) -> Callable[[World], list[str]]:
+    return lambda w: [args[0], args[1], w.found["referral"], *args[2:]]
+
+
+def _outcomes_export(w: World) -> Change:
+    args = ["outcomes", "export", "--referral", w.found["referral"], "-o"]
+    args += [str(w.root / "outcomes.json"), "--key", str(w.root / "keys" / "sender.key")]
+    return Change(args, ("received.outcomes_exported",))
+
+
 def _fixed(args: list[str], *actions: str, input: str | None = None) -> Scenario:
     return lambda w: Change(args, actions, input)
 
@@ -308,6 +334,13 @@ CHANGES: dict[str, Scenario] = {
         "user.added",
         input=f"{PASSWORD}\n",
     ),
+    "referral import": _received,
+    "referral revise": _revise,
+    "case show": _with(_case("case", "show"), "view"),
+    "case assign": _with(_case("case", "assign", "bob"), "received.assigned"),
+    "case step": _with(_case("case", "step", "legal_request"), "received.step"),
+    "case note": _with(_case("case", "note", "called the ISP"), "received.note"),
+    "outcomes export": _outcomes_export,
     "users jurisdiction": _users_jurisdiction,
     "users passwd": _fixed(
         ["users", "passwd", "bob", "--password-stdin"],
@@ -335,6 +368,7 @@ READ_RUNS: dict[str, Callable[[World], list[str]]] = {
     "audit anchor": lambda w: ["audit", "anchor", "-o", _out(w, "anchor.json")],
     "audit log": lambda w: ["audit", "log"],
     "audit verify": lambda w: ["audit", "verify", "--anchor", _out(w, "anchor.json")],
+    "case list": lambda w: ["case", "list"],
     "deconflict export": lambda w: [
         *("deconflict", "export", "-o", _out(w, "pointers.json"), "--contact", "ops@example"),
         *("-a", str(w.root / "analysis")),

@@ -274,3 +274,29 @@ def test_steps_follow_the_rules(
     add_step(sqlite_store, case, "note", actor="t", scope=US, detail="closed after review")
     assert [c.status for c in list_cases(sqlite_store, scope=US)] == ["no further action"]
     assert list_cases(sqlite_store, scope=AU) == []
+
+
+def test_a_seized_device_is_matched_against_the_senders_flagged_hashes(
+    sqlite_store: Store, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    from kaitiaki.scan.runner import run_scan
+
+    device = tmp_path / "seized-phone" / "DCIM"
+    device.mkdir(parents=True)
+    # A generated benign picture stands for a file the sender flagged; another one it did not.
+    rng = np.random.default_rng(7)
+    for name in ("flagged.png", "other.png"):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(device / name)
+    digest = hashlib.sha256((device / "flagged.png").read_bytes()).hexdigest()
+    doc = document()
+    doc["subjects"][0]["flagged_files"][0].update(sha256=digest, md5=None, category="1")
+    _trusted(sqlite_store, keys)
+    case = import_package(sqlite_store, make_package(tmp_path / "p", keys[0], doc), actor="t", scope=US)
+    run_scan(sqlite_store, [device.parent], "seized phone", actor="test:examiner", workers=1)
+    found = case_detail(sqlite_store, case.case_id, scope=US).evidence_matches
+    assert [(m.evidence, m.files) for m in found] == [("seized phone", 1)]

@@ -3,6 +3,7 @@ to hash-set entries and files, VICS import/export of their status, and statistic
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -192,15 +193,33 @@ def sync(
 
 @app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(help="VICS JSON file.")],
-    name: Annotated[str, typer.Option(help="Name for the hash set.")],
+    path: Annotated[Path, typer.Argument(help="VICS JSON file, or a signed series update.")],
+    name: Annotated[
+        str | None, typer.Option(help="Name for the hash set (a VICS file needs one).")
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="Verify a signed update with this public key, not the trust store."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Import a VICS file as a hash set, then sync its series (one step)."""
+    """Import a VICS file as a hash set, then sync its series (one step); or verify and apply
+    another agency's signed series update (never overwriting our records: differences are
+    listed)."""
+    from kaitiaki.cli.series_signed import import_signed, is_signed
     from kaitiaki.hashsets import HashSetError, import_hash_set
     from kaitiaki.triage.series_vics import sync_series_from_hash_sets
 
     store = store_from(db)
+    if is_signed(path):
+        import_signed(store, path, key=key, actor=_actor())
+        return
+    if name is None:
+        raise typer.BadParameter(
+            "a VICS file needs --name (the name for its hash set)", param_hint="--name"
+        )
+    if key is not None:
+        raise typer.BadParameter(f"{path} is not a signed update; --key is for those")
     with user_errors(HashSetError, *_errors()):
         row = import_hash_set(store, path, name, "vics", actor=_actor())
         result = sync_series_from_hash_sets(store, name, by=_actor())
@@ -212,12 +231,43 @@ def import_(
 
 @app.command("export")
 def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="VICS JSON file to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    signed: Annotated[
+        bool, typer.Option(help="A signed series update for other agencies, not VICS.")
+    ] = False,
+    key: Annotated[
+        Path | None, typer.Option(help="Signing key (--signed; default: the operator's key).")
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Our agency, CC:Agency (--signed), e.g. NZ:NZ Police.")
+    ] = None,
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="Only this series (repeat; --signed).")
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only series changed since then (--signed).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Write every linked entry and file with its series' current status as VICS 2.0."""
+    """Write every linked entry and file with its series' current status as VICS 2.0; or, with
+    --signed, the series' identified status, victims and offenders (pseudonymous ids, never
+    images or notes) as an update signed for other agencies' kaitiaki."""
+    from kaitiaki.cli.series_signed import export_signed
     from kaitiaki.triage.series_vics import export_series_vics
 
+    if signed:
+        export_signed(
+            store_from(db),
+            output,
+            key=key,
+            agency=agency,
+            series=series,
+            since=since,
+            actor=_actor(),
+        )
+        return
+    if key or agency or series or since:
+        raise typer.BadParameter("--key, --agency, --series and --since go with --signed")
     count = export_series_vics(store_from(db), output)
     console.print(f"wrote {count:,} records to {output}")
 

@@ -2,8 +2,11 @@
 ``kaitiaki series``), a thin adapter over ``triage.victims``.
 
 Changes need ``review``: victim identification is done by the people who review the material
-(reviewers, investigators, admins), not by a partner's liaison or an auditor. Reading the
-series list needs ``view_files``. People are recorded by pseudonymous id only, never a name.
+(reviewers, investigators, admins), not by a partner's liaison or an auditor; so does applying
+another agency's signed series update (``/api/series-updates``, as ``kaitiaki series import``;
+not under ``/api/series/``, where it would shadow a series named "updates"). Reading the
+series list and past updates needs ``view_files``. People are recorded by pseudonymous id only,
+never a name.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from contextlib import contextmanager
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.store.models import Offender, Victim
+from kaitiaki.triage import series_update as updates
 from kaitiaki.triage import victims
 from kaitiaki.web.api.common import PathKey, Timestamp, errors, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.uploads import UploadError, accepts_upload, receive_upload, upload_body
 
 router = APIRouter(prefix="/api", tags=["victim identification"])
 
@@ -262,3 +268,104 @@ def offender_update(
             reason=body.reason,
         )
     return _offender_out(row, _series_name(request, row.series_id))
+
+
+# --- signed series updates from other agencies ----------------------------------------------
+
+Value = str | bool | None
+
+
+class AppliedOut(BaseModel):
+    record: str
+    id: str
+    field: str
+    value: Value
+
+
+class DifferenceOut(BaseModel):
+    record: str
+    id: str
+    field: str
+    ours: Value
+    theirs: Value
+    note: str
+
+
+class SeriesUpdateOut(BaseModel):
+    sha256: str
+    sender: str
+    key_fingerprint: str
+    agency: str
+    issued_at: Timestamp
+    issued_by: str
+    schema_version: str
+    already_imported: bool
+    applied: list[AppliedOut]
+    differences: list[DifferenceOut]
+
+
+class SeriesUpdateFileOut(BaseModel):
+    sha256: str
+    sender: str
+    key_fingerprint: str
+    schema_version: str
+    imported_by: str
+    imported_at: Timestamp
+    applied: int
+    differences: list[DifferenceOut]
+
+
+@router.post(
+    "/series-updates",
+    response_model=SeriesUpdateOut,
+    responses=errors(413, 415),
+    openapi_extra=upload_body({}),
+)
+@accepts_upload
+async def series_update_import(
+    request: Request, user: CurrentUser = Needs.REVIEW
+) -> SeriesUpdateOut:
+    """Upload another agency's signed series update (multipart: ``file``). Verified against
+    the trust store and applied in one transaction: what we lack is created, identification
+    upgrades applied, and whatever would overwrite our records listed in ``differences``. An
+    unknown signer, an altered file or an unreadable one is 422, with nothing stored."""
+    from kaitiaki.refer.envelope import MAX_ENVELOPE_BYTES
+    from kaitiaki.web.api.imports import safe_name
+    from kaitiaki.web.settings import WebSettings
+
+    settings: WebSettings = request.app.state.settings
+    store = store_of(request)
+    try:
+        upload = await receive_upload(
+            request, settings.data_dir / "uploads", min(settings.max_upload, MAX_ENVELOPE_BYTES)
+        )
+    except UploadError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    try:
+        result = await run_in_threadpool(
+            updates.import_series_update, store, upload.path, actor=user.actor
+        )
+    except updates.READ_ERRORS as exc:
+        # The reader names the staged file; the person knows it by the name they sent.
+        name = safe_name(upload.filename, "series-update.json")
+        raise HTTPException(422, str(exc).replace(str(upload.path), name)) from None
+    finally:
+        upload.path.unlink(missing_ok=True)
+    return SeriesUpdateOut.model_validate(
+        {
+            **{k: getattr(result, k) for k in SeriesUpdateOut.model_fields},
+            "applied": [a.as_dict() for a in result.applied],
+            "differences": [d.as_dict() for d in result.differences],
+        }
+    )
+
+
+@router.get("/series-updates", response_model=list[SeriesUpdateFileOut], responses=errors())
+def series_update_files(
+    request: Request, user: CurrentUser = Needs.VIEW_FILES
+) -> list[SeriesUpdateFileOut]:
+    """The latest 100 series updates imported, newest first, with the differences each left."""
+    return [
+        SeriesUpdateFileOut.model_validate(f, from_attributes=True)
+        for f in updates.imported_updates(store_of(request))
+    ]
