@@ -246,6 +246,40 @@ def enrichment(path: Path) -> str:
     return f"{result.rows} rows"
 
 
+_RECEIVER: Any = None
+
+
+def _receiver() -> tuple[Any, Any]:
+    """One receiving store per worker, trusting the worker's own signing key: the fuzzed
+    package is signed with it, so the reader gets past the signature to the document."""
+    global _RECEIVER
+    if _RECEIVER is None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from kaitiaki.refer.signing import public_pem
+        from kaitiaki.refer.trust import add_trusted_pem
+        from kaitiaki.store import open_store
+
+        key = Ed25519PrivateKey.generate()
+        store = open_store(f"sqlite:///{_scratch() / 'receiver.db'}")
+        add_trusted_pem(store, "fuzz sender", public_pem(key.public_key()), actor="fuzz:setup")
+        _RECEIVER = (store, key)
+    return _RECEIVER
+
+
+def received_package(path: Path) -> str:
+    """A received package (a folder, signed here, or a ZIP as it came) imported as a case."""
+    from kaitiaki.receive.importing import import_package
+    from kaitiaki.refer.signing import write_signed_manifest
+    from kaitiaki.users.scope import Scope
+
+    store, key = _receiver()
+    if path.is_dir():
+        write_signed_manifest(path, key, {"package_id": "fuzz"})
+    result = import_package(store, path, actor="fuzz:officer", scope=Scope.operator())
+    return f"{result.outcome} case {result.case_id}"
+
+
 # --- the sandbox's own checks: what a misbehaving parser does -------------------------------
 
 
@@ -286,6 +320,11 @@ TARGETS: dict[str, Target] = {
     "scan": Target(scan, (), r"$^"),  # a scan records every problem; it never raises
     "package": Target(package, (), r"$^"),  # verify reports problems; it never raises
     "pointers": Target(pointers, ("kaitiaki.refer.deconflict.PointerError",), r"\S"),
+    "received_package": Target(
+        received_package,
+        ("kaitiaki.receive.package_reader.PackageError", "kaitiaki.receive.cases.CaseError"),
+        r"\S",
+    ),
     "outcomes": Target(
         outcomes, ("kaitiaki.refer.outcomes.OutcomesError",), r"(row \d+ \(line \d+\)|: )"
     ),

@@ -72,6 +72,16 @@ def trust_add(
     note: Annotated[
         str, typer.Option(help="How the key was received and its fingerprint confirmed.")
     ] = "",
+    jurisdiction: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--jurisdiction",
+            metavar="CC:Agency",
+            help="A (country, agency) the partner answers for, e.g. 'AU:Australian Federal "
+            "Police'; repeat for more. Its signed outcome files are accepted only for referrals "
+            "sent to these.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Trust a partner's public key; confirm its fingerprint with them out of band first."""
@@ -80,11 +90,24 @@ def trust_add(
     from kaitiaki.refer.trust import TrustError, add_trusted_key
 
     with user_errors(TrustError):
-        added = add_trusted_key(store_from(db), name, key_file, actor=cli_actor(), note=note)
+        added = add_trusted_key(
+            store_from(db),
+            name,
+            key_file,
+            actor=cli_actor(),
+            note=note,
+            jurisdictions=jurisdiction or (),
+        )
     console.print(
         f"trusted {escape(added.name)}: fingerprint {group_fingerprint(added.fingerprint)}",
         highlight=False,
     )
+    if added.jurisdictions:
+        console.print(
+            f"  answers for {escape(', '.join(added.jurisdictions))}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @trust_app.command("list")
@@ -109,6 +132,8 @@ def trust_list(db: DbOption = None) -> None:
         console.print(
             f"  fingerprint {group_fingerprint(key.fingerprint)}", highlight=False, soft_wrap=True
         )
+        bound = ", ".join(key.jurisdictions) or "none (its outcome files are refused)"
+        console.print(f"  answers for {escape(bound)}", highlight=False, soft_wrap=True)
 
 
 @trust_app.command("remove")

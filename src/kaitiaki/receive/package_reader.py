@@ -16,6 +16,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,7 +107,19 @@ def _unzip(archive: Path, into: Path) -> Path:
                     raise PackageError(f"{archive}: {info.filename!r} is not the size it declares")
     except FileExistsError as exc:
         raise PackageError(f"{archive}: {exc.filename!r} appears twice") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+    except PackageError:
+        raise
+    # A damaged archive fails in many ways inside zipfile: a seek before the start (OSError),
+    # a bad deflate stream (zlib.error), sizes that make no sense (ValueError).
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+        OSError,
+        zlib.error,
+        ValueError,
+    ) as exc:
         raise PackageError(f"{archive}: not a ZIP kaitiaki can read ({exc})") from None
     except RuntimeError as exc:  # an encrypted member
         raise PackageError(f"{archive}: {exc}") from None

@@ -11,22 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import select
 
 from kaitiaki.audit import record
 from kaitiaki.receive.cases import CaseForbiddenError, reachable
-from kaitiaki.refer.envelope import OUTCOME_TYPE, write_sealed
+from kaitiaki.refer.outcome_file import SCHEMA_ID, SCHEMA_VERSION, write_outcome_file
 from kaitiaki.refer.signing import load_private
-from kaitiaki.refer.versions import SchemaVersionError, validate
 from kaitiaki.store import Store
 from kaitiaki.store.models import CaseStep, ReceivedSubject
 from kaitiaki.users.roles import Permission
 from kaitiaki.users.scope import Scope
-
-SCHEMA_VERSION: Final = "1.0"
-SCHEMA_ID: Final = "https://kaitiaki.example/schema/outcome-v1.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +106,9 @@ def export_outcomes(
     """Write the case's signed outcome file to ``out``; audited as ``actor``."""
     key = load_private(key_path)
     doc = outcome_document(store, case_ref, actor=actor, scope=scope)
-    try:
-        # What we send must be what every reader accepts: checked against the schema first.
-        validate(doc, "outcome-v1.json", SCHEMA_VERSION, what="the outcome file")
-    except SchemaVersionError as exc:
-        raise ValueError(f"refusing to write an outcome file readers would refuse: {exc}") from None
-    digest = write_sealed(out, doc, OUTCOME_TYPE, key)
+    # Checked as the sender's reader checks it before anything is signed or written: we never
+    # send what the other side would refuse.
+    digest = write_outcome_file(out, doc, key)
     with store.session() as session:
         case = reachable(session, case_ref, scope)
         record(

@@ -2,7 +2,9 @@
 
 The path is strict (draft, sent, acknowledged, investigating, warrant, arrest, charged,
 convicted), with "no further action" possible once a referral is sent and before conviction.
-A change that skips a step is refused, so the history always tells the whole story.
+A change that skips a step is refused, so the history always tells the whole story; the one
+exception is a partner's signed outcome file (``allow_skip``), which reports the steps its
+investigation took, and the history then holds those.
 These are the rules; ``refer.service`` applies them for a caller, within its reach.
 """
 
@@ -58,9 +60,14 @@ def normalise_status(text: str) -> str:
     return status
 
 
-def check_transition(current: str, new: str) -> None:
+def check_transition(current: str, new: str, *, allow_skip: bool = False) -> None:
+    """Refuse a change the lifecycle does not allow. ``allow_skip`` also lets a sent referral
+    move forward past statuses nobody reported (sent -> warrant): only for a partner's signed
+    outcome file, which reports the steps its investigation took, not each of our statuses."""
     allowed = NEXT.get(current, ())
     if new in allowed:
+        return
+    if allow_skip and current in PATH[1:] and new in PATH[PATH.index(current) + 1 :]:
         return
     if new == current:
         raise LifecycleError(f"the referral is already {current!r}")
@@ -76,14 +83,16 @@ def apply_status(
     actor: str,
     note: str = "",
     at: datetime | None = None,
+    allow_skip: bool = False,
 ) -> StatusChange:
     """Change the status inside the caller's session (so a batch can be all-or-nothing), with
-    its history row and its audit entry. Who may make the change is ``refer.service``'s check."""
+    its history row and its audit entry. Who may make the change is ``refer.service``'s check.
+    ``allow_skip``: see ``check_transition`` (strict unless asked)."""
     new = normalise_status(status)
     referral = session.get(Referral, referral_id)
     if referral is None:
         raise LifecycleError(f"no referral {referral_id!r}")
-    check_transition(referral.status, new)
+    check_transition(referral.status, new, allow_skip=allow_skip)
     when = at or datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

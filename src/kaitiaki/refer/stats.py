@@ -31,6 +31,7 @@ class CountryFigures:
     referred: int = 0
     arrests: int = 0
     children_safeguarded: int = 0
+    no_further_action: int = 0  # partners' decisions to take a case no further
 
 
 @dataclass
@@ -48,6 +49,11 @@ class Stats:
     referrals_by_month: dict[str, int] = field(default_factory=dict)
     arrests_by_month: dict[str, int] = field(default_factory=dict)
     priority_tiers: dict[str, int] = field(default_factory=dict)
+    # What came back from partners beyond arrests (signed outcome files, or recorded by hand).
+    no_further_action: int = 0
+    devices_seized: int = 0
+    children_safeguarded_by_month: dict[str, int] = field(default_factory=dict)
+    no_further_action_by_month: dict[str, int] = field(default_factory=dict)
 
 
 def _month(value: datetime | None) -> str | None:
@@ -99,6 +105,8 @@ def operation_stats(store: Store, *, scope: Scope) -> Stats:
         for referred_in in members.values():
             figures(referral_country.get(referred_in)).referred += 1
         arrest_months: Counter[str] = Counter()
+        safeguarded_months: Counter[str] = Counter()
+        nfa_months: Counter[str] = Counter()
         for outcome in session.scalars(select(Outcome)):
             # The referral's country is where the outcome happened; else the subject's.
             referral_id = outcome.referral_id or members.get(outcome.subject_id or "")
@@ -116,7 +124,18 @@ def operation_stats(store: Store, *, scope: Scope) -> Stats:
             elif outcome.kind == "children_safeguarded":
                 stats.children_safeguarded += outcome.count
                 figures(country).children_safeguarded += outcome.count
+                if month := _month(outcome.date):
+                    safeguarded_months[month] += outcome.count
+            elif outcome.kind == "no_further_action":
+                stats.no_further_action += outcome.count
+                figures(country).no_further_action += outcome.count
+                if month := _month(outcome.date):
+                    nfa_months[month] += outcome.count
+            elif outcome.kind == "devices_seized":
+                stats.devices_seized += outcome.count
         stats.arrests_by_month = _sorted(arrest_months)
+        stats.children_safeguarded_by_month = _sorted(safeguarded_months)
+        stats.no_further_action_by_month = _sorted(nfa_months)
         if not scope.bounded:
             activity: Counter[str] = Counter(
                 f"{seen:%Y-%m}"

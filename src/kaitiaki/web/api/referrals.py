@@ -10,16 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from kaitiaki.refer import service
+from kaitiaki.refer.envelope import MAX_ENVELOPE_BYTES, EnvelopeError
+from kaitiaki.refer.outcome_file import OutcomeFileError
+from kaitiaki.refer.outcome_import import import_outcome_file
 from kaitiaki.store import Store
 from kaitiaki.web.api.common import JobOut, PathKey, Timestamp, errors, store_of, submit_job
+from kaitiaki.web.api.imports import safe_name
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.settings import WebSettings
+from kaitiaki.web.uploads import UploadError, accepts_upload, receive_upload, upload_body
 
 router = APIRouter(prefix="/api/referrals", tags=["referrals"])
 
@@ -76,6 +83,20 @@ class OutcomeIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class OutcomeFileOut(BaseModel):
+    file: str
+    sha256: str
+    sender: str
+    key_fingerprint: str
+    referral_id: str
+    already_imported: bool
+    steps: int
+    new_steps: int
+    statuses: list[str]
+    status: str
+    added: dict[str, int]
+
+
 @contextmanager
 def answered() -> Iterator[None]:
     """The service's domain errors as HTTP answers."""
@@ -127,6 +148,45 @@ def build(body: BuildIn, request: Request, user: CurrentUser = Needs.BUILD_REFER
     # The job records its creator (this user) as the builder; no name travels in the params.
     params = {"analysis": body.analysis, "out": out}
     return submit_job(request, "refer", params, user)
+
+
+@router.post(
+    "/outcome-files",
+    response_model=OutcomeFileOut,
+    responses=errors(404, 413, 415),
+    openapi_extra=upload_body({}),
+)
+@accepts_upload
+async def outcome_file_import(
+    request: Request, user: CurrentUser = Needs.RECORD_OUTCOMES
+) -> OutcomeFileOut:
+    """Upload a partner's signed outcome file (multipart: ``file``), as ``kaitiaki outcomes
+    import``: verified against the trust store, applied all-or-nothing. A bad signature, a
+    partner reporting on a referral it did not receive or a bad document is 422; a referral
+    out of the caller's reach 404. The same file again changes nothing."""
+    settings: WebSettings = request.app.state.settings
+    limit = min(settings.max_upload, MAX_ENVELOPE_BYTES)
+    try:
+        upload = await receive_upload(request, settings.data_dir / "uploads", limit)
+    except UploadError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    try:
+        data = await run_in_threadpool(upload.path.read_bytes)
+    finally:
+        upload.path.unlink(missing_ok=True)
+    # Messages name the file the person sent, never a path of the server.
+    name = Path(safe_name(upload.filename, "outcome.json"))
+    store = store_of(request)
+    with answered():
+        try:
+            result = await run_in_threadpool(
+                lambda: import_outcome_file(
+                    store, name, actor=user.actor, scope=user.scope, data=data
+                )
+            )
+        except (EnvelopeError, OutcomeFileError) as exc:
+            raise HTTPException(422, str(exc)) from None
+    return OutcomeFileOut.model_validate(result, from_attributes=True)
 
 
 @router.get("/{referral_id}", response_model=ReferralDetail, responses=errors(404))

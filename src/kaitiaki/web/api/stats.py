@@ -23,6 +23,7 @@ class CountryRow(BaseModel):
     referrals: int
     arrests: int
     children_safeguarded: int
+    no_further_action: int
 
 
 class MonthRow(BaseModel):
@@ -30,6 +31,8 @@ class MonthRow(BaseModel):
     accounts_first_seen: int
     referrals: int
     arrests: int
+    children_safeguarded: int
+    no_further_action: int
 
 
 class Dashboard(BaseModel):
@@ -47,6 +50,9 @@ class Dashboard(BaseModel):
     children_safeguarded: int
     by_country: list[CountryRow]
     by_month: list[MonthRow]
+    # What partners reported back beyond arrests and children safeguarded.
+    no_further_action: int
+    devices_seized: int
 
 
 def _material(store: Store) -> tuple[int, int, int, dict[str, int]]:
@@ -72,6 +78,8 @@ def dashboard(store: Store, scope: Scope) -> Dashboard:
         set(figures.activity_by_month)
         | set(figures.referrals_by_month)
         | set(figures.arrests_by_month)
+        | set(figures.children_safeguarded_by_month)
+        | set(figures.no_further_action_by_month)
     )
     return Dashboard(
         evidence_items=evidence,
@@ -94,6 +102,7 @@ def dashboard(store: Store, scope: Scope) -> Dashboard:
                 referrals=row.referrals,
                 arrests=row.arrests,
                 children_safeguarded=row.children_safeguarded,
+                no_further_action=row.no_further_action,
             )
             for country, row in figures.by_country.items()
         ],
@@ -103,9 +112,13 @@ def dashboard(store: Store, scope: Scope) -> Dashboard:
                 accounts_first_seen=figures.activity_by_month.get(month, 0),
                 referrals=figures.referrals_by_month.get(month, 0),
                 arrests=figures.arrests_by_month.get(month, 0),
+                children_safeguarded=figures.children_safeguarded_by_month.get(month, 0),
+                no_further_action=figures.no_further_action_by_month.get(month, 0),
             )
             for month in months
         ],
+        no_further_action=figures.no_further_action,
+        devices_seized=figures.devices_seized,
     )
 
 

@@ -10,6 +10,8 @@ jurisdictions' business.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
@@ -27,6 +29,8 @@ class TrustedKeyOut(BaseModel):
     added_by: str
     added_at: Timestamp
     note: str
+    # "CC:Agency" pairs the partner answers for: its outcome files count only for these.
+    jurisdictions: list[str]
 
 
 class TrustedKeyIn(BaseModel):
@@ -34,6 +38,9 @@ class TrustedKeyIn(BaseModel):
     # The partner's Ed25519 public key as PEM text ("-----BEGIN PUBLIC KEY-----" ...).
     public_key_pem: str = Field(min_length=1, max_length=MAX_KEY_FILE)
     note: str = Field(default="", max_length=trust.MAX_NOTE)
+    jurisdictions: list[Annotated[str, Field(min_length=1, max_length=210)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 def _out(sender: trust.TrustedSender) -> TrustedKeyOut:
@@ -60,6 +67,7 @@ def trust_add(
             actor=user.actor,
             note=body.note,
             where="public_key_pem",
+            jurisdictions=body.jurisdictions,
         )
     except trust.TrustConflictError as exc:
         raise HTTPException(409, str(exc)) from None
