@@ -296,7 +296,9 @@ def test_a_seized_device_is_matched_against_the_senders_flagged_hashes(
     doc = document()
     doc["subjects"][0]["flagged_files"][0].update(sha256=digest, md5=None, category="1")
     _trusted(sqlite_store, keys)
-    case = import_package(sqlite_store, make_package(tmp_path / "p", keys[0], doc), actor="t", scope=US)
+    case = import_package(
+        sqlite_store, make_package(tmp_path / "p", keys[0], doc), actor="t", scope=US
+    )
     run_scan(sqlite_store, [device.parent], "seized phone", actor="test:examiner", workers=1)
     found = case_detail(sqlite_store, case.case_id, scope=US).evidence_matches
     assert [(m.evidence, m.files) for m in found] == [("seized phone", 1)]
