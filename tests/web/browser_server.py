@@ -49,6 +49,7 @@ NAV_PAGES = (
     "subjects",
     "accounts",
     "referrals",
+    "received",
     "jobs",
     "audit",
     "users",

@@ -4,6 +4,7 @@ every role, and a scanned evidence item of benign images."""
 from __future__ import annotations
 
 import hashlib
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ from kaitiaki.store import Store
 from kaitiaki.users import Role
 
 Login = Callable[..., tuple[TestClient, str]]
+
+# The receiving side's package helpers (tests/receive/package_samples.py) make the packages the
+# received-case pages import; importable by bare name here too, as this folder's helpers are.
+RECEIVE = str(Path(__file__).resolve().parents[1] / "receive")
+if RECEIVE not in sys.path:
+    sys.path.append(RECEIVE)
 
 
 @pytest.fixture

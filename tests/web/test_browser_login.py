@@ -16,7 +16,7 @@ EXPECTED_NAV = {
     "admin": set(NAV_PAGES),
     "investigator": set(NAV_PAGES) - {"audit"},
     "reviewer": {"home", "evidence", "files", "review"},
-    "liaison": {"home", "referrals"},
+    "liaison": {"home", "referrals", "received"},
     "auditor": set(NAV_PAGES) - {"review"},
 }
 

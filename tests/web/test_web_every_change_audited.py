@@ -251,6 +251,83 @@ def _trust_remove(w: World) -> tuple[Call, Expect]:
     return _delete(w, "/api/trust/partner-nz"), Expect("trust.key_removed")
 
 
+def _series_update(w: World) -> tuple[Call, Expect]:
+    """A partner's signed update agreeing with what the series scenarios left: nothing to
+    apply, so the one entry is the import of the file itself."""
+    from kaitiaki.refer.envelope import SERIES_UPDATE_TYPE, seal
+    from kaitiaki.refer.signing import generate_key, load_private, public_path
+    from kaitiaki.refer.trust import add_trusted_key
+
+    key = generate_key(w.root / "partner-au" / "au.key")
+    add_trusted_key(w.store, "partner-au", public_path(key), actor="test:setup")
+    update = {
+        "$schema": "https://kaitiaki.example/schema/series-update-v1.json",
+        "schema_version": "1.0",
+        "issued_at": "2026-12-03T12:00:00Z",
+        "issued_by": "web:au-vid",
+        "agency": {"country": "AU", "name": "Australian Federal Police"},
+        "series": [{"name": "S-1", "identified": True, "victims": [], "offenders": []}],
+    }
+    files = {"file": ("update.json", seal(update, SERIES_UPDATE_TYPE, load_private(key)))}
+    return _post(w, "/api/series-updates", files=files), Expect("series_update.imported")
+
+
+def _outcome_file(w: World) -> tuple[Call, Expect]:
+    """A partner's signed outcome file with no steps yet: nothing to apply, so the one entry is
+    the import of the file itself."""
+    from kaitiaki.refer.envelope import OUTCOME_TYPE, seal
+    from kaitiaki.refer.outcome_file import SCHEMA_ID
+    from kaitiaki.refer.signing import generate_key, load_private, public_path
+    from kaitiaki.refer.trust import add_trusted_key
+
+    referral = "KAI-NZ-20261203-7"
+    with w.store.session() as session:
+        session.add(Referral(id=referral, agency=AGENCY, country="NZ", status="sent"))
+    key = generate_key(w.root / "partner-nz-outcomes" / "nz.key")
+    add_trusted_key(
+        w.store, "partner-nz-outcomes", public_path(key), actor="test:setup",
+        jurisdictions=[f"NZ:{AGENCY}"],
+    )  # fmt: skip
+    document = {
+        "$schema": SCHEMA_ID,
+        "schema_version": "1.0",
+        "referral_id": referral,
+        "package_manifest_sha256": "ab" * 32,
+        "package_version": 1,
+        "agency": {"country": "NZ", "name": AGENCY},
+        "issued_at": "2026-12-03T12:00:00Z",
+        "issued_by": "web:nz-liaison",
+        "subjects": [],
+        "steps": [],
+        "totals": {
+            "arrested": 0, "children_safeguarded": 0, "devices_seized": 0, "no_further_action": 0
+        },
+    }  # fmt: skip
+    files = {"file": ("outcome.json", seal(document, OUTCOME_TYPE, load_private(key)))}
+    return _post(w, "/api/referrals/outcome-files", files=files), Expect("outcomes.file_imported")
+
+
+RECEIVED = "KAI-US-20261203-1"
+
+
+def _received_import(w: World) -> tuple[Call, Expect]:
+    """A partner's signed package, uploaded as a ZIP. Its subject flags no file: flagged
+    files would also make a hash set of their own, audited as "hashset.imported"."""
+    import shutil
+
+    from package_samples import document, key_pair, make_package, subject
+
+    from kaitiaki.refer.trust import add_trusted_key
+
+    private, public = key_pair(w.root, "us-partner")
+    add_trusted_key(w.store, "partner-us", public, actor="test:setup")
+    doc = document(RECEIVED, subjects=[{**subject("S-RECEIVED-1"), "flagged_files": []}])
+    folder = make_package(w.root / "received" / RECEIVED, private, doc)
+    archive = Path(shutil.make_archive(str(w.root / RECEIVED), "zip", folder.parent, RECEIVED))
+    files = {"file": ("package.zip", archive.read_bytes())}
+    return _post(w, "/api/received/packages", files=files), Expect("received.created")
+
+
 def _delete(w: World, path: str) -> Call:
     return lambda: w.admin.delete(path, headers=w.headers)
 
@@ -292,6 +369,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         f"referral_id,arrested\n{REFERRAL},1\n",
         "referral.outcome",
     ),
+    ("POST", "/api/referrals/outcome-files"): _outcome_file,
     ("POST", "/api/enrichment/import"): _upload_sheet(
         "/api/enrichment/import", "subject_id,travel\n{subject},yes\n", "enrichment.imported"
     ),
@@ -306,6 +384,19 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/offenders"): _json("/api/offenders", {"id": "O-1"}, "offender.created"),
     ("POST", "/api/offenders/{offender_id}"): _json(
         "/api/offenders/O-1", {"identified": True, "reason": "arrested"}, "offender.updated"
+    ),
+    ("POST", "/api/series-updates"): _series_update,
+    ("POST", "/api/received/packages"): _received_import,
+    ("POST", "/api/received/{case_id}/steps"): _json(
+        f"/api/received/{RECEIVED}/steps",
+        {"kind": "legal_request", "detail": "subscriber of 198.51.100.7"},
+        "received.step",
+    ),
+    ("POST", "/api/received/{case_id}/notes"): _json(
+        f"/api/received/{RECEIVED}/notes", {"text": "called the ISP"}, "received.note"
+    ),
+    ("POST", "/api/received/{case_id}/assign"): _json(
+        f"/api/received/{RECEIVED}/assign", {"user": ADMIN}, "received.assigned"
     ),
     ("POST", "/api/trust"): _trust_add,
     ("DELETE", "/api/trust/{name}"): _trust_remove,

@@ -12,6 +12,8 @@ from rich.console import Console
 from kaitiaki.cli.options import DbOption
 
 if TYPE_CHECKING:
+    import dataclasses
+
     import uvicorn
     from fastapi import FastAPI
 
@@ -100,6 +102,14 @@ def serve(
     anchor_every: Annotated[
         int, typer.Option(help="Minutes between audit anchors (with --anchor-dir).", min=1)
     ] = 15,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Private key that signs outcome files downloaded from the web "
+            "(default: the keys folder's, as `kaitiaki keys generate` writes it).",
+            dir_okay=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""
@@ -138,6 +148,8 @@ def serve(
         anchor_dir=anchor_dir,
         anchor_every=timedelta(minutes=anchor_every),
     )
+    if signing_key is not None:
+        settings = dataclasses.replace(settings, signing_key=signing_key)
     app = create_app(store, settings)
     console.print(f"kaitiaki: http://{host}:{port}/  (Ctrl+C stops)")
     uvicorn.Server(server_config(app, host, port, forwarded_allow_ips)).run()

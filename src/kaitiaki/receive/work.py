@@ -69,11 +69,15 @@ def _editable(session: Session, case_ref: str | int, scope: Scope) -> ReceivedCa
 
 
 def _day(on: date | datetime | None) -> datetime:
+    now = datetime.now(UTC)
     if on is None:
-        return datetime.now(UTC)
+        return now
     if isinstance(on, datetime):
         return on if on.tzinfo else on.replace(tzinfo=UTC)
-    return datetime.combine(on, time(12, 0), UTC)  # a date: midday UTC, the same day anywhere
+    if on == now.date():
+        # Today: now, so the step follows today's earlier ones (the import's "received").
+        return now
+    return datetime.combine(on, time(12, 0), UTC)  # a past date: midday UTC, that day anywhere
 
 
 def view_case(store: Store, case_ref: str | int, *, actor: str, scope: Scope) -> CaseView:
@@ -178,7 +182,10 @@ def assign_case(
     store: Store, case_ref: str | int, assignee: str, *, actor: str, scope: Scope
 ) -> Assignment:
     """Give the case to an investigator (or another user who can reach it)."""
-    name = normalise_name(assignee)
+    try:
+        name = normalise_name(assignee)
+    except ValueError as exc:  # the users module's UserError: not a possible user name
+        raise CaseInvalidError(str(exc)) from None
     with store.session() as session:
         case = _editable(session, case_ref, scope)
         user = session.scalars(select(User).where(User.name == name)).one_or_none()

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from kaitiaki.jobs.paths import Confinement
 
 
+def _default_signing_key() -> Path:
+    from kaitiaki.refer.signing import default_key_path
+
+    return default_key_path()
+
+
 @dataclass(frozen=True)
 class WebSettings:
     # Mark cookies Secure and send HSTS. On by default whenever a request arrives over https;
@@ -51,6 +57,10 @@ class WebSettings:
     anchor_every: timedelta = timedelta(minutes=15)
     # Largest upload accepted, in bytes.
     max_upload: int = 2 * 1024**3
+    # The private key outcome files of received cases are signed with (``--key`` of
+    # ``kaitiaki outcomes export``); read when a file is downloaded, so a key made after the
+    # server started is used. Default: ``$KAITIAKI_KEYS/kaitiaki-ed25519.pem``.
+    signing_key: Path = field(default_factory=_default_signing_key)
 
     def confinement(self) -> Confinement:
         """The roots every job submitted through the web is held to (``jobs.paths``)."""

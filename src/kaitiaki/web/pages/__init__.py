@@ -3,8 +3,10 @@ forms and buttons call the API from ``static/js/app.js``."""
 
 from starlette.routing import BaseRoute
 
-from kaitiaki.web.pages import account, operation, people
+from kaitiaki.web.pages import account, operation, people, received
 
-ROUTES: list[BaseRoute] = [r for m in (account, operation, people) for r in m.router.routes]
+ROUTES: list[BaseRoute] = [
+    r for m in (account, operation, people, received) for r in m.router.routes
+]
 
 __all__ = ["ROUTES"]

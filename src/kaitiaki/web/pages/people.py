@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from kaitiaki.receive.cases import hits_for_subject
 from kaitiaki.refer.lifecycle import STATUSES
 from kaitiaki.users.roles import Role
 from kaitiaki.web.api import audit, referrals, review, subjects, users
@@ -42,7 +43,9 @@ def subject_page(
     store = store_of(request)
     detail = subjects.subject_detail(store, subject_id)
     audit_view(store, user, "subject", subject_id)
-    return page(request, "subject_detail.html", user, subject=detail)
+    # Deconfliction: received cases (other agencies' referrals) about the same person.
+    hits = hits_for_subject(store, subject_id, scope=user.scope)
+    return page(request, "subject_detail.html", user, subject=detail, received_hits=hits)
 
 
 @router.get("/accounts", response_class=HTMLResponse)

@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("Subjects", "/subjects", Permission.VIEW_SUBJECTS),
     ("Accounts", "/accounts", Permission.VIEW_SUBJECTS),
     ("Referrals", "/referrals", Permission.VIEW_REFERRALS),
+    ("Received cases", "/received", Permission.VIEW_REFERRALS),
     ("Jobs", "/jobs", Permission.VIEW_STATISTICS),
     ("Audit log", "/audit", Permission.VIEW_AUDIT),
     ("Users", "/users", Permission.VIEW_USERS),
