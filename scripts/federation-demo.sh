@@ -79,7 +79,7 @@ lead outcomes import "$out/exchange/$ref-outcomes.json"
 lead outcomes import "$out/exchange/$ref-outcomes.json"   # again: nothing changes
 lead series import "$out/exchange/series-update.json"
 lead referral history "$ref"
-lead stats | head -24
+lead stats
 lead audit verify | tail -1
 echo
 echo "two installations in $out (lead/ and partner/); what crossed between them is in $out/exchange"
