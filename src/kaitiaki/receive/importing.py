@@ -236,7 +236,7 @@ def import_package(
                 reference=pkg.reference,
                 sender=pkg.sender or f"unknown sender {fingerprint[:16]}",
                 sender_fingerprint=fingerprint,
-                unknown_sender_reason=reason or None,
+                unknown_sender_reason=None if pkg.origin_proven else reason,
                 country=agency.get("country"),
                 agency=agency["name"],
                 received_by=actor,
