@@ -54,9 +54,14 @@ def find_hits(
 ) -> int:
     """Store the hits of ``case``'s subjects against ``ours`` and other received cases;
     returns how many new hits were stored (on this case's side)."""
+    # The hits already stored on this case's side, and on other cases' side about this case.
     held = {
         (h.case_id, h.subject_id, h.other_type, h.other_id, h.kind)
-        for h in session.scalars(select(CaseHit))
+        for h in session.scalars(
+            select(CaseHit).where(
+                (CaseHit.case_id == case.id) | CaseHit.other_id.startswith(f"{case.id}:")
+            )
+        )
     }
     found: set[tuple[int, str, str, str, str]] = set()
     others: dict[str, set[tuple[int, str]]] = defaultdict(set)
