@@ -153,7 +153,8 @@ def test_each_referral_built_is_audited(sqlite_store: Store, tmp_path: Path) -> 
     from kaitiaki.simulate.operation import simulate_operation
 
     sim = tmp_path / "sim"
-    simulate_operation(sim, accounts=300, flagged_accounts=30, events=3000, seed=5)
+    # Small: a handful of referrals shows each one audited as well as many would.
+    simulate_operation(sim, accounts=100, flagged_accounts=10, events=1000, seed=5)
     import_hash_set(sqlite_store, sim / "hashset.json", "operation-set", "vics", actor="cli:t")
     out = tmp_path / "analysis"
     analyse_operation(

@@ -1,6 +1,7 @@
 """``kaitiaki evidence legal-basis`` and ``kaitiaki jobs list|show|cancel``, run as a user runs
-them (a process of their own, ``$KAITIAKI_USER`` set): what the web could do and the command
-line could not. Each change is audited as ``cli:<that user>``; on SQLite and PostgreSQL."""
+them (``$KAITIAKI_USER`` set; one change per test in a process of its own, the other calls
+in-process): what the web could do and the command line could not. Each change is audited as
+``cli:<that user>``; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
+from typer.testing import Result
 
+from in_process import kaitiaki
 from kaitiaki.jobs import CANCELLED, QUEUED, get_job, submit
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, Evidence
@@ -18,9 +21,13 @@ from kaitiaki.store.models import AuditEvent, Evidence
 KAITIAKI = [sys.executable, "-m", "kaitiaki"]
 
 
-def _run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _process(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KAITIAKI_DB": url, "KAITIAKI_USER": "alice", "COLUMNS": "200"}
     return subprocess.run([*KAITIAKI, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def _run(url: str, *args: str) -> Result:
+    return kaitiaki(*args, env={"KAITIAKI_DB": url, "KAITIAKI_USER": "alice"})
 
 
 def _head(store: Store) -> int:
@@ -52,17 +59,19 @@ def test_legal_basis_from_the_command_line(store: Store, store_url: str) -> None
     before = _head(store)
     # Three spaces and zero-width characters are no legal basis: refused, nothing written.
     blank = _run(store_url, "evidence", "legal-basis", "provider-export", "  \u200b\u200b ")
-    assert blank.returncode == 1 and "legal basis" in blank.stderr, blank.stderr
+    assert blank.exit_code == 1 and "legal basis" in blank.stderr, blank.stderr
     unknown = _run(store_url, "evidence", "legal-basis", "no-such", "search warrant 2026/117")
-    assert unknown.returncode == 1 and "no-such" in unknown.stderr
+    assert unknown.exit_code == 1 and "no-such" in unknown.stderr
     assert _since(store, before) == [] and _basis(store, evidence_id) is None
-    done = _run(store_url, "evidence", "legal-basis", "provider-export", "search warrant 2026/117")
+    done = _process(
+        store_url, "evidence", "legal-basis", "provider-export", "search warrant 2026/117"
+    )
     assert done.returncode == 0, done.stderr
     assert _basis(store, evidence_id) == "search warrant 2026/117"
     replaced = _run(
         store_url, "evidence", "legal-basis", "provider-export", "production order 2026/9"
     )
-    assert replaced.returncode == 0 and "was: search warrant 2026/117" in replaced.stdout
+    assert replaced.exit_code == 0 and "was: search warrant 2026/117" in replaced.stdout
     assert _since(store, before) == [
         ("evidence.legal_basis", "cli:alice", str(evidence_id)),
         ("evidence.legal_basis", "cli:alice", str(evidence_id)),
@@ -78,21 +87,21 @@ def test_jobs_list_show_and_cancel_from_the_command_line(
     params = {"evidence": "queued-scan", "roots": [str(tmp_path)]}
     job_id = submit(store, "scan", params, by="web:bob")
     listed = _run(store_url, "jobs", "list")
-    assert listed.returncode == 0, listed.stderr
+    assert listed.exit_code == 0, listed.output
     assert f"{job_id}" in listed.stdout and "web:bob" in listed.stdout and QUEUED in listed.stdout
     shown = _run(store_url, "jobs", "show", str(job_id))
-    assert shown.returncode == 0 and f"job {job_id} (scan): {QUEUED}" in shown.stdout
+    assert shown.exit_code == 0 and f"job {job_id} (scan): {QUEUED}" in shown.stdout
     before = _head(store)
-    cancelled = _run(store_url, "jobs", "cancel", str(job_id))
+    cancelled = _process(store_url, "jobs", "cancel", str(job_id))
     assert cancelled.returncode == 0, cancelled.stderr
     job = get_job(store, job_id)
     assert job is not None and job.status == CANCELLED
     assert _since(store, before) == [("job_cancelled", "cli:alice", str(job_id))]
     # Cancelling again, or a job that does not exist: a clear error, nothing written.
     again = _run(store_url, "jobs", "cancel", str(job_id))
-    assert again.returncode == 1 and "already finished" in again.stderr
+    assert again.exit_code == 1 and "already finished" in again.stderr
     missing = _run(store_url, "jobs", "cancel", "999999")
-    assert missing.returncode == 1 and "no job 999999" in missing.stderr
+    assert missing.exit_code == 1 and "no job 999999" in missing.stderr
     out_of_range = _run(store_url, "jobs", "cancel", str(2**63))
-    assert out_of_range.returncode == 2  # refused by the option's bound, never reaching SQL
+    assert out_of_range.exit_code == 2  # refused by the option's bound, never reaching SQL
     assert _since(store, before) == [("job_cancelled", "cli:alice", str(job_id))]

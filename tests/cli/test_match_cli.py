@@ -1,4 +1,5 @@
-"""`kaitiaki match` and `kaitiaki export` as a user runs them: real processes, real files."""
+"""`kaitiaki match` and `kaitiaki export` as a user runs them, on real files: one real process
+per test (its exit status and output as a shell sees them), the other calls in-process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
+from in_process import kaitiaki
 from kaitiaki.signals.pdq import hash_image_bytes
 
 KAITIAKI = [sys.executable, "-m", "kaitiaki"]
@@ -38,8 +40,10 @@ def test_match_files_hashes_and_stdin(tmp_path: Path) -> None:
     known = hash_image_bytes(original).hex
     listing = tmp_path / "pdq.txt"
     listing.write_text(f"pdq:{known}\n")
-    imported = _run("hashset", "import", str(listing), "--name", "own", "--format", "list", db=db)
-    assert imported.returncode == 0, imported.stderr
+    imported = kaitiaki(
+        "hashset", "import", str(listing), "--name", "own", "--format", "list", "--db", db
+    )
+    assert imported.exit_code == 0, imported.output
 
     result = _run(
         "match", str(tmp_path / "mirrored.jpg"), str(tmp_path / "coins.jpg"), known, db=db
@@ -55,8 +59,8 @@ def test_match_files_hashes_and_stdin(tmp_path: Path) -> None:
     assert {"query", "hash_set", "entry_id", "signal", "distance", "category"} <= set(hits[0])
     assert hash_image_bytes(mirrored).hex != known
 
-    piped = _run("match", "-", db=db, stdin=f"{tmp_path / 'chelsea.jpg'}\n{known}\n")
-    assert piped.returncode == 0, piped.stderr
+    piped = kaitiaki("match", "-", "--db", db, input=f"{tmp_path / 'chelsea.jpg'}\n{known}\n")
+    assert piped.exit_code == 0, piped.output
     assert len(piped.stdout.splitlines()) == 2
 
 
@@ -65,8 +69,8 @@ def test_match_refuses_unknown_sets_and_queries(tmp_path: Path) -> None:
     missing = _run("match", "f" * 64, "--hash-set", "nope", db=db)
     assert missing.returncode == 1
     assert "no hash set named 'nope'" in missing.stderr
-    bad = _run("match", "not-a-file-nor-hash", db=db)
-    assert bad.returncode == 1
+    bad = kaitiaki("match", "not-a-file-nor-hash", "--db", db)
+    assert bad.exit_code == 1
     assert "neither a file nor a 64-hex PDQ hash" in bad.stderr
 
 
@@ -81,14 +85,17 @@ def test_scan_then_export_every_format(tmp_path: Path) -> None:
     assert "file instances" in scanned.stdout and "manifest SHA-256" in scanned.stdout
     for fmt in ("csv", "jsonl", "vics", "manifest"):
         out = tmp_path / f"out.{fmt}"
-        exported = _run("export", "--evidence", "dev", "--format", fmt, "-o", str(out), db=db)
-        assert exported.returncode == 0, exported.stderr
+        exported = kaitiaki(
+            "export", "--evidence", "dev", "--format", fmt, "-o", str(out), "--db", db
+        )
+        assert exported.exit_code == 0, exported.output
         assert out.stat().st_size > 0
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert sorted(r["classification"] for r in rows) == ["new", "new"]
     header = (tmp_path / "out.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["path", "sha256", "md5"]
-    missing = _run(
-        "export", "--evidence", "nope", "--format", "csv", "-o", str(tmp_path / "x.csv"), db=db
+    missing = kaitiaki(
+        *("export", "--evidence", "nope", "--format", "csv", "-o", str(tmp_path / "x.csv")),
+        *("--db", db),
     )
-    assert missing.returncode == 1 and "no evidence item named 'nope'" in missing.stderr
+    assert missing.exit_code == 1 and "no evidence item named 'nope'" in missing.stderr

@@ -1,4 +1,5 @@
-"""`kaitiaki records ingest` and `kaitiaki geo locate` as a user runs them."""
+"""`kaitiaki records ingest` and `kaitiaki geo locate` as a user runs them: each test's first
+call in a process of its own, the calls after it in-process (a start-up each costs seconds)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from in_process import kaitiaki
 
 KAITIAKI = [sys.executable, "-m", "kaitiaki"]
 
@@ -33,9 +36,9 @@ def test_records_ingest_reports_rejects_and_is_idempotent(tmp_path: Path) -> Non
         ("2", "timestamp without time zone; pass --assume-tz"),
         ("3", "unknown action: delete"),
     ]
-    again = _run("records", "ingest", str(source), "--workspace", str(workspace))
-    assert again.returncode == 0 and "skipped" in again.stdout
-    bad_zone = _run(
+    again = kaitiaki("records", "ingest", str(source), "--workspace", str(workspace))
+    assert again.exit_code == 0 and "skipped" in again.stdout
+    bad_zone = kaitiaki(
         "records",
         "ingest",
         str(source),
@@ -44,7 +47,7 @@ def test_records_ingest_reports_rejects_and_is_idempotent(tmp_path: Path) -> Non
         "--assume-tz",
         "Mars/Olympus",
     )
-    assert bad_zone.returncode == 1 and "Mars/Olympus" in bad_zone.stderr
+    assert bad_zone.exit_code == 1 and "Mars/Olympus" in bad_zone.stderr
 
 
 def test_geo_locate_marks_scopes_and_routes(tmp_path: Path) -> None:

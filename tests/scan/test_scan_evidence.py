@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from scan_samples import noise_image
 from sqlalchemy import func, select
+from typer.testing import Result
 
+from in_process import kaitiaki
 from kaitiaki.scan import runner as scan_runner
 from kaitiaki.scan.evidence import EvidenceExistsError
 from kaitiaki.scan.runner import run_scan
@@ -102,6 +104,10 @@ def test_an_interrupted_scan_resumes_without_the_flag(
         run_scan(store, [laptop], "laptop", workers=1, actor="test:setup")
 
 
+def _in_process(*args: str, db: str) -> Result:
+    return kaitiaki(*args, "--db", db, env={"KAITIAKI_USER": "examiner", "NO_COLOR": "1"})
+
+
 def _kaitiaki(*args: str, db: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kaitiaki", *args, "--db", db],
@@ -115,17 +121,18 @@ def _kaitiaki(*args: str, db: str) -> subprocess.CompletedProcess[str]:
 def test_the_cli_asks_for_add_to_existing(store: Store, tmp_path: Path) -> None:
     laptop = _folder(tmp_path / "laptop", 2)
     card = _folder(tmp_path / "card", 2, seed=10)
-    first = _kaitiaki("scan", str(laptop), "-e", "laptop", "-w", "1", db=store.url)
-    assert first.returncode == 0, first.stderr
+    first = _in_process("scan", str(laptop), "-e", "laptop", "-w", "1", db=store.url)
+    assert first.exit_code == 0, first.output
+    # The refusal in a process of its own: exit status 1 and one line, no traceback.
     refused = _kaitiaki("scan", str(card), "-e", "laptop", "-w", "1", db=store.url)
     assert refused.returncode == 1
     assert "evidence item 'laptop'" in refused.stderr and "--add-to-existing" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert _counts(store)[2] == 2
-    added = _kaitiaki(
+    added = _in_process(
         "scan", str(card), "-e", "laptop", "-w", "1", "--add-to-existing", db=store.url
     )
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.output
     assert _counts(store) == (1, 2, 4)
     (entry,) = _added(store)
     assert entry.actor == "cli:examiner" and entry.details is not None
