@@ -136,6 +136,7 @@ class Needs:
     BUILD_REFERRALS: Any = requires(Permission.BUILD_REFERRALS)
     UPDATE_REFERRAL: Any = requires(Permission.UPDATE_REFERRAL)
     RECORD_OUTCOMES: Any = requires(Permission.RECORD_OUTCOMES)
+    RECEIVE_REFERRALS: Any = requires(Permission.RECEIVE_REFERRALS)
     MANAGE_USERS: Any = requires(Permission.MANAGE_USERS)
 
 

@@ -27,18 +27,14 @@ from kaitiaki.receive.report import export_outcomes
 from kaitiaki.refer.signing import SigningKeyError
 from kaitiaki.refer.steps import MAX_COUNT, MAX_REASON
 from kaitiaki.store import Store
-from kaitiaki.users.accounts import UserError
-from kaitiaki.users.roles import Permission
 from kaitiaki.web.api.common import PathKey, Timestamp, errors, store_of
 from kaitiaki.web.api.imports import safe_name
-from kaitiaki.web.authz import CurrentUser, Needs, requires
+from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.settings import WebSettings
 from kaitiaki.web.uploads import UploadError, accepts_upload, receive_upload, upload_body
 
 router = APIRouter(prefix="/api/received", tags=["received cases"])
 
-# Not in ``Needs``: only this module's import route asks for it.
-RECEIVE_REFERRALS: Any = requires(Permission.RECEIVE_REFERRALS)
 # Form values a browser sends for a ticked box, or an API client for "yes".
 _YES = frozenset({"1", "true", "on", "yes"})
 
@@ -202,7 +198,9 @@ def _accepting(fields: dict[str, str]) -> str | None:
     ),
 )
 @accepts_upload
-async def package_import(request: Request, user: CurrentUser = RECEIVE_REFERRALS) -> ImportOut:
+async def package_import(
+    request: Request, user: CurrentUser = Needs.RECEIVE_REFERRALS
+) -> ImportOut:
     """Upload a referral package another kaitiaki sent (multipart: ``file``, its ZIP), as
     ``kaitiaki referral import``: verified against the trust store and imported all-or-nothing.
     A package signed by a key not in the trust store is 422 unless ``accept_unknown_sender``
@@ -293,10 +291,7 @@ def case_assign(
     """Give the case to a user who can work it (422 for one who cannot reach it)."""
     store = store_of(request)
     with answered():
-        try:
-            work.assign_case(store, case_id, body.user, actor=user.actor, scope=user.scope)
-        except UserError as exc:  # a name no user could have
-            raise HTTPException(422, str(exc)) from None
+        work.assign_case(store, case_id, body.user, actor=user.actor, scope=user.scope)
     return case_detail(store, user, case_id)
 
 
