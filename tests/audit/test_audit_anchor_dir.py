@@ -15,13 +15,13 @@ def test_verify_against_the_newest_anchor_in_a_folder(sqlite_store: Store, tmp_p
     db = sqlite_store.url
     anchors = tmp_path / "anchors"
     empty = audit("verify", "--anchor-dir", str(anchors), "--db", db)
-    assert empty.returncode == 1 and "no anchor files" in empty.stderr
+    assert empty.exit_code == 1 and "no anchor files" in empty.stderr
     fill(sqlite_store, 2, actor="alice")
     assert keep_anchor(sqlite_store, anchors) is not None
     fill(sqlite_store, 2, actor="bob")
     assert keep_anchor(sqlite_store, anchors) is not None
-    assert audit("verify", "--anchor-dir", str(anchors), "--db", db).returncode == 0
+    assert audit("verify", "--anchor-dir", str(anchors), "--db", db).exit_code == 0
     # Only the newest anchor (entry 4) sees the last entry go.
     raw(sqlite_store, "DELETE FROM audit_events WHERE id = 4")
     caught = audit("verify", "--anchor-dir", str(anchors), "--db", db)
-    assert caught.returncode == 1 and "entry 4 is gone" in caught.stdout
+    assert caught.exit_code == 1 and "entry 4 is gone" in caught.stdout
