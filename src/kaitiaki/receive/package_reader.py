@@ -74,7 +74,7 @@ class VerifiedPackage:
 def _member_name(info: zipfile.ZipInfo, where: Path) -> PurePosixPath | None:
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or name.startswith("/") or ":" in path.parts[0]:
+    if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise PackageError(f"{where}: {info.filename!r} names a path outside the package")
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
