@@ -164,6 +164,11 @@ class HashSet(Base):
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     source_format: Mapped[str] = mapped_column(String(20))
     entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An allowlist bank: its entries cancel matches of the same content from other banks.
+    allowlist: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The highest entry id matched retroactively against everything already stored: entries
+    # after it are the "new" ones the next retroactive match takes.
+    retro_matched_through: Mapped[int | None] = mapped_column(Integer)
 
 
 class HashSetEntry(Base):
@@ -188,6 +193,8 @@ class HashSetEntry(Base):
     offender_identified: Mapped[bool | None] = mapped_column(Boolean)
     is_distributed: Mapped[bool | None] = mapped_column(Boolean)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Set by the flood guard: an entry matching far above its normal rate waits for a reviewer.
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Match(Base):
@@ -732,3 +739,67 @@ class SeriesUpdateFile(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     applied: Mapped[list[Any] | None] = mapped_column(default=None)
     differences: Mapped[list[Any] | None] = mapped_column(default=None)
+
+
+class ApiToken(Base):
+    """A machine client's token: stored as its SHA-256 only, with the scopes it may use."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Exchange(Base):
+    """A hash exchange (NCMEC, StopNCII, ThreatExchange, TAT, a file) feeding one hash set."""
+
+    __tablename__ = "exchanges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    api: Mapped[str] = mapped_column(String(40))
+    # The exchange's settings that are not secret (the collaboration config).
+    config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Credentials, encrypted at rest; never logged, never returned.
+    credentials: Mapped[str | None] = mapped_column(Text)
+    hash_set: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The fetch checkpoint as the threatexchange package serialises it.
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    last_fetch_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_fetch_finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_fetch_status: Mapped[str | None] = mapped_column(String(20))
+    last_fetch_items: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExchangeItem(Base):
+    """One signal as the exchange last said it (opinion included), so upstream deletes and
+    opinion changes apply once and a refetch duplicates nothing."""
+
+    __tablename__ = "exchange_items"
+    __table_args__ = (
+        UniqueConstraint("exchange_id", "signal_type", "signal_value", name="uq_exchange_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), index=True
+    )
+    signal_type: Mapped[str] = mapped_column(String(40))
+    signal_value: Mapped[str] = mapped_column(Text)
+    # "positive", "negative", "disputed" (the exchange's opinions, summarised).
+    opinion: Mapped[str] = mapped_column(String(20))
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="SET NULL"), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
