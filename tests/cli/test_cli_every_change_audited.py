@@ -42,6 +42,8 @@ READ_ONLY: dict[str, str] = {
     "deconflict check": "compares a partner's pointer file with the store",
     "deconflict export": "an export is a read: writes a pointer file",
     "demo": "composite (scans, analyses, builds) over the audited calls tested here",
+    "exchange list": "lists exchanges",
+    "exchange status": "shows an exchange and its last fetch",
     "export": "an export is a read: writes a results file",
     "geo locate": "looks addresses up in a file; no store",
     "hash": "hashes files; no store",
@@ -66,6 +68,7 @@ READ_ONLY: dict[str, str] = {
     "series stats": "counts",
     "stats": "counts",
     "summary": "summarises an evidence item",
+    "tokens list": "lists API tokens",
     "users list": "lists users",
     "verify": "checks a package's signature against the trust store",
 }
@@ -252,6 +255,13 @@ def _fixed(args: list[str], *actions: str, input: str | None = None) -> Scenario
     return lambda w: Change(args, actions, input)
 
 
+def _exchange_remove(w: World) -> Change:
+    from kaitiaki.exchanges import add_exchange
+
+    add_exchange(w.store, "spare-exchange", "sample", hash_set="shared-bank", actor="test:setup")
+    return Change(["exchange", "remove", "spare-exchange"], ("exchange.removed",))
+
+
 def _with(build: Callable[[World], list[str]], *actions: str) -> Scenario:
     return lambda w: Change(build(w), actions)
 
@@ -264,6 +274,9 @@ CHANGES: dict[str, Scenario] = {
     "hashset remove": _hashset_toggle("remove"),
     "jobs cancel": _jobs_cancel,
     "scan": _scan,
+    "hashset retro-match": _fixed(
+        ["hashset", "retro-match", "operation-set"], "hashset.retro_matched"
+    ),
     "evidence legal-basis": _fixed(
         ["evidence", "legal-basis", "ev", "search warrant 2026/117"], "evidence.legal_basis"
     ),
@@ -350,6 +363,18 @@ CHANGES: dict[str, Scenario] = {
         input="another long test password\n",
     ),
     "users disable": _fixed(["users", "disable", "bob"], "user.disabled"),
+    "tokens create": _fixed(
+        ["tokens", "create", "hma-client", "--scope", "match"], "token.created"
+    ),
+    "tokens revoke": _fixed(["tokens", "revoke", "hma-client"], "token.revoked"),
+    # The package's own sample exchange: no network. Its new hash set is a change of its own.
+    "exchange add": _fixed(
+        ["exchange", "add", "shared", "--api", "sample", "--hash-set", "shared-bank"],
+        "hashset.imported",
+        "exchange.added",
+    ),
+    "exchange fetch": _fixed(["exchange", "fetch", "shared"], "exchange.fetched"),
+    "exchange remove": _exchange_remove,
 }
 
 
@@ -378,6 +403,8 @@ READ_RUNS: dict[str, Callable[[World], list[str]]] = {
     "deconflict check": lambda w: [
         *("deconflict", "check", _out(w, "pointers.json"), "-a", str(w.root / "analysis")),
     ],
+    "exchange list": lambda w: ["exchange", "list"],
+    "exchange status": lambda w: ["exchange", "status", "shared"],
     "export": lambda w: ["export", "-e", "ev", "-f", "csv", "-o", _out(w, "ev.csv")],
     "hashset export": lambda w: [
         *("hashset", "export", "operation-set", "--format", "list", "-o", _out(w, "set.txt")),
@@ -395,6 +422,7 @@ READ_RUNS: dict[str, Callable[[World], list[str]]] = {
     "series stats": lambda w: ["series", "stats"],
     "stats": lambda w: ["stats"],
     "summary": lambda w: ["summary", "-e", "ev"],
+    "tokens list": lambda w: ["tokens", "list"],
     "users list": lambda w: ["users", "list"],
     "verify": _package,
 }

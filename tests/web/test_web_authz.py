@@ -10,10 +10,16 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from web_helpers import route_calls
 
+from kaitiaki.store import Store
 from kaitiaki.users.roles import PERMISSIONS, Permission, Role
+from kaitiaki.users.tokens import SCOPES, create_token
 from kaitiaki.web.authz import Requirement, requirement_of
 
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/auth/login")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/auth/login")} | {
+    # HMA's health checks and the orchestrators' probes (kaitiaki.web.hma.status).
+    ("GET", path)
+    for path in ("/status", "/status/live", "/livez", "/readyz")
+}
 SIGN_OUT = {"/logout", "/api/auth/logout"}
 
 
@@ -48,6 +54,12 @@ def test_every_route_for_every_role(app: FastAPI, login) -> None:  # type: ignor
             if path in SIGN_OUT:
                 client, csrf = login(role)
             response = client.request(method, path, json={}, headers={"X-CSRF-Token": csrf})
+            if requirement.token_scope is not None:
+                # A token route (HMA API) takes a bearer token only, never a browser session.
+                where = f"{role} {method} {path}: {response.status_code}"
+                assert response.status_code == 401, where
+                assert response.headers["WWW-Authenticate"] == "Bearer", where
+                continue
             permitted = (
                 requirement.permission is None or requirement.permission in PERMISSIONS[role]
             )
@@ -59,6 +71,28 @@ def test_every_route_for_every_role(app: FastAPI, login) -> None:  # type: ignor
                 assert response.status_code == 403, where
             if path in SIGN_OUT:
                 client, csrf = login(role)
+
+
+def test_every_token_route_for_every_scope(app: FastAPI, store: Store) -> None:
+    """A token route answers a token holding its scope, and 403 to one holding all the others."""
+    calls = [c for c in route_calls(app) if c[2].token_scope is not None]
+    assert calls, "the HMA API's routes are token routes"
+    for scope in SCOPES:
+        _, holding = create_token(store, f"with-{scope}", [scope], actor="test:admin")
+        others = [s for s in SCOPES if s != scope]
+        _, lacking = create_token(store, f"without-{scope}", others, actor="test:admin")
+        for token, allowed in ((holding, True), (lacking, False)):
+            client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+            for method, path, requirement in calls:
+                if requirement.token_scope != scope:
+                    continue
+                response = client.request(method, path, json={})
+                where = f"{scope} {allowed} {method} {path}: {response.status_code}"
+                if allowed:
+                    assert response.status_code not in (401, 403), where
+                    assert response.status_code < 500, where
+                else:
+                    assert response.status_code == 403, where
 
 
 def test_path_parameters_are_filled() -> None:

@@ -207,6 +207,15 @@ def _user_disable(w: World) -> tuple[Call, Expect]:
     return _post(w, "/api/users/new-analyst/disable"), Expect("user.disabled")
 
 
+def _token_create(w: World) -> tuple[Call, Expect]:
+    body = {"name": "hma-client", "scopes": ["match"]}
+    return _post(w, "/api/tokens", json=body), Expect("token.created")
+
+
+def _token_revoke(w: World) -> tuple[Call, Expect]:
+    return _post(w, "/api/tokens/hma-client/revoke"), Expect("token.revoked")
+
+
 def _legal_basis(w: World) -> tuple[Call, Expect]:
     path = f"/api/evidence/{w.scanned['evidence_id']}/legal-basis"
     body = {"legal_basis": "search warrant 2026/117"}
@@ -343,6 +352,46 @@ def _hashset(verb: str) -> Scenario:
     return scenario
 
 
+HMA_TOKEN = "hma-curator"
+
+
+def _hma(method: str, path: str, action: str, body: dict[str, Any] | None = None) -> Scenario:
+    """An HMA curation call (kaitiaki.web.hma) with a curate-scoped API token, audited as
+    ``token:<name>``; ``{content_id}`` is the entry the signal scenario added."""
+
+    def scenario(w: World) -> tuple[Call, Expect]:
+        from kaitiaki.store.models import HashSet, HashSetEntry
+        from kaitiaki.users.tokens import create_token
+
+        if "hma" not in w.clients:
+            _view, raw = create_token(w.store, HMA_TOKEN, ["curate"], actor="test:setup")
+            w.clients["hma"] = TestClient(w.app, headers={"Authorization": f"Bearer {raw}"})
+        client = w.clients["hma"]
+        concrete = path
+        if "{content_id}" in path:
+            with w.store.session() as session:
+                entry = session.scalar(
+                    select(HashSetEntry.id)
+                    .join(HashSet, HashSet.id == HashSetEntry.hash_set_id)
+                    .where(HashSet.name == "HMA_BANK")
+                )
+            concrete = path.replace("{content_id}", str(entry))
+        concrete = concrete.replace("{bank_name}", "HMA_BANK")
+        return lambda: client.request(method, concrete, json=body), Expect(
+            action, f"token:{HMA_TOKEN}"
+        )
+
+    return scenario
+
+
+def _hma_photo(w: World) -> tuple[Call, Expect]:
+    """An uploaded photo banked through HMA's ``POST /c/bank/<name>/content``."""
+    client = w.clients["hma"]
+    files = {"photo": ("p.jpg", jpeg(photo("coffee")))}
+    call = lambda: client.post("/c/bank/HMA_BANK/content", files=files)  # noqa: E731
+    return call, Expect("hashset.entry_added", f"token:{HMA_TOKEN}")
+
+
 # In the order they run: sign-ins first, a cancel before any job is run, the analysis before
 # what needs its subjects, links and workspace, sign-outs last.
 SCENARIOS: dict[tuple[str, str], Scenario] = {
@@ -403,9 +452,29 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/users"): _user_add,
     ("POST", "/api/users/{name}/jurisdictions"): _user_jurisdictions,
     ("POST", "/api/users/{name}/disable"): _user_disable,
+    ("POST", "/api/tokens"): _token_create,
+    ("POST", "/api/tokens/{name}/revoke"): _token_revoke,
+    ("POST", "/c/banks"): _hma("POST", "/c/banks", "hashset.created", {"name": "HMA_BANK"}),
+    ("PUT", "/c/bank/{bank_name}"): _hma(
+        "PUT", "/c/bank/{bank_name}", "hashset.updated", {"pdq_threshold": 20}
+    ),
+    ("POST", "/c/bank/{bank_name}/signal"): _hma(
+        "POST", "/c/bank/{bank_name}/signal", "hashset.entry_added", {"md5": "0" * 32}
+    ),
+    ("DELETE", "/c/bank/{bank_name}/content/{content_id}"): _hma(
+        "DELETE", "/c/bank/{bank_name}/content/{content_id}", "hashset.entry_removed"
+    ),
+    ("POST", "/c/bank/{bank_name}/content"): _hma_photo,
+    ("DELETE", "/c/bank/{bank_name}"): _hma("DELETE", "/c/bank/{bank_name}", "hashset.removed"),
     ("POST", "/api/auth/logout"): _api_logout,
     ("POST", "/logout"): _page_logout,
 }
+
+
+# POSTs that change nothing: HMA's hashing and lookup of an uploaded file (a POST only because
+# the file is the body) and its comparison of two hashes; test_hma_api checks the first two
+# write no audit entry.
+READ_ONLY = {("POST", "/h/hash"), ("POST", "/m/lookup"), ("POST", "/m/compare")}
 
 
 def unsafe_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -414,7 +483,7 @@ def unsafe_routes(app: FastAPI) -> set[tuple[str, str]]:
         for route in app.routes
         if isinstance(route, APIRoute)
         for method in (route.methods or set()) & UNSAFE
-    }
+    } - READ_ONLY
 
 
 def test_every_unsafe_route_has_a_scenario(app: FastAPI) -> None:
@@ -467,7 +536,9 @@ def test_every_change_writes_one_entry_as_its_user(
             failures.append(f"{where}: {response.status_code} {response.text[:300]}")
             continue
         written = [(e.action, e.actor) for e in _since(store, before)]
-        if written != [(expect.action, f"web:{expect.actor}")]:
+        # A token's calls (HMA API) are audited as "token:<name>", a user's as "web:<name>".
+        actor = expect.actor if expect.actor.startswith("token:") else f"web:{expect.actor}"
+        if written != [(expect.action, actor)]:
             failures.append(f"{where}: wrote {written}, expected one {expect}")
         if expect.job_actions:
             failures += [f"{where}: {p}" for p in _run_job(w, response.json()["id"], expect)]

@@ -24,6 +24,7 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, WebSession
 from kaitiaki.users import Role, add_user
 from kaitiaki.users.accounts import set_password
+from kaitiaki.users.tokens import SCOPES, create_token
 
 
 def _signed_in(app: FastAPI, store: Store, role: Role = Role.ADMIN) -> tuple[TestClient, str]:
@@ -32,6 +33,9 @@ def _signed_in(app: FastAPI, store: Store, role: Role = Role.ADMIN) -> tuple[Tes
     client = TestClient(app)
     signed = client.post("/api/auth/login", json={"name": name, "password": PASSWORD})
     assert signed.status_code == 200, signed.text
+    # And an API token with every scope, for the token routes (the HMA-compatible API).
+    _view, raw = create_token(store, f"{role.value}-token", SCOPES, actor="cli:test")
+    client.headers["Authorization"] = f"Bearer {raw}"
     return client, str(signed.json()["csrf_token"])
 
 

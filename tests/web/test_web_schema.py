@@ -19,6 +19,7 @@ from web_helpers import PASSWORD, make_app
 
 from kaitiaki.store import open_store
 from kaitiaki.users import Role, add_user
+from kaitiaki.users.tokens import SCOPES, create_token
 from kaitiaki.web.sessions import COOKIE, create_session
 
 # Signing out would end the session the rest of the run uses.
@@ -40,7 +41,13 @@ _ADMIN = add_user(_STORE, "schema-admin", Role.ADMIN, PASSWORD, actor="cli:test"
 _TOKEN, _CSRF = create_session(
     _STORE, _ADMIN.id, "test", _APP.state.settings, audit_as=("test:setup", _ADMIN.name)
 )
-_HEADERS = {"Cookie": f"{COOKIE}={_TOKEN}", "X-CSRF-Token": _CSRF}
+# The HMA-compatible routes take an API token instead of the session: one with every scope.
+_API_TOKEN = create_token(_STORE, "schema-client", SCOPES, actor="cli:test")[1]
+_HEADERS = {
+    "Cookie": f"{COOKIE}={_TOKEN}",
+    "X-CSRF-Token": _CSRF,
+    "Authorization": f"Bearer {_API_TOKEN}",
+}
 # The schema itself is served to signed-in users only.
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP, headers=_HEADERS)
 

@@ -33,6 +33,7 @@ def _register() -> None:
         audit,
         demo,
         evidence,
+        exchange,
         hashset,
         jobs,
         keys,
@@ -47,6 +48,7 @@ def _register() -> None:
         series,
         serve,
         simulate,
+        tokens,
         tracking,
         triage,
         users,
@@ -56,9 +58,9 @@ def _register() -> None:
     modules = (hash_cmd, hashset, scan, match, demo, simulate, records, operation, priority)
     for module in (*modules, refer, keys, tracking, received, provider, users, audit, serve):
         module.register(app)
-    for module in (triage, series):
+    for module in (triage, series, exchange):
         module.register(app)
-    for module in (evidence, jobs):
+    for module in (evidence, jobs, tokens):
         module.register(app)
 
 

@@ -1,4 +1,5 @@
-"""``kaitiaki hashset``: import, list, export, enable, disable and remove hash sets."""
+"""``kaitiaki hashset``: import, list, export, enable, disable and remove hash sets, and match a
+set's new entries against everything already stored (``retro-match``)."""
 
 from __future__ import annotations
 
@@ -227,6 +228,36 @@ def remove_cmd(
             typer.confirm(f"remove {name!r} and its {found.entry_count} entries?", abort=True)
         removed = hashsets.remove_hash_set(store, name, actor=cli_actor())
     typer.echo(f"removed {name!r} ({removed} entries)")
+
+
+@app.command("retro-match")
+def retro_match_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None) -> None:
+    """Match the set's entries added since its last retroactive match against every stored
+    file, and say what became known."""
+    # Imported when run: the matcher's compiled kernels are slow to load for every command.
+    from kaitiaki.match.retro import retro_match
+
+    with _session(db) as store:
+        report = retro_match(store, name, actor=cli_actor())
+    if report.status != "matched":
+        typer.echo(f"{name!r}: {report.status}; nothing matched")
+        return
+    typer.echo(
+        f"{name!r}: {report.entries} new entries ({report.quarantined} quarantined, skipped) "
+        f"against {report.files_checked} files with PDQ; {report.matches_added} new matches, "
+        f"{report.files_matched} files matched, {report.files_now_known} now known"
+    )
+    for item in report.evidence:
+        typer.echo(
+            f"  evidence {item.name!r}: {item.files_matched} matched, {item.now_known} now "
+            f"known, {item.relabelled} relabelled"
+        )
+    for sha256 in report.now_known_sha256:
+        typer.echo(f"  now known: {sha256}")
+    if report.files_now_known > len(report.now_known_sha256):
+        typer.echo(f"  ... and {report.files_now_known - len(report.now_known_sha256)} more")
+    for gap in report.not_covered:
+        typer.echo(f"note: {gap}")
 
 
 def _when(value: datetime) -> str:

@@ -177,7 +177,7 @@ class Matcher:
                     )
                     for entry_id, value in rows:
                         for i in wanted[value]:
-                            _keep(found[i], entry_id, signal, 0)
+                            keep_strongest(found[i], entry_id, signal, 0)
 
     def _pdq(
         self, queries: Sequence[Sequence[str] | None], found: list[dict[int, tuple[str, int]]]
@@ -196,7 +196,7 @@ class Matcher:
             for q, entry_id, distance in zip(
                 result.query.tolist(), result.ids.tolist(), result.distance.tolist(), strict=True
             ):
-                _keep(found[int(owner[q])], int(entry_id), "pdq", int(distance))
+                keep_strongest(found[int(owner[q])], int(entry_id), "pdq", int(distance))
 
     def _videos(
         self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
@@ -209,14 +209,14 @@ class Matcher:
                 for entry_id, entry_frames in s.videos:
                     hit = match_videos(frames, entry_frames)
                     if hit is not None:
-                        _keep(found[i], entry_id, "vpdq", hit.distance)
+                        keep_strongest(found[i], entry_id, "vpdq", hit.distance)
 
     def _hits(self, found: list[dict[int, tuple[str, int]]]) -> list[list[MatchHit]]:
         self._fetch_entries({e for f in found for e in f})
         out: list[list[MatchHit]] = []
         for per_record in found:
             hits = [self._hit(entry_id, sig, dist) for entry_id, (sig, dist) in per_record.items()]
-            hits.sort(key=lambda h: (h.signal not in _EXACT, h.distance, h.hash_set_id, h.entry_id))
+            hits.sort(key=hit_order)
             out.append(hits)
         return out
 
@@ -232,31 +232,42 @@ class Matcher:
 
     def _hit(self, entry_id: int, signal: str, distance: int) -> MatchHit:
         entry = self._entries[entry_id]
-        row = self._sets[entry.hash_set_id].row
-        profile = get_profile(row.profile)
-        return MatchHit(
-            hash_set_id=row.id,
-            hash_set=row.name,
-            entry_id=entry.id,
-            media_id=entry.media_id,
-            signal=signal,
-            distance=distance,
-            category=entry.category,
-            series=entry.series,
-            victim_identified=entry.victim_identified,
-            ignorable=entry.category is not None and profile.is_ignorable(entry.category),
-            pertinent=profile.is_pertinent(entry.category),
-        )
+        return hit_for(self._sets[entry.hash_set_id].row, entry, signal, distance)
 
 
 _EXACT = frozenset({"sha256", "sha1", "md5"})
+
+
+def hit_for(row: HashSet, entry: HashSetEntry, signal: str, distance: int) -> MatchHit:
+    """The hit of a file on ``entry`` of set ``row`` (also how retroactive matching sees it)."""
+    profile = get_profile(row.profile)
+    return MatchHit(
+        hash_set_id=row.id,
+        hash_set=row.name,
+        entry_id=entry.id,
+        media_id=entry.media_id,
+        signal=signal,
+        distance=distance,
+        category=entry.category,
+        series=entry.series,
+        victim_identified=entry.victim_identified,
+        ignorable=entry.category is not None and profile.is_ignorable(entry.category),
+        pertinent=profile.is_pertinent(entry.category),
+    )
+
+
+def hit_order(hit: MatchHit) -> tuple[bool, int, int, int]:
+    """Best first: an exact digest before a perceptual match, then by distance."""
+    return (hit.signal not in _EXACT, hit.distance, hit.hash_set_id, hit.entry_id)
 
 
 def _usable(record: FileRecord) -> bool:
     return bool(record.pdq_dihedral) and (record.pdq_quality or 0) >= PDQ_QUALITY_FLOOR
 
 
-def _keep(found: dict[int, tuple[str, int]], entry_id: int, signal: str, distance: int) -> None:
+def keep_strongest(
+    found: dict[int, tuple[str, int]], entry_id: int, signal: str, distance: int
+) -> None:
     """Keep the strongest evidence per entry: an exact digest, else the smallest distance."""
     current = found.get(entry_id)
     if current is None or (

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kaitiaki.match import MatchHit, classify
+from kaitiaki.match import Classified, MatchHit, classify
 from kaitiaki.scan.hasher import FileRecord
 from kaitiaki.store.models import Classification, File, FileInstance, Match
 
@@ -100,31 +100,41 @@ def write_batch(
                 "distance": hit.distance,
             }
         verdict = classify(record_hits, record.error)
-        best = verdict.best
-        labels[record.sha256] = {
-            "evidence_id": evidence_id,
-            "sha256": record.sha256,
-            "label": verdict.label.value,
-            "category": best.category if best else None,
-            "hash_set_id": best.hash_set_id if best else None,
-            "entry_id": best.entry_id if best else None,
-            "signal": best.signal if best else None,
-            "distance": best.distance if best else None,
-            "series": best.series if best else None,
-            "victim_identified": best.victim_identified if best else None,
-        }
+        labels[record.sha256] = label_row(evidence_id, record.sha256, verdict)
     _insert(session, File.__table__, list(files.values()))
     _insert(session, FileInstance.__table__, instances)
-    _insert(session, Match.__table__, list(matches.values()))
-    _insert(
-        session,
-        Classification.__table__,
-        list(labels.values()),
-        update=[c for c in _LABEL_COLUMNS],
-    )
+    write_matches(session, list(matches.values()))
+    write_labels(session, list(labels.values()))
 
 
-_LABEL_COLUMNS = (
+def label_row(evidence_id: int, sha256: str, verdict: Classified) -> dict[str, Any]:
+    """A file's classification row in one evidence item, from its verdict."""
+    best = verdict.best
+    return {
+        "evidence_id": evidence_id,
+        "sha256": sha256,
+        "label": verdict.label.value,
+        "category": best.category if best else None,
+        "hash_set_id": best.hash_set_id if best else None,
+        "entry_id": best.entry_id if best else None,
+        "signal": best.signal if best else None,
+        "distance": best.distance if best else None,
+        "series": best.series if best else None,
+        "victim_identified": best.victim_identified if best else None,
+    }
+
+
+def write_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Match rows; one already recorded (``uq_match``) is left as it is."""
+    _insert(session, Match.__table__, rows)
+
+
+def write_labels(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Classification rows, replacing the label a file had in its evidence item."""
+    _insert(session, Classification.__table__, rows, update=LABEL_COLUMNS)
+
+
+LABEL_COLUMNS = (
     "label",
     "category",
     "hash_set_id",

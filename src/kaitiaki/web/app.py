@@ -32,10 +32,13 @@ from kaitiaki.web.api import (
     series,
     stats,
     subjects,
+    tokens,
     trust,
     users,
 )
 from kaitiaki.web.authz import CurrentUser, Needs, check_routes
+from kaitiaki.web.hma import ROUTERS as HMA_ROUTERS
+from kaitiaki.web.hma.common import PREFIXES as HMA_PREFIXES
 from kaitiaki.web.job_process import JobProcess
 from kaitiaki.web.pages import ROUTES as PAGE_ROUTES
 from kaitiaki.web.pages import render
@@ -62,6 +65,7 @@ API_ROUTERS = (
     jobs,
     audit,
     users,
+    tokens,
     imports,
     trust,
     series,
@@ -69,12 +73,16 @@ API_ROUTERS = (
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or request.url.path == "/openapi.json"
+    path = request.url.path
+    return path.startswith(("/api", *HMA_PREFIXES)) or path == "/openapi.json"
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    if request.url.path.startswith(HMA_PREFIXES):
+        # HMA's clients read its error shape (api_error_handler): {"message": ...}.
+        return JSONResponse({"message": exc.detail}, status_code=exc.status_code, headers=headers)
     if _wants_json(request):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     headers.pop("WWW-Authenticate", None)
@@ -177,6 +185,8 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     # Routes are added flat rather than with include_router, whose wrapper objects (FastAPI
     # 0.16x) hide the APIRoutes from app.routes, where check_routes and the tests look.
     for module in API_ROUTERS:
+        app.router.routes.extend(module.router.routes)
+    for module in HMA_ROUTERS:
         app.router.routes.extend(module.router.routes)
     app.router.routes.extend(PAGE_ROUTES)
     app.add_api_route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False)

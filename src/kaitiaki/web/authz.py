@@ -81,7 +81,13 @@ async def session_user(request: Request) -> CurrentUser | None:
 
 class Requirement:
     """The dependency behind ``requires``/``signed_in``/``public``; ``permission`` None with
-    ``public`` False means any signed-in user."""
+    ``public`` False means any signed-in user. A token route (``kaitiaki.web.tokens``) is a
+    subclass naming its ``token_scope``: it takes ``Authorization: Bearer``, never a session."""
+
+    # Set by token routes; None means a browser session's route.
+    token_scope: str | None = None
+    # The ``WWW-Authenticate`` scheme of a 401 from this requirement.
+    challenge = "Cookie"
 
     def __init__(self, permission: Permission | None, *, public: bool = False) -> None:
         self.permission = permission
@@ -89,6 +95,11 @@ class Requirement:
 
     def __repr__(self) -> str:
         return "public" if self.public else f"requires({self.permission or 'signed in'})"
+
+    async def sender(self, request: Request) -> Any:
+        """Who sends this request as this requirement knows senders, or None; the body-size
+        middleware asks before a body is read."""
+        return await session_user(request)
 
     async def __call__(self, request: Request) -> Any:
         user = await session_user(request)

@@ -7,6 +7,8 @@ not keep an operation's records or imagery.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request, UploadFile
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers, MutableHeaders
@@ -16,6 +18,9 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kaitiaki.web.settings import WebSettings
+
+if TYPE_CHECKING:
+    from kaitiaki.web.authz import Requirement
 
 CSP = "; ".join(
     (
@@ -99,13 +104,12 @@ def _accepts_upload(route: BaseRoute) -> bool:
     )
 
 
-def _is_public(route: BaseRoute | None) -> bool:
-    from kaitiaki.web.authz import requirement_of
+def _requirement(route: BaseRoute | None) -> Requirement:
+    """The route's requirement; a session's for no route (a 404) or one without."""
+    from kaitiaki.web.authz import Requirement, requirement_of
 
-    if not isinstance(route, APIRoute):
-        return False
-    requirement = requirement_of(route)
-    return requirement is not None and requirement.public
+    found = requirement_of(route) if isinstance(route, APIRoute) else None
+    return found or Requirement(None)
 
 
 class BodyLimit:
@@ -114,12 +118,12 @@ class BodyLimit:
     FastAPI reads and parses a route's body *before* it runs the route's dependencies, the
     authorisation check among them, so an anonymous client could make the server hold any
     amount. Here, before the application sees the request: a request with a body to a route
-    that is not public gets 401 unless it carries a live session; a declared Content-Length
-    over the route's cap gets 413; and the bytes actually streamed are counted (chunked bodies
-    declare no length), the request ending in 413 the moment they pass the cap. The cap is
-    ``max_body`` (1 MiB: JSON and forms), or ``max_upload`` for routes marked
-    ``accepts_upload`` (which stream the file to disk, ``web/uploads.py``) or taking an
-    ``UploadFile``.
+    that is not public gets 401 unless it carries a live session (a live API token, for a token
+    route: ``web/tokens.py``); a declared Content-Length over the route's cap gets 413; and the
+    bytes actually streamed are counted (chunked bodies declare no length), the request ending
+    in 413 the moment they pass the cap. The cap is ``max_body`` (1 MiB: JSON and forms), or
+    ``max_upload`` for routes marked ``accepts_upload`` (which stream the file to disk,
+    ``web/uploads.py``) or taking an ``UploadFile``.
     """
 
     def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
@@ -134,10 +138,12 @@ class BodyLimit:
                 return found
         return None
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception, *, api: bool = False
+    ) -> None:
         assert isinstance(exc, StarletteHTTPException)
         request = Request(scope, receive)
-        if str(scope.get("path", "")).startswith("/api"):
+        if api or str(scope.get("path", "")).startswith("/api"):
             headers = dict(exc.headers or {})
             response: Response = JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=headers
@@ -168,22 +174,26 @@ class BodyLimit:
             if route is not None and _accepts_upload(route)
             else self.settings.max_body
         )
-        if not _is_public(route):
-            from kaitiaki.web.authz import session_user
-
-            # Looked up once; cached in the request's state for the route's own check.
-            if await session_user(Request(scope)) is None:
-                refusal = StarletteHTTPException(
-                    401, "sign in first", headers={"WWW-Authenticate": "Cookie"}
-                )
-                await self._refuse(scope, receive, send, refusal)
-                return
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(scope, receive, send, BodyTooLargeError(limit))
+        requirement = _requirement(route)
+        # Token routes serve machine clients (the HMA API): JSON refusals wherever they live.
+        api = requirement.token_scope is not None
+        # A session, or an API token for a token route; looked up once and cached in the
+        # request's state for the route's own check.
+        if not requirement.public and await requirement.sender(Request(scope)) is None:
+            why = "a valid API token is needed" if api else "sign in first"
+            challenge = {"WWW-Authenticate": requirement.challenge}
+            await self._refuse(
+                scope, receive, send, StarletteHTTPException(401, why, challenge), api=api
+            )
             return
-        await self._counted(scope, receive, send, limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, BodyTooLargeError(limit), api=api)
+            return
+        await self._counted(scope, receive, send, limit, api)
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, api: bool
+    ) -> None:
         received = 0
         too_large = False
         started = False
@@ -214,4 +224,4 @@ class BodyLimit:
             if started:
                 raise
         if too_large and not started:
-            await self._refuse(scope, receive, send, BodyTooLargeError(limit))
+            await self._refuse(scope, receive, send, BodyTooLargeError(limit), api=api)

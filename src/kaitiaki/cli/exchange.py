@@ -1,0 +1,209 @@
+"""``kaitiaki exchange``: hash exchanges (NCMEC, StopNCII, ThreatExchange, TAT, files) feeding
+hash sets, through Meta's ``threatexchange`` clients.
+
+Credentials are read from a file (or standard input), never from the command line, where the
+shell's history and the process list would keep them; no command prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kaitiaki.cli.errors import user_errors
+from kaitiaki.cli.options import DbOption, store_from
+
+console = Console(highlight=False)
+app = typer.Typer(
+    name="exchange",
+    help="Hash exchanges, each feeding one hash set: add, list, fetch, status, remove.",
+    no_args_is_help=True,
+)
+
+
+def _config(text: str | None) -> dict[str, Any]:
+    from kaitiaki.exchanges import ExchangeError
+
+    if text is None:
+        return {}
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExchangeError(f"--config is not JSON: {exc}") from None
+    if not isinstance(found, dict):
+        raise ExchangeError("--config must be a JSON object")
+    return found
+
+
+def _credentials(path: Path | None) -> str | None:
+    from kaitiaki.exchanges import ExchangeError
+
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExchangeError(f"{path}: cannot read credentials ({type(exc).__name__})") from None
+    return text.strip() or None
+
+
+@app.command("add")
+def add_cmd(
+    name: Annotated[str, typer.Argument(help="A name for the exchange.")],
+    api: Annotated[
+        str,
+        typer.Option(help="local_file, sample, ncmec, fb_threatexchange, stop_ncii or tat."),
+    ],
+    path: Annotated[
+        str | None, typer.Option(help="The list file (local_file: 'TYPE HASH' a line).")
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(help='The exchange\'s settings as JSON, e.g. \'{"environment": "NGO"}\'.'),
+    ] = None,
+    hash_set: Annotated[
+        str | None, typer.Option(help="The hash set it feeds (created if missing).")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the credentials in the API's form ('-': stdin)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Register an exchange; its credentials are stored encrypted."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError, add_exchange
+    from kaitiaki.hashsets import HashSetError
+
+    with user_errors(ExchangeError, HashSetError):
+        view = add_exchange(
+            store_from(db),
+            name,
+            api,
+            hash_set=hash_set,
+            path=path,
+            config=_config(config),
+            credentials=_credentials(credentials_file),
+            actor=cli_actor(),
+        )
+    console.print(
+        f"added exchange {escape(view.name)} ({view.api}) feeding {escape(view.hash_set)}"
+    )
+
+
+@app.command("list")
+def list_cmd(db: DbOption = None) -> None:
+    """Show every exchange and its last fetch."""
+    from kaitiaki.exchanges import list_exchanges
+
+    rows = list_exchanges(store_from(db))
+    if not rows:
+        typer.echo("no exchanges")
+        return
+    table = Table("name", "api", "hash set", "items", "last fetch", "status", "error")
+    for row in rows:
+        table.add_row(
+            escape(row.name),
+            row.api,
+            escape(row.hash_set),
+            str(row.items),
+            _when(row.last_fetch_finished or row.last_fetch_started),
+            row.last_fetch_status or "never",
+            escape((row.last_error or "")[:60]),
+        )
+    console.print(table)
+
+
+@app.command("fetch")
+def fetch_cmd(
+    name: Annotated[str, typer.Argument(help="The exchange to fetch.")],
+    db: DbOption = None,
+) -> None:
+    """Fetch what is new (resuming where the last fetch stopped) into the exchange's hash set."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError, FetchReport, fetch
+
+    err = Console(stderr=True, highlight=False)
+
+    def progress(report: FetchReport) -> None:
+        err.print(f"batch {report.batches}: {report.updates} updates", end="\r")
+
+    with user_errors(ExchangeError):
+        try:
+            report = fetch(store_from(db), name, actor=cli_actor(), on_progress=progress)
+        except ExchangeError:
+            raise
+        except Exception:
+            # The client's error is stored (credentials redacted) on the exchange's status.
+            from kaitiaki.exchanges import exchange_status
+
+            status = exchange_status(store_from(db), name)
+            raise ExchangeError(f"fetch of {name!r} failed: {status.last_error}") from None
+    done = report.result
+    console.print(
+        f"fetched {escape(name)}: {report.updates} updates in {report.batches} batches; "
+        f"{done.entries_added} entries added, {done.entries_removed} removed"
+        + (" (full fetch)" if report.full else "")
+    )
+    if done.unmapped_deletes:
+        console.print(
+            f"note: {done.unmapped_deletes} upstream deletes name records, not hashes, "
+            "and were not applied"
+        )
+
+
+@app.command("status")
+def status_cmd(
+    name: Annotated[str, typer.Argument(help="The exchange.")],
+    db: DbOption = None,
+) -> None:
+    """The exchange's settings (never its credentials) and its last fetch."""
+    from kaitiaki.exchanges import ExchangeError, exchange_status
+
+    with user_errors(ExchangeError):
+        view = exchange_status(store_from(db), name)
+    lines = {
+        "name": view.name,
+        "api": view.api,
+        "hash set": view.hash_set,
+        "config": json.dumps(view.config, sort_keys=True),
+        "credentials": "stored (encrypted)" if view.has_credentials else "none",
+        "items": str(view.items),
+        "last fetch started": _when(view.last_fetch_started),
+        "last fetch finished": _when(view.last_fetch_finished),
+        "status": view.last_fetch_status or "never fetched",
+        "updates": "" if view.last_fetch_items is None else str(view.last_fetch_items),
+        "error": view.last_error or "",
+    }
+    for key, value in lines.items():
+        console.print(f"{key}: {escape(value)}")
+
+
+@app.command("remove")
+def remove_cmd(
+    name: Annotated[str, typer.Argument(help="The exchange.")],
+    db: DbOption = None,
+) -> None:
+    """Forget an exchange, its credentials and checkpoint; the hash set it fed stays."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError, remove_exchange
+
+    with user_errors(ExchangeError):
+        dropped = remove_exchange(store_from(db), name, actor=cli_actor())
+    console.print(f"removed exchange {escape(name)} ({dropped} items)")
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="exchange")

@@ -1,0 +1,189 @@
+"""One batch of an exchange's updates applied to its items and to the hash set it feeds.
+
+An exchange item is one signal as the exchange last gave it. Its hash-set entry exists while the
+exchange's opinion of it is positive or disputed (disputed entries still match, marked as such
+for the reviewer); a negative opinion (a known false positive) or an upstream delete removes the
+entry. Applying the same batch twice changes nothing the second time, which is what lets a fetch
+killed mid-way start again from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from threatexchange.exchanges import fetch_state as state
+from threatexchange.exchanges.collab_config import CollaborationConfigBase
+
+from kaitiaki.exchanges.registry import SIGNAL_FIELDS, SIGNAL_TYPES, ApiClass
+from kaitiaki.store.models import Exchange, ExchangeItem, HashSet, HashSetEntry
+
+Signal = tuple[str, str]
+
+_AGGREGATE = state.AggregateSignalOpinionCategory
+# The package's aggregate opinions, summarised: an investigation seed is a lead the exchange
+# shares as worth matching, so it counts as positive here.
+OPINIONS: dict[state.AggregateSignalOpinionCategory, str] = {
+    _AGGREGATE.POSITIVE_CLASS: "positive",
+    _AGGREGATE.INVESTIGATION_SEED: "positive",
+    _AGGREGATE.NEGATIVE_CLASS: "negative",
+    _AGGREGATE.DISPUTED: "disputed",
+}
+
+
+@dataclass
+class BatchResult:
+    # New items and opinion changes; items seen again unchanged are only ``seen``.
+    updated: int = 0
+    seen: int = 0
+    deleted: int = 0
+    entries_added: int = 0
+    entries_removed: int = 0
+    # Upstream deletes that name a record, not its signals (see ``to_operations``).
+    unmapped_deletes: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.updated += other.updated
+        self.seen += other.seen
+        self.deleted += other.deleted
+        self.entries_added += other.entries_added
+        self.entries_removed += other.entries_removed
+        self.unmapped_deletes += other.unmapped_deletes
+
+    def changed(self) -> bool:
+        return bool(self.updated or self.deleted or self.entries_added or self.entries_removed)
+
+
+def normalise(signal_type: str, value: str) -> str:
+    # Inside kaitiaki hex digests are lowercase; exchanges send either case.
+    return value.strip().lower() if signal_type in SIGNAL_FIELDS else value.strip()
+
+
+def to_operations(
+    api_cls: ApiClass, collab: CollaborationConfigBase, updates: Iterable[tuple[Any, Any]]
+) -> tuple[dict[Signal, str | None], int]:
+    """The batch as signal -> opinion, None meaning "delete" (later updates win), and how many
+    deletes could not be mapped to signals.
+
+    Most exchanges key their updates by signal. NCMEC keys them by its own record id, and a
+    deleted record arrives without its hashes; without a stored record -> signals map those
+    deletes cannot be applied yet, so they are counted (and reported) rather than guessed."""
+    ops: dict[Signal, str | None] = {}
+    unmapped = 0
+    for key, value in updates:
+        direct = isinstance(key, tuple) and len(key) == 2
+        if direct:
+            # Normalised before the package validates it (its PDQ check wants lowercase).
+            key = (key[0], normalise(key[0], key[1]))
+        if value is None or getattr(value, "deleted", False):
+            if direct:
+                ops[key] = None
+            else:
+                unmapped += 1
+            continue
+        converted = api_cls.naive_convert_to_signal_type(SIGNAL_TYPES, collab, {key: value})
+        if not converted and direct:
+            # A record we cannot use (a signal type no entry holds, an invalid hash): whatever
+            # an earlier fetch stored under its key no longer stands.
+            ops[key] = None
+        for signal_type, signals in converted.items():
+            name = signal_type.get_name()
+            for signal, metadata in signals.items():
+                opinion = OPINIONS[metadata.get_as_aggregate_opinion().category]
+                ops[name, normalise(name, signal)] = opinion
+    return ops, unmapped
+
+
+def apply_operations(
+    session: Session,
+    exchange: Exchange,
+    hash_set: HashSet,
+    ops: dict[Signal, str | None],
+    now: datetime,
+) -> BatchResult:
+    result = BatchResult()
+    if not ops:
+        return result
+    held: dict[Signal, ExchangeItem] = {}
+    by_type: dict[str, list[str]] = {}
+    for signal_type, value in ops:
+        by_type.setdefault(signal_type, []).append(value)
+    # By (exchange, type, values): the columns of the items' unique index, in its order.
+    for signal_type, values in by_type.items():
+        for start in range(0, len(values), 500):
+            query = select(ExchangeItem).where(
+                ExchangeItem.exchange_id == exchange.id,
+                ExchangeItem.signal_type == signal_type,
+                ExchangeItem.signal_value.in_(values[start : start + 500]),
+            )
+            for found in session.scalars(query):
+                held[found.signal_type, found.signal_value] = found
+    drop_entries: list[int] = []
+    new_entries: list[tuple[ExchangeItem, HashSetEntry]] = []
+    for signal, opinion in ops.items():
+        item: ExchangeItem | None = held.get(signal)
+        if opinion is None:
+            if item is not None:
+                if item.entry_id is not None:
+                    drop_entries.append(item.entry_id)
+                session.delete(item)
+                result.deleted += 1
+            continue
+        if item is None:
+            item = ExchangeItem(
+                exchange_id=exchange.id, signal_type=signal[0], signal_value=signal[1]
+            )
+            session.add(item)
+        if item.opinion != opinion:
+            item.opinion = opinion
+            result.updated += 1
+        # Touched on every fetch that sees it: a full fetch removes what it did not touch.
+        item.updated_at = now
+        result.seen += 1
+        wanted = opinion != "negative" and signal[0] in SIGNAL_FIELDS
+        if wanted and item.entry_id is None:
+            new_entries.append((item, _entry(hash_set, exchange.name, signal, opinion)))
+        elif wanted and item.entry_id is not None:
+            entry_row = session.get(HashSetEntry, item.entry_id)
+            if entry_row is not None and (entry_row.extra or {}).get("opinion") != opinion:
+                entry_row.extra = {**(entry_row.extra or {}), "opinion": opinion}
+        elif not wanted and item.entry_id is not None:
+            drop_entries.append(item.entry_id)
+            item.entry_id = None
+    # One flush for the batch's new entries, then their ids onto the items.
+    session.add_all([entry for _, entry in new_entries])
+    session.flush()
+    for item, entry in new_entries:
+        item.entry_id = entry.id
+    result.entries_added = len(new_entries)
+    result.entries_removed += remove_entries(session, hash_set, drop_entries)
+    hash_set.entry_count = (hash_set.entry_count or 0) + result.entries_added
+    return result
+
+
+def remove_entries(session: Session, hash_set: HashSet, ids: list[int]) -> int:
+    """Delete the entries (their matches go with them, by the foreign keys' cascade)."""
+    removed = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        outcome = session.execute(
+            delete(HashSetEntry).where(
+                HashSetEntry.id.in_(chunk), HashSetEntry.hash_set_id == hash_set.id
+            )
+        )
+        removed += int(getattr(outcome, "rowcount", 0) or 0)
+    hash_set.entry_count = max(0, (hash_set.entry_count or 0) - removed)
+    return removed
+
+
+def _entry(hash_set: HashSet, exchange: str, signal: Signal, opinion: str) -> HashSetEntry:
+    entry = HashSetEntry(
+        hash_set_id=hash_set.id,
+        extra={"exchange": exchange, "signal_type": signal[0], "opinion": opinion},
+    )
+    setattr(entry, SIGNAL_FIELDS[signal[0]], signal[1])
+    return entry

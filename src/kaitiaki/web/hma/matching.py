@@ -1,0 +1,202 @@
+"""HMA's matching blueprint (``/m``): look a signal up in the banks, and the index status.
+
+``/m/raw_lookup`` asks every bank, enabled or not, as HMA's does; ``/m/lookup`` only the
+enabled banks and not quarantined entries (HMA's "enabled content"), unless the caller bypasses
+HMA's coin flip, which in HMA also takes in banks switched off. Each bank answers a PDQ query
+at its own threshold, through the same index scans use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from kaitiaki.match.lookup import (
+    SIGNAL_TYPES,
+    BankHit,
+    SignalInputError,
+    compare_signals,
+    lookup_pdq_variants,
+    lookup_signal,
+)
+from kaitiaki.signals.base import SignalError
+from kaitiaki.signals.reference import pdq_dihedral
+from kaitiaki.store import Store
+from kaitiaki.store.models import HashSet, HashSetEntry
+from kaitiaki.users.tokens import TokenPrincipal
+from kaitiaki.web.hma.common import ERRORS, bank_names, store_of
+from kaitiaki.web.hma.hashing import (
+    PHOTO_BODY,
+    UPLOAD_ERRORS,
+    hash_photo,
+    hash_url,
+    received_photo,
+)
+from kaitiaki.web.tokens import token_scope
+from kaitiaki.web.uploads import accepts_upload
+
+router = APIRouter(prefix="/m", tags=["HMA matching"], responses=ERRORS)
+MATCH = Depends(token_scope("match"))
+COMPARE_BODY = Body()
+
+
+def _lookup(
+    store: Store, signal_type: str, signal: str, banks: set[str] | None, include_disabled: bool
+) -> list[BankHit]:
+    try:
+        return lookup_signal(
+            store, signal_type, signal, banks=banks, include_disabled=include_disabled
+        )
+    except SignalInputError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _match(hit: BankHit) -> dict[str, Any]:
+    # HMA writes the distance as text (its SignalSimilarityInfo.pretty_str()).
+    return {"bank_content_id": hit.entry_id, "distance": str(hit.distance)}
+
+
+@router.get("/raw_lookup")
+def raw_lookup(
+    request: Request,
+    signal: str = Query(max_length=200),
+    signal_type: str = Query(max_length=40),
+    banks: str | None = Query(None, max_length=10_000),
+    include_distance: bool = False,
+    principal: TokenPrincipal = MATCH,
+) -> dict[str, list[Any]]:
+    """Entry ids matching the signal in any bank (HMA's ``{"matches": [...]}``)."""
+    hits = _lookup(store_of(request), signal_type, signal, bank_names(banks), True)
+    if include_distance:
+        return {"matches": [_match(h) for h in hits]}
+    return {"matches": [h.entry_id for h in hits]}
+
+
+@router.get("/lookup")
+def lookup(
+    request: Request,
+    signal: str | None = Query(None, max_length=200),
+    signal_type: str | None = Query(None, max_length=40),
+    url: str | None = Query(None, max_length=4000),
+    content_type: str | None = Query(None, max_length=40),
+    types: str | None = Query(None, max_length=200),
+    banks: str | None = Query(None, max_length=10_000),
+    seed: str | None = Query(None, max_length=200),
+    bypass_coinflip: bool = False,
+    principal: TokenPrincipal = MATCH,
+) -> dict[str, Any]:
+    """Matches by bank (HMA's ``{"BANK": [{"bank_content_id", "distance"}]}``); for a ``url``,
+    by signal type then bank, unless ``signal_type`` picks one."""
+    store = store_of(request)
+    if url:
+        # HMA hashes the url, looks each hash up, and answers for the one signal type asked,
+        # or by signal type when none was.
+        by_type = {
+            name: _by_bank(_lookup(store, name, value, bank_names(banks), bypass_coinflip))
+            for name, value in hash_url(url, content_type, types).items()
+            if value
+        }
+        return by_type.get(signal_type, {}) if signal_type else by_type
+    if not signal or not signal_type:
+        raise HTTPException(400, "Either url or both signal and signal_type are required")
+    return _by_bank(_lookup(store, signal_type, signal, bank_names(banks), bypass_coinflip))
+
+
+def _by_bank(hits: list[BankHit]) -> dict[str, list[dict[str, Any]]]:
+    by_bank: dict[str, list[dict[str, Any]]] = {}
+    for hit in hits:
+        if not hit.quarantined:
+            by_bank.setdefault(hit.bank, []).append(_match(hit))
+    return by_bank
+
+
+def _lookup_photo(
+    store: Store, data: bytes, banks: set[str] | None, bypass: bool, dihedral: bool
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for signal_type, value in hash_photo(data, None).items():
+        if not value:
+            continue  # a PDQ below the quality floor matches nothing, as in HMA
+        if signal_type == "pdq" and dihedral:
+            try:
+                variants = pdq_dihedral(data)
+            except SignalError as exc:
+                raise HTTPException(400, str(exc)) from None
+            hits = lookup_pdq_variants(store, variants, banks=banks, include_disabled=bypass)
+        else:
+            hits = _lookup(store, signal_type, value, banks, bypass)
+        out[signal_type] = _by_bank(hits)
+    return out
+
+
+@router.post("/lookup", responses=UPLOAD_ERRORS, openapi_extra=PHOTO_BODY)
+@accepts_upload
+async def lookup_post(
+    request: Request,
+    banks: str | None = Query(None, max_length=10_000),
+    seed: str | None = Query(None, max_length=200),
+    bypass_coinflip: bool = False,
+    dihedral: bool = False,
+    principal: TokenPrincipal = MATCH,
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Hash the uploaded photo (field ``photo``) and look each hash up, by signal type then
+    bank. ``dihedral=true`` (kaitiaki's) also asks the rotated and flipped photo's PDQ."""
+    data = await received_photo(request)
+    return await run_in_threadpool(
+        _lookup_photo, store_of(request), data, bank_names(banks), bypass_coinflip, dihedral
+    )
+
+
+@router.post("/compare")
+def compare(body: Any = COMPARE_BODY, principal: TokenPrincipal = MATCH) -> dict[str, list[Any]]:
+    """``{"pdq": [a, b]}`` -> ``{"pdq": [matches, {"distance": n}]}``, per signal type."""
+    if not isinstance(body, dict):
+        raise HTTPException(400, "Request input was not a dict")
+    out: dict[str, list[Any]] = {}
+    for signal_type, pair in body.items():
+        if not isinstance(pair, list):
+            raise HTTPException(400, f"Comparison hashes for {signal_type} was not a list")
+        if len(pair) != 2 or not all(isinstance(h, str) for h in pair):
+            raise HTTPException(400, "Comparison hash list length must be exactly 2")
+        try:
+            matched, info = compare_signals(signal_type, pair[0], pair[1])
+        except SignalInputError as exc:
+            raise HTTPException(400, f"Invalid {signal_type} hash: {exc}") from None
+        out[signal_type] = [matched, info]
+    return out
+
+
+def _index_status(store: Store) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    with store.session() as session:
+        for name, (column, _form) in SIGNAL_TYPES.items():
+            held = getattr(HashSetEntry, column).is_not(None)
+            size, newest = session.execute(
+                select(func.count(HashSetEntry.id), func.max(HashSet.imported_at))
+                .join(HashSet, HashSet.id == HashSetEntry.hash_set_id)
+                .where(held, HashSet.enabled)
+            ).one()
+            # Indexes are built on demand from the store, so they are always as new as the
+            # banks they hold; built_to is the newest such bank's import time.
+            out[name] = {
+                "present": bool(size),
+                "built_to": int(newest.timestamp()) if size and newest else -1,
+                "size": int(size or 0),
+            }
+    return out
+
+
+@router.get("/index/status")
+def index_status(
+    request: Request,
+    signal_type: str | None = Query(None, max_length=40),
+    principal: TokenPrincipal = MATCH,
+) -> dict[str, dict[str, Any]]:
+    """Per signal type: whether an index holds anything, to when, and how many hashes."""
+    if signal_type is not None and signal_type not in SIGNAL_TYPES:
+        raise HTTPException(400, f"No such signal type '{signal_type}'")
+    status = _index_status(store_of(request))
+    return {signal_type: status[signal_type]} if signal_type else status

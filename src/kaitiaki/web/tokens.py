@@ -1,0 +1,87 @@
+"""Routes for machine clients: ``Authorization: Bearer <token>`` with a scope, not a session.
+
+    from kaitiaki.web.tokens import Scoped, token_scope
+    def lookup(principal: TokenPrincipal = Scoped.MATCH) -> ...
+    # the same as Depends(token_scope("match")), which ruff's B008 flags in a signature
+
+The dependency is a ``Requirement`` (``kaitiaki.web.authz``), so ``requirement_of`` finds it,
+``check_routes`` accepts the route and the route x role test knows it is token-only: a signed-in
+browser session gets 401 here, never a token route's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from kaitiaki.users.tokens import SCOPES, TokenPrincipal, authenticate_token
+from kaitiaki.web.authz import Requirement
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
+    header = request.headers.get("authorization", "")
+    kind, _, token = header.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def token_principal(request: Request) -> TokenPrincipal | None:
+    """The live token of this request, or None; looked up once and cached on the request (the
+    body-size middleware asks first, then the route's own check)."""
+    if hasattr(request.state, "token_principal"):
+        cached: TokenPrincipal | None = request.state.token_principal
+        return cached
+    raw = bearer(request)
+    found = None
+    if raw is not None:
+        found = await run_in_threadpool(authenticate_token, request.app.state.store, raw)
+    request.state.token_principal = found
+    return found
+
+
+class TokenRequirement(Requirement):
+    """A route for API tokens holding ``scope``. No CSRF check: a bearer token is never sent by
+    a browser on its own, unlike a cookie."""
+
+    challenge = "Bearer"
+
+    def __init__(self, scope: str) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown token scope {scope!r}; one of: {', '.join(SCOPES)}")
+        super().__init__(None)
+        self.token_scope = self.scope = scope
+
+    def __repr__(self) -> str:
+        return f"token_scope({self.scope})"
+
+    async def sender(self, request: Request) -> Any:
+        return await token_principal(request)
+
+    async def __call__(self, request: Request) -> Any:
+        principal = await token_principal(request)
+        if principal is None:
+            raise HTTPException(401, "a valid API token is needed", headers=_CHALLENGE)
+        if not principal.can(self.scope):
+            raise HTTPException(403, f"this token lacks the {self.scope!r} scope")
+        return principal
+
+
+def token_scope(scope: str) -> TokenRequirement:
+    """The dependency for a token route: ``Depends(token_scope("match"))``."""
+    return TokenRequirement(scope)
+
+
+class Scoped:
+    """Each token route's requirement as a default value, like ``authz.Needs`` for sessions:
+    ``principal: TokenPrincipal = Scoped.MATCH``."""
+
+    HASH: Any = Depends(token_scope("hash"))
+    MATCH: Any = Depends(token_scope("match"))
+    CURATE: Any = Depends(token_scope("curate"))
+    EXCHANGE: Any = Depends(token_scope("exchange"))
