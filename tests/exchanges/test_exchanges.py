@@ -367,14 +367,154 @@ def test_ncmec_records_map_to_signals_and_record_deletes_are_counted() -> None:
     def update(n: int, kind: NCMECEntryType, hashes: dict[str, str], deleted: bool = False) -> Any:
         return NCMECEntryUpdate(f"e{n}", 7, kind, deleted, "A1", hashes, {})
 
-    ops, unmapped = to_operations(
+    ops = to_operations(
         api,
         collab,
         [
-            ("7-e1", update(1, NCMECEntryType.image, {"pdq": _pdq(1), "md5": "x"})),
+            ("7-e1", update(1, NCMECEntryType.image, {"pdq": _pdq(1).upper(), "md5": "x"})),
             ("7-e2", update(2, NCMECEntryType.video, {"md5": _md5(2)})),
             ("7-e3", update(3, NCMECEntryType.image, {}, deleted=True)),
         ],
     )
-    assert ops == {("pdq", _pdq(1)): "positive", ("video_md5", _md5(2)): "positive"}
-    assert unmapped == 1
+    assert ops.records == {
+        "7-e1": {("pdq", _pdq(1)): "positive"},  # uppercase upstream, lowercase here
+        "7-e2": {("video_md5", _md5(2)): "positive"},
+        "7-e3": None,  # a delete, by record id alone
+    }
+    assert (ops.signals, ops.unmapped) == ({}, 0)
+
+
+class RecordedNCMEC(RecordedAPI):
+    """Recorded NCMEC pages: updates keyed by record id, converted by the package's NCMEC API."""
+
+    RECORDS: ClassVar[list[dict[str, Any]]] = []
+
+    @classmethod
+    def get_name(cls) -> str:
+        return "recorded_ncmec"
+
+    @classmethod
+    def naive_convert_to_signal_type(
+        cls,
+        signal_types: Sequence[type[SignalType]],
+        collab: CollaborationConfigBase,
+        fetched: Any,
+    ) -> Any:
+        from threatexchange.exchanges.impl.ncmec_api import NCMECSignalExchangeAPI
+
+        from kaitiaki.exchanges.registry import collab_config
+
+        ncmec = collab_config(NCMECSignalExchangeAPI, "ncmec", {"environment": "NGO"})
+        return NCMECSignalExchangeAPI.naive_convert_to_signal_type(signal_types, ncmec, fetched)
+
+    def fetch_iter(self, supported_signal_types: Any, checkpoint: _Page | None) -> Any:
+        for number in range(checkpoint.page if checkpoint else 0, len(self.RECORDS)):
+            yield state.FetchDelta(dict(self.RECORDS[number]), _Page(number + 1))
+
+
+def test_ncmec_record_deletes_remove_only_what_no_other_record_carries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEntryType, NCMECEntryUpdate
+
+    def record(name: str, kind: NCMECEntryType, hashes: dict[str, str]) -> NCMECEntryUpdate:
+        return NCMECEntryUpdate(name, 7, kind, False, "A1", hashes, {})
+
+    gone = NCMECEntryUpdate("b", 7, NCMECEntryType.video, True, None, {}, {})
+    x, y = _md5(1), _pdq(2)
+    pages: list[dict[str, Any]] = [
+        # Records a and b both carry md5 x (a in uppercase); c carries pdq y.
+        {"7-a": record("a", NCMECEntryType.video, {"md5": x.upper()})},
+        {
+            "7-b": record("b", NCMECEntryType.video, {"md5": x}),
+            "7-c": record("c", NCMECEntryType.image, {"pdq": y.upper()}),
+        },
+    ]
+    monkeypatch.setattr(RecordedNCMEC, "RECORDS", pages)
+    monkeypatch.setitem(APIS, "recorded_ncmec", RecordedNCMEC)
+    add_exchange(store, "whole", "recorded_ncmec", actor=ACTOR)
+    add_exchange(store, "feed", "recorded_ncmec", actor=ACTOR)
+    fetch(store, "whole", actor=ACTOR)
+
+    def kill(report: FetchReport) -> None:
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        fetch(store, "feed", actor=ACTOR, on_progress=kill)
+    assert _entries(store, "feed") == [f"md5:{x}"]
+    fetch(store, "feed", actor=ACTOR)  # resumed at page 2
+    both = sorted([f"md5:{x}", f"pdq:{y}"])
+    assert _entries(store, "feed") == _entries(store, "whole") == both
+
+    def items(name: str) -> list[tuple[str | None, str]]:
+        with store.session() as session:
+            rows = session.execute(
+                select(ExchangeItem.record_id, ExchangeItem.signal_value)
+                .join(Exchange, Exchange.id == ExchangeItem.exchange_id)
+                .where(Exchange.name == name)
+            )
+            return sorted((r, v) for r, v in rows)
+
+    def count(name: str) -> int | None:
+        with store.session() as session:
+            found: int | None = session.scalar(
+                select(HashSet.entry_count).where(HashSet.name == name)
+            )
+            return found
+
+    assert items("feed") == [("7-a", x), ("7-b", x), ("7-c", y)]
+    assert count("feed") == 2
+
+    pages.append({"7-a": None})  # a deleted: x stays, b still carries it
+    report = fetch(store, "feed", actor=ACTOR)
+    assert (report.result.deleted, report.result.entries_removed) == (1, 0)
+    assert _entries(store, "feed") == both and count("feed") == 2
+    assert items("feed") == [("7-b", x), ("7-c", y)]
+
+    pages.append({"7-b": gone})  # b deleted too (a tombstone this time): x goes
+    fetch(store, "feed", actor=ACTOR)
+    assert _entries(store, "feed") == [f"pdq:{y}"] and count("feed") == 1
+    assert items("feed") == [("7-c", y)]
+
+    # Fetching everything again from scratch duplicates nothing.
+    with store.session() as session:
+        row = session.scalar(select(Exchange).where(Exchange.name == "feed"))
+        assert row is not None
+        row.checkpoint = None
+    report = fetch(store, "feed", actor=ACTOR)
+    assert report.full
+    assert _entries(store, "feed") == [f"pdq:{y}"] and count("feed") == 1
+    assert items("feed") == [("7-c", y)]
+
+    # An updated record replaces its hashes: c now carries w instead of y.
+    w = _pdq(3)
+    pages.append({"7-c": record("c", NCMECEntryType.image, {"pdq": w})})
+    fetch(store, "feed", actor=ACTOR)
+    assert _entries(store, "feed") == [f"pdq:{w}"] and count("feed") == 1
+    assert items("feed") == [("7-c", w)]
+
+
+def test_items_without_a_record_stay_one_per_signal(store: Store) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    add_exchange(store, "seen", "sample", actor=ACTOR)
+
+    def add(record_id: str | None) -> None:
+        with store.session() as session:
+            row = session.scalar(select(Exchange).where(Exchange.name == "seen"))
+            assert row is not None
+            session.add(
+                ExchangeItem(
+                    exchange_id=row.id,
+                    record_id=record_id,
+                    signal_type="pdq",
+                    signal_value=_pdq(1),
+                    opinion="positive",
+                )
+            )
+
+    add("7-a")
+    add("7-b")  # one item per record carrying the signal
+    add(None)
+    with pytest.raises(IntegrityError):
+        add(None)  # but only one keyed by the signal alone

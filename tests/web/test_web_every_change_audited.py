@@ -392,6 +392,30 @@ def _hma_photo(w: World) -> tuple[Call, Expect]:
     return call, Expect("hashset.entry_added", f"token:{HMA_TOKEN}")
 
 
+HMA_EXCHANGE_TOKEN = "hma-exchanger"
+
+
+def _hma_exchange(
+    method: str, path: str, action: str, body: dict[str, Any] | None = None
+) -> Scenario:
+    """An HMA exchange call (kaitiaki.web.hma.exchanges) with an exchange-scoped API token; the
+    exchange feeds HMA_BANK, which already exists, so adding it is one change."""
+
+    def scenario(w: World) -> tuple[Call, Expect]:
+        from kaitiaki.users.tokens import create_token
+
+        if "hma-exchange" not in w.clients:
+            _view, raw = create_token(w.store, HMA_EXCHANGE_TOKEN, ["exchange"], actor="test:setup")
+            headers = {"Authorization": f"Bearer {raw}"}
+            w.clients["hma-exchange"] = TestClient(w.app, headers=headers)
+        client = w.clients["hma-exchange"]
+        concrete = path.replace("{exchange_name}", "HMA_BANK")
+        call = lambda: client.request(method, concrete, json=body)  # noqa: E731
+        return call, Expect(action, f"token:{HMA_EXCHANGE_TOKEN}")
+
+    return scenario
+
+
 # In the order they run: sign-ins first, a cancel before any job is run, the analysis before
 # what needs its subjects, links and workspace, sign-outs last.
 SCENARIOS: dict[tuple[str, str], Scenario] = {
@@ -465,6 +489,15 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         "DELETE", "/c/bank/{bank_name}/content/{content_id}", "hashset.entry_removed"
     ),
     ("POST", "/c/bank/{bank_name}/content"): _hma_photo,
+    ("POST", "/c/exchanges"): _hma_exchange(
+        "POST", "/c/exchanges", "exchange.added", {"api": "sample", "bank": "HMA_BANK"}
+    ),
+    ("PUT", "/c/exchange/{exchange_name}"): _hma_exchange(
+        "PUT", "/c/exchange/{exchange_name}", "exchange.disabled", {"enabled": False}
+    ),
+    ("DELETE", "/c/exchange/{exchange_name}"): _hma_exchange(
+        "DELETE", "/c/exchange/{exchange_name}", "exchange.removed"
+    ),
     ("DELETE", "/c/bank/{bank_name}"): _hma("DELETE", "/c/bank/{bank_name}", "hashset.removed"),
     ("POST", "/api/auth/logout"): _api_logout,
     ("POST", "/logout"): _page_logout,

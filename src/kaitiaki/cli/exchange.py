@@ -155,8 +155,8 @@ def fetch_cmd(
     )
     if done.unmapped_deletes:
         console.print(
-            f"note: {done.unmapped_deletes} upstream deletes name records, not hashes, "
-            "and were not applied"
+            f"note: {done.unmapped_deletes} upstream deletes named neither a hash nor a "
+            "record, and were not applied"
         )
 
 

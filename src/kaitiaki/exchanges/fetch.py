@@ -4,7 +4,8 @@ The package's client yields deltas, each with the checkpoint that follows it. Ea
 applied in batches; a batch's changes (items, hash-set entries, audit entry) commit in one
 transaction, and the delta's last batch commits its checkpoint with it. A fetch killed anywhere
 restarts from the last stored checkpoint and reapplies at most one delta, which changes nothing
-already applied (items are keyed by signal), so nothing is lost and nothing duplicated.
+already applied (items are keyed by signal, or by record and signal), so nothing is lost
+and nothing duplicated.
 
 A full fetch (the first, one after a stale checkpoint, and every fetch of a list that comes
 whole, like a file) also removes what the exchange no longer holds: it records when it began in
@@ -105,9 +106,11 @@ def fetch(
                 last = number == max(1, len(chunks))
                 with store.session() as session:
                     row, hash_set = _rows(session, name, stored)
-                    ops, unmapped = to_operations(api_cls, collab, chunk)
-                    done = apply_operations(session, row, hash_set, ops, utcnow())
-                    done.unmapped_deletes = unmapped
+                    ops = to_operations(api_cls, collab, chunk)
+                    done = apply_operations(
+                        session, row, hash_set, ops.signals, utcnow(), ops.records
+                    )
+                    done.unmapped_deletes = ops.unmapped
                     if last:
                         row.checkpoint = stored = new_checkpoint
                     report.batches += 1
@@ -183,11 +186,19 @@ def _sweep(session: Session, row: Exchange, hash_set: HashSet, since: datetime) 
             )
         )
     )
-    entries = [item.entry_id for item in stale if item.entry_id is not None]
+    entries = {item.entry_id for item in stale if item.entry_id is not None}
     for item in stale:
         session.delete(item)
     session.flush()
-    removed = remove_entries(session, hash_set, entries)
+    # An entry a live record's item still points at (a hash several records carry) stays.
+    if entries:
+        kept = session.scalars(
+            select(ExchangeItem.entry_id).where(
+                ExchangeItem.exchange_id == row.id, ExchangeItem.entry_id.in_(sorted(entries))
+            )
+        )
+        entries -= set(kept)
+    removed = remove_entries(session, hash_set, sorted(e for e in entries if e is not None))
     return BatchResult(deleted=len(stale), entries_removed=removed)
 
 

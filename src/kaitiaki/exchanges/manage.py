@@ -143,6 +143,23 @@ def exchange_status(store: Store, name: str) -> ExchangeView:
         return _view(session, find(session, name))
 
 
+def set_exchange_enabled(store: Store, name: str, enabled: bool, *, actor: str) -> ExchangeView:
+    """Turn the exchange on or off; audited only when that changes something."""
+    with store.session() as session:
+        row = find(session, name)
+        if row.enabled != enabled:
+            row.enabled = enabled
+            record(
+                session,
+                actor=actor,
+                action="exchange.enabled" if enabled else "exchange.disabled",
+                target_type="exchange",
+                target_id=str(row.id),
+                details={"name": name},
+            )
+        return _view(session, row)
+
+
 def remove_exchange(store: Store, name: str, *, actor: str) -> int:
     """Forget the exchange, its credentials, checkpoint and items; returns the items dropped.
     The hash set it fed stays, entries included (``hashset remove`` removes it)."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -788,13 +789,30 @@ class ExchangeItem(Base):
 
     __tablename__ = "exchange_items"
     __table_args__ = (
-        UniqueConstraint("exchange_id", "signal_type", "signal_value", name="uq_exchange_item"),
+        UniqueConstraint(
+            "exchange_id", "signal_type", "signal_value", "record_id", name="uq_exchange_item"
+        ),
+        # NULLs are distinct in a unique constraint: items of exchanges keyed by signal (no
+        # record id) stay one per signal by this partial index.
+        Index(
+            "uq_exchange_item_signal",
+            "exchange_id",
+            "signal_type",
+            "signal_value",
+            unique=True,
+            sqlite_where=text("record_id IS NULL"),
+            postgresql_where=text("record_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exchange_id: Mapped[int] = mapped_column(
         ForeignKey("exchanges.id", ondelete="CASCADE"), index=True
     )
+    # The upstream record that carried the signal, for exchanges that key their updates by
+    # record (NCMEC) and delete by record id alone; None for exchanges keyed by signal. A hash
+    # several records carry has one item per record, all pointing at one hash-set entry.
+    record_id: Mapped[str | None] = mapped_column(String(200), index=True)
     signal_type: Mapped[str] = mapped_column(String(40))
     signal_value: Mapped[str] = mapped_column(Text)
     # "positive", "negative", "disputed" (the exchange's opinions, summarised).

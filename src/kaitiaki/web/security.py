@@ -143,10 +143,15 @@ class BodyLimit:
     ) -> None:
         assert isinstance(exc, StarletteHTTPException)
         request = Request(scope, receive)
-        if api or str(scope.get("path", "")).startswith("/api"):
+        path = str(scope.get("path", ""))
+        if api or path.startswith("/api"):
+            from kaitiaki.web.hma.common import PREFIXES
+
             headers = dict(exc.headers or {})
+            # HMA's clients read its error shape, {"message": ...}, as the app's handler gives.
+            key = "message" if path.startswith(PREFIXES) else "detail"
             response: Response = JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+                {key: exc.detail}, status_code=exc.status_code, headers=headers
             )
         else:
             from kaitiaki.web.pages.render import error_page

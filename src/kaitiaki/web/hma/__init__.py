@@ -7,6 +7,6 @@ the health checks needs an API token with the route's scope (``kaitiaki.web.toke
 
 from __future__ import annotations
 
-from kaitiaki.web.hma import curation, hashing, matching, status
+from kaitiaki.web.hma import curation, exchanges, hashing, matching, status
 
-ROUTERS = (status, hashing, matching, curation)
+ROUTERS = (status, hashing, matching, curation, exchanges)
