@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from kaitiaki.hashsets.derived import add_entries, write_hash_set
 from kaitiaki.hashsets.entry import Entry, HashSetMissingError
-from kaitiaki.hashsets.store import add_entries, set_enabled, write_hash_set
+from kaitiaki.hashsets.store import set_enabled
 from kaitiaki.index import brute_force, hex_to_bytes
 from kaitiaki.match import retro_pdq
 from kaitiaki.match.retro import ACTION, retro_match

@@ -1,5 +1,6 @@
 """Hash sets: VICS, plain and CSV formats in and out of the store; category profiles."""
 
+from kaitiaki.hashsets.derived import add_entries, write_hash_set
 from kaitiaki.hashsets.entry import (
     Entry,
     HashSetError,
@@ -10,7 +11,6 @@ from kaitiaki.hashsets.entry import (
 )
 from kaitiaki.hashsets.profiles import CategoryProfile, UnknownProfileError, get_profile
 from kaitiaki.hashsets.store import (
-    add_entries,
     count_entries,
     export_hash_set,
     get_hash_set,
@@ -19,7 +19,6 @@ from kaitiaki.hashsets.store import (
     list_hash_sets,
     remove_hash_set,
     set_enabled,
-    write_hash_set,
 )
 from kaitiaki.hashsets.vics import export_vics
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
 
@@ -47,7 +47,7 @@ MAX_THRESHOLD = 256  # PDQ hashes are 256 bits
 BATCH = 2_000
 BATCH_BYTES = 1 << 20
 # A Core insert on the table: the ORM's bulk path costs more than the database on big imports.
-_INSERT = insert(cast(Table, HashSetEntry.__table__))
+INSERT_ENTRY = insert(cast(Table, HashSetEntry.__table__))
 
 
 def detect_format(path: Path) -> ImportFormat:
@@ -101,7 +101,7 @@ def import_hash_set(
     if not path.is_file():
         raise HashSetError(f"{path}: no such file")
     with store.session() as session:
-        if _find(session, name) is not None:
+        if find_hash_set(session, name) is not None:
             raise HashSetExistsError(name)
     with SourceFile(path, progress) as src:
         parsed, profile = _reader(path, src, fmt, profile, columns, hex64)
@@ -177,14 +177,14 @@ def _write(
     flushed_at = src.position
     for entry, _where in parsed:
         category, extra = summary.category_of(entry)
-        batch.append(_row(row.id, entry, category, extra))
+        batch.append(entry_row(row.id, entry, category, extra))
         count += 1
         if len(batch) >= BATCH or src.position - flushed_at >= BATCH_BYTES:
-            session.execute(_INSERT, batch)
+            session.execute(INSERT_ENTRY, batch)
             batch.clear()
             flushed_at = src.position
     if batch:
-        session.execute(_INSERT, batch)
+        session.execute(INSERT_ENTRY, batch)
     if count == 0:
         raise HashSetFormatError(src.path, "", "no entries in the file")
     row.entry_count = count
@@ -192,64 +192,9 @@ def _write(
     return row
 
 
-def write_hash_set(
-    session: Session,
-    name: str,
-    entries: Iterable[Entry],
-    *,
-    profile: str,
-    source: str,
-    source_format: str,
-    source_sha256: str | None,
-    actor: str,
-) -> HashSet:
-    """A hash set made from entries another stage holds (a received referral's flagged files),
-    written in the caller's session so it lands or rolls back with the caller's change."""
-    get_profile(profile)
-    if _find(session, name) is not None:
-        raise HashSetExistsError(name)
-    row = HashSet(
-        name=name,
-        source=source[:200],
-        profile=profile,
-        pdq_threshold=DEFAULT_THRESHOLD,
-        enabled=True,
-        source_format=source_format,
-        source_sha256=source_sha256,
-        entry_count=0,
-    )
-    session.add(row)
-    session.flush()
-    added = add_entries(session, row, entries)
-    record(
-        session,
-        actor=actor,
-        action="hashset.imported",
-        target_type="hash_set",
-        target_id=str(row.id),
-        details={"name": name, "format": source_format, "profile": profile, "entries": added},
-    )
-    return row
-
-
-def add_entries(session: Session, row: HashSet, entries: Iterable[Entry]) -> int:
-    """Add the entries not already in ``row`` (same hashes); returns how many were added."""
-    held = {
-        (e.md5, e.sha1, e.sha256, e.pdq)
-        for e in session.scalars(select(HashSetEntry).where(HashSetEntry.hash_set_id == row.id))
-    }
-    batch = [
-        _row(row.id, e, e.category, dict(e.extra))
-        for e in entries
-        if (e.md5, e.sha1, e.sha256, e.pdq) not in held
-    ]
-    for start in range(0, len(batch), BATCH):
-        session.execute(_INSERT, batch[start : start + BATCH])
-    row.entry_count = (row.entry_count or 0) + len(batch)
-    return len(batch)
-
-
-def _row(set_id: int, entry: Entry, category: str | None, extra: dict[str, Any]) -> dict[str, Any]:
+def entry_row(
+    set_id: int, entry: Entry, category: str | None, extra: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "hash_set_id": set_id,
         "media_id": entry.media_id,
@@ -289,7 +234,7 @@ def to_entry(row: HashSetEntry) -> Entry:
 def iter_entries(store: Store, name: str, *, chunk: int = BATCH) -> Iterator[Entry]:
     """The entries of a set in import order, fetched ``chunk`` rows at a time."""
     with store.session() as session:
-        found = _find(session, name)
+        found = find_hash_set(session, name)
         if found is None:
             raise HashSetMissingError(name)
         query = (
@@ -312,7 +257,7 @@ def export_hash_set(store: Store, name: str, fmt: ExportFormat, out: Path | str 
     if fmt not in get_args(ExportFormat):
         raise HashSetError(f"unknown export format {fmt!r}; use vics or list")
     with store.session() as session:
-        found = _find(session, name)
+        found = find_hash_set(session, name)
         if found is None:
             raise HashSetMissingError(name)
         region = get_profile(found.profile).vics_region
@@ -343,7 +288,7 @@ def list_hash_sets(store: Store) -> list[HashSet]:
 
 def get_hash_set(store: Store, name: str) -> HashSet:
     with store.session() as session:
-        found = _find(session, name)
+        found = find_hash_set(session, name)
         if found is None:
             raise HashSetMissingError(name)
         return found
@@ -352,7 +297,7 @@ def get_hash_set(store: Store, name: str) -> HashSet:
 def set_enabled(store: Store, name: str, enabled: bool, *, actor: str) -> HashSet:
     """Match against the set again, or leave it out of matching (kept, audited)."""
     with store.session() as session:
-        found = _find(session, name)
+        found = find_hash_set(session, name)
         if found is None:
             raise HashSetMissingError(name)
         was = found.enabled
@@ -374,7 +319,7 @@ def remove_hash_set(store: Store, name: str, *, actor: str) -> int:
     The audit entry keeps what is needed to know later what was removed: the name, where it came
     from, the SHA-256 of the file it was imported from, and how many entries it held."""
     with store.session() as session:
-        found = _find(session, name)
+        found = find_hash_set(session, name)
         if found is None:
             raise HashSetMissingError(name)
         # Entries first and explicitly: correct even where foreign keys are not enforced.
@@ -402,12 +347,12 @@ def count_entries(store: Store, name: str | None = None) -> int:
     with store.session() as session:
         query = select(func.count()).select_from(HashSetEntry)
         if name is not None:
-            found = _find(session, name)
+            found = find_hash_set(session, name)
             if found is None:
                 raise HashSetMissingError(name)
             query = query.where(HashSetEntry.hash_set_id == found.id)
         return int(session.scalar(query) or 0)
 
 
-def _find(session: Session, name: str) -> HashSet | None:
+def find_hash_set(session: Session, name: str) -> HashSet | None:
     return session.scalar(select(HashSet).where(HashSet.name == name))

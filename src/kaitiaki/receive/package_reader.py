@@ -223,7 +223,8 @@ def read_package(store: Store, path: Path, *, accept_unknown: bool = False) -> V
                 "package with --accept-unknown-sender --reason TEXT",
                 result.key_fingerprint,
             )
-        manifest = json.loads((folder / MANIFEST).read_bytes())
+        manifest_bytes = (folder / MANIFEST).read_bytes()  # verified above: the signed bytes
+        manifest = json.loads(manifest_bytes)
         if PACKAGE_JSON not in manifest.get("files", {}):
             raise PackageError(f"{path}: the manifest does not list {PACKAGE_JSON}")
         doc = _read_document(folder)
@@ -234,7 +235,7 @@ def read_package(store: Store, path: Path, *, accept_unknown: bool = False) -> V
         except SchemaVersionError as exc:
             raise PackageError(str(exc)) from None
         _check_widths(doc)
-        digest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+        digest = hashlib.sha256(manifest_bytes).hexdigest()
         return VerifiedPackage(
             source=path,
             document=doc,
