@@ -24,6 +24,7 @@ from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.collab_config import CollaborationConfigBase
 
 from kaitiaki.exchanges.registry import SIGNAL_FIELDS, SIGNAL_TYPES, ApiClass
+from kaitiaki.hashsets.versions import touch
 from kaitiaki.store.models import Exchange, ExchangeItem, HashSet, HashSetEntry
 
 Signal = tuple[str, str]
@@ -203,7 +204,7 @@ def apply_operations(
         item.entry_id = entry.id
     result.entries_added += len(new_entries)
     result.entries_removed += remove_entries(session, hash_set, drop_entries)
-    hash_set.entry_count = (hash_set.entry_count or 0) + len(new_entries)
+    touch(hash_set, len(new_entries))
     return result
 
 
@@ -315,7 +316,7 @@ def _settle(
         for item in items:
             item.entry_id = entry.id
     result.entries_added += len(new_entries)
-    hash_set.entry_count = (hash_set.entry_count or 0) + len(new_entries)
+    touch(hash_set, len(new_entries))
     result.entries_removed += remove_entries(session, hash_set, sorted(drop))
 
 
@@ -330,7 +331,8 @@ def remove_entries(session: Session, hash_set: HashSet, ids: list[int]) -> int:
             )
         )
         removed += int(getattr(outcome, "rowcount", 0) or 0)
-    hash_set.entry_count = max(0, (hash_set.entry_count or 0) - removed)
+    if removed:
+        touch(hash_set, -removed)
     return removed
 
 

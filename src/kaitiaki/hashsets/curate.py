@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from kaitiaki.audit import record
 from kaitiaki.hashsets.entry import HashSetError, HashSetExistsError, HashSetMissingError
 from kaitiaki.hashsets.store import DEFAULT_THRESHOLD, MAX_THRESHOLD
+from kaitiaki.hashsets.versions import touch
 from kaitiaki.match.indexes import index_cache_dir
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -150,7 +151,7 @@ def add_entry(
         row = _find(session, name)
         entry = HashSetEntry(hash_set_id=row.id, extra={"note": note} if note else None, **signals)
         session.add(entry)
-        row.entry_count = (row.entry_count or 0) + 1
+        touch(row, 1)
         session.flush()
         record(
             session,
@@ -187,7 +188,7 @@ def remove_entry(store: Store, name: str, entry_id: int, *, actor: str) -> int:
             k: v for k in ("md5", "sha1", "sha256", "pdq") if (v := getattr(entry, k)) is not None
         }
         session.delete(entry)
-        row.entry_count = max((row.entry_count or 1) - 1, 0)
+        touch(row, -1)
         record(
             session,
             actor=actor,

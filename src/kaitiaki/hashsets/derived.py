@@ -18,6 +18,7 @@ from kaitiaki.hashsets.store import (
     entry_row,
     find_hash_set,
 )
+from kaitiaki.hashsets.versions import touch
 from kaitiaki.store.models import HashSet, HashSetEntry
 
 
@@ -74,5 +75,5 @@ def add_entries(session: Session, row: HashSet, entries: Iterable[Entry]) -> int
     ]
     for start in range(0, len(batch), BATCH):
         session.execute(INSERT_ENTRY, batch[start : start + BATCH])
-    row.entry_count = (row.entry_count or 0) + len(batch)
+    touch(row, len(batch))
     return len(batch)

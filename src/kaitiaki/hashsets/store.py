@@ -33,6 +33,7 @@ from kaitiaki.hashsets.plain import Hex64, export_plain, read_plain
 from kaitiaki.hashsets.profiles import get_profile, profile_for_vics_region
 from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
 from kaitiaki.hashsets.summary import ImportSummary, check_map_syntax, parse_map
+from kaitiaki.hashsets.versions import touch
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -188,6 +189,7 @@ def _write(
     if count == 0:
         raise HashSetFormatError(src.path, "", "no entries in the file")
     row.entry_count = count
+    touch(row)
     row.source_sha256 = src.finish()
     return row
 

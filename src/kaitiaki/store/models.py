@@ -170,6 +170,10 @@ class HashSet(Base):
     # The highest entry id matched retroactively against everything already stored: entries
     # after it are the "new" ones the next retroactive match takes.
     retro_matched_through: Mapped[int | None] = mapped_column(Integer)
+    # Bumped on every change to the entries (``hashsets.versions.touch``): a server process
+    # compares it with its loaded index's to know it is behind, without reading entries.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class HashSetEntry(Base):
@@ -196,6 +200,21 @@ class HashSetEntry(Base):
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # Set by the flood guard: an entry matching far above its normal rate waits for a reviewer.
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    # HMA's per-content switch: the entry matches nothing until then (far future: for good).
+    disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EntryMatchCount(Base):
+    """How often one entry matched in one window: the flood guard's measure of normal."""
+
+    __tablename__ = "entry_match_counts"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    matches: Mapped[int] = mapped_column(Integer)
 
 
 class Match(Base):
@@ -781,6 +800,33 @@ class Exchange(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Seconds between scheduled fetches; None: fetched by hand only.
+    fetch_every_s: Mapped[int | None] = mapped_column(Integer)
+
+
+class ExchangeFeedback(Base):
+    """A reviewer's decision on a matched signal, to be sent back to the exchange it came from
+    (NCMEC's up/down votes, StopNCII's review status)."""
+
+    __tablename__ = "exchange_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), index=True
+    )
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hash_set_entries.id", ondelete="SET NULL")
+    )
+    signal_type: Mapped[str] = mapped_column(String(40))
+    signal_value: Mapped[str] = mapped_column(Text)
+    # "positive" (a true match) or "negative" (a false one).
+    opinion: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "pending", "sent", "failed", "unsupported"
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ExchangeItem(Base):
