@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench clean
+.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench bench-api clean
 
 setup:
 ifndef UV
@@ -60,6 +60,14 @@ bench: setup
 	uv run python benchmarks/bench_hash.py
 	uv run python benchmarks/bench_scan.py
 	uv run python benchmarks/bench_index.py
+
+# kaitiaki's HMA-compatible lookups against HMA itself (../shared/anchors/hma), same bank, same load:
+# needs PostgreSQL at 127.0.0.1:5432 and the Debian packages `make system` adds (wrk, libjemalloc2,
+# libpq-dev); HMA's venv is made once under ~/.cache/kaitiaki-bench. Options in BENCH_API_ARGS,
+# e.g. make bench-api BENCH_API_ARGS="--hashes 10000000 --duration 60".
+BENCH_API_ARGS ?=
+bench-api: setup system
+	uv run python benchmarks/bench_api.py $(BENCH_API_ARGS)
 
 clean:
 	rm -rf demo demo-web .venv .mypy_cache .ruff_cache .pytest_cache

@@ -18,6 +18,9 @@ SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 # Server-database stores keep their PDQ index cache under the user's cache folder; tests (and
 # the processes they start) keep theirs in a temporary folder instead.
 os.environ.setdefault("KAITIAKI_INDEX_CACHE", tempfile.mkdtemp(prefix="kaitiaki-index-"))
+# Served indexes checked on every lookup (read-your-writes); tests/match/test_serving.py
+# runs the background poll itself.
+os.environ.setdefault("KAITIAKI_INDEX_POLL_S", "0")
 
 
 @pytest.fixture(scope="session")

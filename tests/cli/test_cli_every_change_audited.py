@@ -49,6 +49,7 @@ READ_ONLY: dict[str, str] = {
     "hash": "hashes files; no store",
     "hashset export": "an export is a read: writes a VICS or list file",
     "hashset list": "lists hash sets",
+    "hashset quarantine": "lists the entries the flood guard quarantined",
     "jobs list": "lists jobs",
     "jobs show": "shows a job",
     "keys generate": "writes a key pair to files; no store",
@@ -81,6 +82,8 @@ class World:
     runner: CliRunner
     app: typer.Typer
     found: dict[str, Any] = field(default_factory=dict)
+    # The test's monkeypatch, for a scenario that must register something only for the test.
+    patch: Any = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,8 @@ def _hashset_import(w: World) -> Change:
     # Small: enough for links, subjects and a few referrals, which is all the scenarios need.
     simulate_operation(op, accounts=100, flagged_accounts=10, events=1000, seed=5)
     args = ["hashset", "import", str(op / "hashset.json"), "--name", "operation-set"]
-    return Change([*args, "--format", "vics"], ("hashset.imported",))
+    # A set gaining entries queues its retroactive match, in the same transaction.
+    return Change([*args, "--format", "vics"], ("hashset.imported", "job_submitted"))
 
 
 def _hashset_toggle(verb: str) -> Scenario:
@@ -149,6 +153,25 @@ def _hashset_toggle(verb: str) -> Scenario:
         return Change(args, (f"hashset.{verb}d",))
 
     return scenario
+
+
+def _hashset_release(w: World) -> Change:
+    """A quarantined entry (as the flood guard leaves it) released: the release, then the
+    retroactive match it queues for the set."""
+    from datetime import UTC, datetime
+
+    from kaitiaki.store.models import HashSet, HashSetEntry
+
+    with w.store.session() as session:
+        row = HashSet(name="flooded", profile="none", source_format="test", entry_count=1)
+        session.add(row)
+        session.flush()
+        entry = HashSetEntry(hash_set_id=row.id, md5="f" * 32, quarantined_at=datetime.now(UTC))
+        session.add(entry)
+        session.flush()
+        entry_id = entry.id
+    args = ["hashset", "release", str(entry_id), "--reason", "a genuine surge, checked"]
+    return Change(args, ("hashset.entry_released", "job_submitted"))
 
 
 def _scan(w: World) -> Change:
@@ -232,7 +255,9 @@ def _received(w: World) -> Change:
     # so accepted with a reason. The sender's flagged files become a hash set first.
     folder = w.root / "packages" / w.found["referral"]
     args = ["referral", "import", str(folder), "--accept-unknown-sender"]
-    return Change([*args, "--reason", "test"], ("hashset.imported", "received.created"))
+    return Change(
+        [*args, "--reason", "test"], ("hashset.imported", "job_submitted", "received.created")
+    )
 
 
 def _revise(w: World) -> Change:
@@ -262,6 +287,31 @@ def _exchange_remove(w: World) -> Change:
     return Change(["exchange", "remove", "spare-exchange"], ("exchange.removed",))
 
 
+def _exchange_feedback(w: World) -> Change:
+    """Feedback to an exchange that takes it: the package's sample exchange, taking opinions
+    (registered only for this test; nothing is sent anywhere)."""
+    from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    from kaitiaki.exchanges import add_exchange, fetch
+    from kaitiaki.exchanges.registry import APIS
+
+    class Opinions(StaticSampleSignalExchangeAPI):
+        @classmethod
+        def get_name(cls) -> str:
+            return "opinions"
+
+        def report_opinion(self, s_type: Any, signal: str, opinion: Any) -> None:
+            return None
+
+    w.patch.setitem(APIS, "opinions", Opinions)
+    add_exchange(w.store, "opinions", "opinions", hash_set="shared-bank", actor="test:setup")
+    fetch(w.store, "opinions", actor="test:setup")
+    signal = min(PdqSignal.get_examples())
+    args = ["--signal-type", "pdq", "--signal", signal, "--opinion", "negative"]
+    return Change(["exchange", "feedback", "opinions", *args], ("exchange.feedback",))
+
+
 def _with(build: Callable[[World], list[str]], *actions: str) -> Scenario:
     return lambda w: Change(build(w), actions)
 
@@ -272,6 +322,7 @@ CHANGES: dict[str, Scenario] = {
     "hashset disable": _hashset_toggle("disable"),
     "hashset enable": _hashset_toggle("enable"),
     "hashset remove": _hashset_toggle("remove"),
+    "hashset release": _hashset_release,
     "jobs cancel": _jobs_cancel,
     "scan": _scan,
     "hashset retro-match": _fixed(
@@ -332,6 +383,7 @@ CHANGES: dict[str, Scenario] = {
     "series import": _with(
         lambda w: ["series", "import", str(w.root / "op" / "hashset.json"), "--name", "again"],
         "hashset.imported",
+        "job_submitted",
         "series.synced",
     ),
     "series victim add": _fixed(["series", "victim", "add", "V-1"], "victim.created"),
@@ -373,7 +425,11 @@ CHANGES: dict[str, Scenario] = {
         "hashset.imported",
         "exchange.added",
     ),
-    "exchange fetch": _fixed(["exchange", "fetch", "shared"], "exchange.fetched"),
+    "exchange fetch": _fixed(["exchange", "fetch", "shared"], "exchange.fetched", "job_submitted"),
+    "exchange schedule": _fixed(
+        ["exchange", "schedule", "shared", "--every", "1h"], "exchange.scheduled"
+    ),
+    "exchange feedback": _exchange_feedback,
     "exchange remove": _exchange_remove,
 }
 
@@ -484,6 +540,7 @@ def test_every_change_writes_its_entries_as_the_operator(
     monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
     monkeypatch.setenv("KAITIAKI_POINTER_KEY", "a secret agreed with the partners")
     w = World(store, tmp_path, CliRunner(), app)
+    w.patch = monkeypatch
     failures: list[str] = []
     for name, scenario in CHANGES.items():
         change = scenario(w)

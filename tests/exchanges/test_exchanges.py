@@ -100,12 +100,19 @@ def test_the_sample_exchange_fills_a_hash_set(store: Store) -> None:
     assert report.result.entries_added == len(entries) == len(pdqs) + len(md5s)
     view = exchange_status(store, "sample")
     assert (view.last_fetch_status, view.items, view.last_error) == ("ok", len(entries), None)
-    assert _actions(store) == ["hashset.imported", "exchange.added", "exchange.fetched"]
+    # The new entries queue a retroactive match of the set, in the fetch's transaction.
+    assert _actions(store) == [
+        "hashset.imported",
+        "exchange.added",
+        "exchange.fetched",
+        "job_submitted",
+    ]
 
     # Fetching again changes nothing and so writes nothing to the audit log.
     fetch(store, "sample", actor=ACTOR)
     assert _entries(store, "sample-bank") == entries
     assert _actions(store).count("exchange.fetched") == 1
+    assert _actions(store).count("job_submitted") == 1
     with store.session() as session:
         count = session.scalar(select(HashSet.entry_count).where(HashSet.name == "sample-bank"))
     assert count == len(entries)

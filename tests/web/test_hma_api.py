@@ -201,7 +201,12 @@ def test_lookup_errors_and_exact_signals(
     # GET /m/index/status: one entry per signal type with HMA's keys.
     status = client.get("/m/index/status", headers=match).json()
     assert status["video_md5"]["size"] == 1 and status["video_md5"]["present"] is True
-    assert status["pdq"] == {"present": False, "built_to": -1, "size": 0}
+    pdq = status["pdq"]
+    assert (pdq["present"], pdq["built_to"], pdq["size"]) == (False, -1, 0)
+    # kaitiaki's addition: each enabled bank's served index, its version and age.
+    exact = next(b for b in pdq["banks"] if b["bank"] == "EXACT")
+    assert exact["current"] is True and exact["version"] >= 1 and exact["size"] == 0
+    assert exact["age_s"] >= 0 and isinstance(exact["base_built_at"], int)
     one = client.get("/m/index/status", params={"signal_type": "pdq"}, headers=match)
     assert list(one.json()) == ["pdq"]
     assert (
@@ -255,7 +260,13 @@ def test_content_and_audit(
                 .order_by(AuditEvent.id)
             )
         )
-    assert actions == ["hashset.created", "hashset.entry_added", "hashset.entry_removed"]
+    # Adding the entry also queued the bank's retroactive match, as the same token.
+    assert actions == [
+        "hashset.created",
+        "hashset.entry_added",
+        "job_submitted",
+        "hashset.entry_removed",
+    ]
 
 
 def test_hash_and_lookup_an_uploaded_photo(

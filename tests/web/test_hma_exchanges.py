@@ -154,6 +154,9 @@ def test_exchange_get_fetch_status(store: Store, client: TestClient, auth: dict[
         "last_fetch_items": None,
         "error": None,
         "enabled": True,
+        # Added over HMA's API, as a network exchange would be: by hand (sample) until scheduled.
+        "fetch_every_s": None,
+        "next_fetch_ts": None,
     }
 
     report = fetch(store, "BAR_EXCHANGE", actor="test:fetcher")

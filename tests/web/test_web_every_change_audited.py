@@ -42,6 +42,8 @@ class Expect:
     actor: str = ADMIN
     # Actions the queued job's run must write (all as the submitter); empty: no job.
     job_actions: tuple[str, ...] = ()
+    # Entries the same act writes after its own, by the same actor (a job it queues).
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -355,9 +357,16 @@ def _hashset(verb: str) -> Scenario:
 HMA_TOKEN = "hma-curator"
 
 
-def _hma(method: str, path: str, action: str, body: dict[str, Any] | None = None) -> Scenario:
+def _hma(
+    method: str,
+    path: str,
+    action: str,
+    body: dict[str, Any] | None = None,
+    also: tuple[str, ...] = (),
+) -> Scenario:
     """An HMA curation call (kaitiaki.web.hma) with a curate-scoped API token, audited as
-    ``token:<name>``; ``{content_id}`` is the entry the signal scenario added."""
+    ``token:<name>``; ``{content_id}`` is the entry the signal scenario added; ``also``: what
+    the same call writes after (an entry added queues the set's retroactive match)."""
 
     def scenario(w: World) -> tuple[Call, Expect]:
         from kaitiaki.store.models import HashSet, HashSetEntry
@@ -378,7 +387,7 @@ def _hma(method: str, path: str, action: str, body: dict[str, Any] | None = None
             concrete = path.replace("{content_id}", str(entry))
         concrete = concrete.replace("{bank_name}", "HMA_BANK")
         return lambda: client.request(method, concrete, json=body), Expect(
-            action, f"token:{HMA_TOKEN}"
+            action, f"token:{HMA_TOKEN}", also=also
         )
 
     return scenario
@@ -389,7 +398,27 @@ def _hma_photo(w: World) -> tuple[Call, Expect]:
     client = w.clients["hma"]
     files = {"photo": ("p.jpg", jpeg(photo("coffee")))}
     call = lambda: client.post("/c/bank/HMA_BANK/content", files=files)  # noqa: E731
+    # No second job: the signal scenario's retroactive match of this bank is still queued.
     return call, Expect("hashset.entry_added", f"token:{HMA_TOKEN}")
+
+
+def _release(w: World) -> tuple[Call, Expect]:
+    """A quarantined entry released by a reviewer; the release queues the set's retroactive
+    match (``job_submitted``, by the same user)."""
+    from datetime import UTC, datetime
+
+    from kaitiaki.store.models import HashSet, HashSetEntry
+
+    with w.store.session() as session:
+        row = HashSet(name="flooded", profile="none", source_format="test", entry_count=1)
+        session.add(row)
+        session.flush()
+        entry = HashSetEntry(hash_set_id=row.id, md5="f" * 32, quarantined_at=datetime.now(UTC))
+        session.add(entry)
+        session.flush()
+        path = f"/api/quarantine/{entry.id}/release"
+    body = {"reason": "a genuine surge of reports, checked"}
+    return _post(w, path, json=body), Expect("hashset.entry_released", also=("job_submitted",))
 
 
 HMA_EXCHANGE_TOKEN = "hma-exchanger"
@@ -414,6 +443,26 @@ def _hma_exchange(
         return call, Expect(action, f"token:{HMA_EXCHANGE_TOKEN}")
 
     return scenario
+
+
+def _exchange_feedback(w: World) -> tuple[Call, Expect]:
+    """A reviewer's decision sent back to an exchange that takes feedback (a sample exchange
+    recording opinions, registered only while the scenario runs: no network)."""
+    from exchange_fakes import opinions_registered
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    from kaitiaki.exchanges import add_exchange, fetch
+
+    with opinions_registered():
+        add_exchange(w.store, "FEEDBACK", "opinions", actor="test:setup")
+        fetch(w.store, "FEEDBACK", actor="test:setup")
+    body = {"signal_type": "pdq", "signal": min(PdqSignal.get_examples()), "opinion": "positive"}
+
+    def call() -> httpx.Response:
+        with opinions_registered():
+            return w.admin.post("/api/exchanges/FEEDBACK/feedback", json=body, headers=w.headers)
+
+    return call, Expect("exchange.feedback")
 
 
 # In the order they run: sign-ins first, a cancel before any job is run, the analysis before
@@ -483,7 +532,11 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         "PUT", "/c/bank/{bank_name}", "hashset.updated", {"pdq_threshold": 20}
     ),
     ("POST", "/c/bank/{bank_name}/signal"): _hma(
-        "POST", "/c/bank/{bank_name}/signal", "hashset.entry_added", {"md5": "0" * 32}
+        "POST",
+        "/c/bank/{bank_name}/signal",
+        "hashset.entry_added",
+        {"md5": "0" * 32},
+        also=("job_submitted",),
     ),
     ("DELETE", "/c/bank/{bank_name}/content/{content_id}"): _hma(
         "DELETE", "/c/bank/{bank_name}/content/{content_id}", "hashset.entry_removed"
@@ -498,7 +551,15 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("DELETE", "/c/exchange/{exchange_name}"): _hma_exchange(
         "DELETE", "/c/exchange/{exchange_name}", "exchange.removed"
     ),
+    ("PUT", "/c/bank/{bank_name}/content/{content_id}"): _hma(
+        "PUT",
+        "/c/bank/{bank_name}/content/{content_id}",
+        "hashset.entry_updated",
+        {"disable_until_ts": 0},
+    ),
+    ("POST", "/api/quarantine/{entry_id}/release"): _release,
     ("DELETE", "/c/bank/{bank_name}"): _hma("DELETE", "/c/bank/{bank_name}", "hashset.removed"),
+    ("POST", "/api/exchanges/{name}/feedback"): _exchange_feedback,
     ("POST", "/api/auth/logout"): _api_logout,
     ("POST", "/logout"): _page_logout,
 }
@@ -539,8 +600,14 @@ def _since(store: Store, after: int) -> list[AuditEvent]:
 
 def _run_job(w: World, job_id: int, expect: Expect) -> list[str]:
     """Run the queued job here; what went wrong with its audit, if anything."""
-    before = _head(w.store)
-    assert JobRunner(w.store.url, workers=1).run_once() == job_id
+    runner = JobRunner(w.store.url, workers=1)
+    # Jobs queued before it run first: the retroactive matches earlier changes queued.
+    while True:
+        before = _head(w.store)
+        ran = runner.run_once()
+        assert ran is not None, f"job {job_id} was never run"
+        if ran == job_id:
+            break
     job = get_job(w.store, job_id)
     assert job is not None
     if job.status != DONE:
@@ -571,7 +638,7 @@ def test_every_change_writes_one_entry_as_its_user(
         written = [(e.action, e.actor) for e in _since(store, before)]
         # A token's calls (HMA API) are audited as "token:<name>", a user's as "web:<name>".
         actor = expect.actor if expect.actor.startswith("token:") else f"web:{expect.actor}"
-        if written != [(expect.action, actor)]:
+        if written != [(a, actor) for a in (expect.action, *expect.also)]:
             failures.append(f"{where}: wrote {written}, expected one {expect}")
         if expect.job_actions:
             failures += [f"{where}: {p}" for p in _run_job(w, response.json()["id"], expect)]

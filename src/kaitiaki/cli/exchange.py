@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,10 +21,14 @@ from rich.table import Table
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 
+if TYPE_CHECKING:
+    from kaitiaki.exchanges import ExchangeView
+
 console = Console(highlight=False)
 app = typer.Typer(
     name="exchange",
-    help="Hash exchanges, each feeding one hash set: add, list, fetch, status, remove.",
+    help="Hash exchanges, each feeding one hash set: add, list, fetch, schedule, status, "
+    "feedback, remove.",
     no_args_is_help=True,
 )
 
@@ -76,14 +80,23 @@ def add_cmd(
         Path | None,
         typer.Option(help="File holding the credentials in the API's form ('-': stdin)."),
     ] = None,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Fetch on a schedule, e.g. 15m, 1h, 1d; 'off': by hand only. Default: every "
+            "hour for network exchanges, by hand for local_file and sample.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Register an exchange; its credentials are stored encrypted."""
     from kaitiaki.audit import cli_actor
     from kaitiaki.exchanges import ExchangeError, add_exchange
+    from kaitiaki.exchanges.manage import DEFAULT
     from kaitiaki.hashsets import HashSetError
 
     with user_errors(ExchangeError, HashSetError):
+        schedule = DEFAULT if every is None else _every(every)
         view = add_exchange(
             store_from(db),
             name,
@@ -92,11 +105,32 @@ def add_cmd(
             path=path,
             config=_config(config),
             credentials=_credentials(credentials_file),
+            every=schedule,
             actor=cli_actor(),
         )
     console.print(
-        f"added exchange {escape(view.name)} ({view.api}) feeding {escape(view.hash_set)}"
+        f"added exchange {escape(view.name)} ({view.api}) feeding {escape(view.hash_set)}, "
+        f"fetched {_schedule(view.fetch_every_s)}"
     )
+
+
+def _every(text: str) -> int | None:
+    from kaitiaki.exchanges.timing import parse_every
+
+    return None if text.strip().lower() in ("off", "none", "never") else parse_every(text)
+
+
+def _schedule(every: int | None) -> str:
+    from kaitiaki.exchanges.timing import describe
+
+    return "by hand" if every is None else f"every {describe(every)}"
+
+
+def _job(view: ExchangeView) -> str:
+    job = view.job
+    if job is None:
+        return ""
+    return f"job {job.id} {job.status}" + (f": {job.message}" if job.status == "running" else "")
 
 
 @app.command("list")
@@ -108,15 +142,19 @@ def list_cmd(db: DbOption = None) -> None:
     if not rows:
         typer.echo("no exchanges")
         return
-    table = Table("name", "api", "hash set", "items", "last fetch", "status", "error")
+    table = Table(
+        "name", "api", "hash set", "items", "last fetch", "status", "next fetch", "job", "error"
+    )
     for row in rows:
         table.add_row(
             escape(row.name),
-            row.api,
+            row.api + ("" if row.enabled else " (disabled)"),
             escape(row.hash_set),
             str(row.items),
             _when(row.last_fetch_finished or row.last_fetch_started),
             row.last_fetch_status or "never",
+            _next(row),
+            escape(_job(row)),
             escape((row.last_error or "")[:60]),
         )
     console.print(table)
@@ -124,10 +162,44 @@ def list_cmd(db: DbOption = None) -> None:
 
 @app.command("fetch")
 def fetch_cmd(
-    name: Annotated[str, typer.Argument(help="The exchange to fetch.")],
+    name: Annotated[
+        str | None, typer.Argument(help="The exchange to fetch (even a disabled one).")
+    ] = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Instead of one exchange, every enabled one whose scheduled fetch is due "
+            "(for cron); a fetch a server or another cron run has taken is left to it.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Fetch what is new (resuming where the last fetch stopped) into the exchange's hash set."""
+    from kaitiaki.exchanges import ExchangeError
+
+    with user_errors(ExchangeError):
+        if due == (name is not None):
+            raise ExchangeError("give either an exchange's name or --due")
+    if name is not None:
+        _fetch_one(name, db)
+        return
+    from kaitiaki.exchanges.schedule import take_due
+
+    taken = take_due(store_from(db))
+    if not taken:
+        console.print("no exchange is due")
+    failed = []
+    for each in taken:
+        try:
+            _fetch_one(each.name, db)
+        except typer.Exit:
+            failed.append(each.name)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _fetch_one(name: str, db: str | None) -> None:
     from kaitiaki.audit import cli_actor
     from kaitiaki.exchanges import ExchangeError, FetchReport, fetch
 
@@ -182,6 +254,10 @@ def status_cmd(
         "status": view.last_fetch_status or "never fetched",
         "updates": "" if view.last_fetch_items is None else str(view.last_fetch_items),
         "error": view.last_error or "",
+        "enabled": "yes" if view.enabled else "no (not scheduled; fetch by hand)",
+        "schedule": _schedule(view.fetch_every_s),
+        "next fetch": _next(view),
+        "job": _job(view),
     }
     for key, value in lines.items():
         console.print(f"{key}: {escape(value)}")
@@ -199,6 +275,62 @@ def remove_cmd(
     with user_errors(ExchangeError):
         dropped = remove_exchange(store_from(db), name, actor=cli_actor())
     console.print(f"removed exchange {escape(name)} ({dropped} items)")
+
+
+@app.command("schedule")
+def schedule_cmd(
+    name: Annotated[str, typer.Argument(help="The exchange.")],
+    every: Annotated[
+        str | None, typer.Option(help="How often to fetch it, e.g. 15m, 1h, 1d.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Fetch it by hand only.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Fetch an exchange on a schedule (run by `kaitiaki serve`, or `exchange fetch --due`)."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError
+    from kaitiaki.exchanges.schedule import set_schedule
+
+    with user_errors(ExchangeError):
+        if off == (every is not None):
+            raise ExchangeError("give either --every DURATION or --off")
+        seconds = None if off else _every(every or "")
+        view = set_schedule(store_from(db), name, seconds, actor=cli_actor())
+    console.print(f"{escape(view.name)}: fetched {_schedule(view.fetch_every_s)}")
+    if view.fetch_every_s is not None and not view.enabled:
+        console.print("note: the exchange is disabled, so it is not fetched until enabled")
+
+
+@app.command("feedback")
+def feedback_cmd(
+    name: Annotated[str, typer.Argument(help="The exchange that shared the signal.")],
+    signal_type: Annotated[str, typer.Option(help="pdq or video_md5.")],
+    signal: Annotated[str, typer.Option(help="The hash, as the exchange shared it.")],
+    opinion: Annotated[
+        str, typer.Option(help="positive (a true match) or negative (a false one).")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Send a reviewer's decision on a signal back to the exchange that shared it."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError
+    from kaitiaki.exchanges.feedback import give_feedback
+
+    with user_errors(ExchangeError):
+        view = give_feedback(store_from(db), name, signal_type, signal, opinion, actor=cli_actor())
+        if view.status != "sent":
+            raise ExchangeError(f"feedback {view.id} recorded but {view.status}: {view.error}")
+    console.print(f"feedback {view.id} sent to {escape(name)}: {view.opinion}")
+
+
+def _next(view: ExchangeView) -> str:
+    from kaitiaki.store.models import utcnow
+
+    if view.next_fetch_at is None:
+        return "by hand" if view.enabled else "disabled"
+    if view.job is not None:
+        return "after the queued fetch"
+    return "due now" if view.next_fetch_at <= utcnow() else _when(view.next_fetch_at)
 
 
 def _when(value: datetime | None) -> str:

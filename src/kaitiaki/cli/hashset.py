@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from kaitiaki.audit import cli_actor
-from kaitiaki.cli.errors import err
+from kaitiaki.cli.errors import err, user_errors
 from kaitiaki.cli.options import DbOption, store_from
 from kaitiaki.hashsets import store as hashsets
 from kaitiaki.hashsets.csvfile import parse_columns
@@ -25,6 +25,9 @@ from kaitiaki.hashsets.entry import HashSetError
 from kaitiaki.hashsets.profiles import PROFILES, UnknownProfileError
 from kaitiaki.hashsets.summary import read_map_file
 from kaitiaki.store import Store
+
+if TYPE_CHECKING:
+    from kaitiaki.match.retro import RetroReport
 
 app = typer.Typer(
     name="hashset", help="Import, list and export known hash sets.", no_args_is_help=True
@@ -128,6 +131,14 @@ def import_cmd(
         Path | None,
         typer.Option("--category-map-file", help="FROM=TO category map items, one a line."),
     ] = None,
+    allowlist: Annotated[
+        bool,
+        typer.Option(
+            "--allowlist",
+            help="An allowlist: its entries cancel other sets' matches of the same content "
+            "(reported as suppressed, naming this set).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Import a hash set in one transaction: a malformed file is refused whole."""
@@ -154,6 +165,7 @@ def import_cmd(
                 category_map=items,
                 notes=notes,
                 actor=cli_actor(),
+                allowlist=allowlist,
             )
         typer.echo(
             f"imported {row.entry_count} entries into hash set {row.name!r} "
@@ -179,7 +191,7 @@ def list_cmd(db: DbOption = None) -> None:
             escape(row.source),
             row.profile,
             str(row.pdq_threshold),
-            "yes" if row.enabled else "no",
+            ("yes" if row.enabled else "no") + (" (allowlist)" if row.allowlist else ""),
             str(row.entry_count),
             _when(row.imported_at),
         )
@@ -256,8 +268,66 @@ def retro_match_cmd(name: Annotated[str, typer.Argument()], db: DbOption = None)
         typer.echo(f"  now known: {sha256}")
     if report.files_now_known > len(report.now_known_sha256):
         typer.echo(f"  ... and {report.files_now_known - len(report.now_known_sha256)} more")
+    _echo_operations(report)
     for gap in report.not_covered:
         typer.echo(f"note: {gap}")
+
+
+@app.command("quarantine")
+def quarantine_cmd(db: DbOption = None) -> None:
+    """Entries the flood guard quarantined (matching far above their normal rate), waiting
+    for a reviewer: release one with ``hashset release``, or remove it from its set."""
+    from kaitiaki.hashsets.quarantine import list_quarantined
+
+    with _session(db) as store:
+        held = list_quarantined(store)
+    if not held:
+        typer.echo("no entries in quarantine")
+        return
+    for item in held:
+        signals = " ".join(f"{k}={v}" for k, v in item.signals.items())
+        typer.echo(
+            f"entry {item.entry_id} of {item.hash_set!r}, since {_when(item.quarantined_at)}: "
+            f"{signals}"
+        )
+        typer.echo(f"  {item.reason or 'no reason recorded'}")
+
+
+@app.command("release")
+def release_cmd(
+    entry_id: Annotated[int, typer.Argument(help="The quarantined entry's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may match again.")],
+    db: DbOption = None,
+) -> None:
+    """Let a quarantined entry match again (audited with the reason; the set is then matched
+    retroactively, for what the entry would have found while held)."""
+    from kaitiaki.audit.reasons import ReasonError
+    from kaitiaki.hashsets.quarantine import release
+
+    with _session(db) as store, user_errors(ReasonError):
+        held = release(store, entry_id, reason=reason, actor=cli_actor())
+    typer.echo(f"released entry {entry_id} of {held.hash_set!r}")
+
+
+def _echo_operations(report: RetroReport) -> None:
+    """Each operation whose catalog met the new entries: flags, accounts, priorities."""
+    for op in report.operations:
+        typer.echo(
+            f"  operation {op.analysis}: {op.objects_matched} catalog objects matched, "
+            f"{op.objects_now_flagged} newly flagged; {op.accounts_newly_flagged} accounts "
+            f"newly flagged, {op.accounts_updated} updated"
+        )
+        for account in op.newly_flagged:
+            typer.echo(f"    account newly flagged: {account}")
+        for change in op.priorities:
+            typer.echo(
+                f"    subject {change.subject_id}: priority {change.before.score:g} "
+                f"({change.before.tier}) -> {change.after.score:g} ({change.after.tier})"
+            )
+        for subject in op.priorities_held_back:
+            typer.echo(f"    subject {subject}: scored with other weights; not rescored")
+    for error in report.errors:
+        typer.echo(f"  could not match: {error}")
 
 
 def _when(value: datetime) -> str:

@@ -69,6 +69,9 @@ def print_summary(summary: Summary, out: Console) -> None:
         table.add_row(f"known: {hash_set} category {category}", f"{count:,}")
     table.add_row("known", f"{summary.by_label['known']:,}")
     table.add_row("ignorable (non-pertinent)", f"{summary.by_label['ignorable']:,}")
+    if summary.by_label["suppressed"]:
+        # Matched, but an allowlist set lists the file too (match.controls).
+        table.add_row("suppressed (allowlist)", f"{summary.by_label['suppressed']:,}")
     new_detail = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.new_by_type.items()))
     table.add_row(f"new ({new_detail})" if new_detail else "new", f"{summary.by_label['new']:,}")
     table.add_row("errors", f"{summary.by_label['error']:,}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +13,6 @@ from rich.console import Console
 from kaitiaki.cli.options import DbOption
 
 if TYPE_CHECKING:
-    import dataclasses
-
     import uvicorn
     from fastapi import FastAPI
 
@@ -110,6 +109,14 @@ def serve(
             dir_okay=False,
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes accepting on the port (they share each bank's index "
+            "files); background jobs and anchors still run once, in the parent.",
+            min=1,
+        ),
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""
@@ -150,8 +157,20 @@ def serve(
     )
     if signing_key is not None:
         settings = dataclasses.replace(settings, signing_key=signing_key)
-    app = create_app(store, settings)
     console.print(f"kaitiaki: http://{host}:{port}/  (Ctrl+C stops)")
+    if workers > 1:
+        from kaitiaki.web.workers import run_workers
+
+        run_workers(
+            store.url,
+            settings,
+            host=host,
+            port=port,
+            workers=workers,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
+        return
+    app = create_app(store, settings)
     uvicorn.Server(server_config(app, host, port, forwarded_allow_ips)).run()
 
 

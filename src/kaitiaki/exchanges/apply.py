@@ -197,14 +197,16 @@ def apply_operations(
         elif not wanted and item.entry_id is not None:
             drop_entries.append(item.entry_id)
             item.entry_id = None
-    # One flush for the batch's new entries, then their ids onto the items.
+    # The set's version first (it locks the set's row; see hashsets.versions), then one flush
+    # for the batch's new entries, then their ids onto the items.
+    if new_entries:
+        touch(hash_set, len(new_entries))
     session.add_all([entry for _, entry in new_entries])
     session.flush()
     for item, entry in new_entries:
         item.entry_id = entry.id
     result.entries_added += len(new_entries)
     result.entries_removed += remove_entries(session, hash_set, drop_entries)
-    touch(hash_set, len(new_entries))
     return result
 
 
@@ -310,13 +312,14 @@ def _settle(
             entry_row.extra = {**(entry_row.extra or {}), "opinion": opinion}
         for item in items:
             item.entry_id = entry_row.id
+    if new_entries:
+        touch(hash_set, len(new_entries))  # before the inserts: see hashsets.versions
     session.add_all([entry for _, entry in new_entries])
     session.flush()
     for items, entry in new_entries:
         for item in items:
             item.entry_id = entry.id
     result.entries_added += len(new_entries)
-    touch(hash_set, len(new_entries))
     result.entries_removed += remove_entries(session, hash_set, sorted(drop))
 
 

@@ -40,6 +40,7 @@ from kaitiaki.exchanges.registry import (
     load_checkpoint,
     make_client,
 )
+from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
 from kaitiaki.store.models import Exchange, ExchangeItem, HashSet, utcnow
 
@@ -119,6 +120,8 @@ def fetch(
                     row.last_fetch_items = report.updates
                     if done.changed():
                         _audit(session, row, actor, done)
+                    if done.entries_added:
+                        request_retro_match(session, hash_set, actor)
                 if on_progress is not None:
                     on_progress(report)
         with store.session() as session:

@@ -25,11 +25,28 @@ from kaitiaki.exchanges.registry import (
     needs_credentials,
     parse_credentials,
 )
+from kaitiaki.exchanges.timing import DEFAULT_EVERY, check_every, next_fetch_at
 from kaitiaki.hashsets import write_hash_set
 from kaitiaki.store import Store
-from kaitiaki.store.models import Exchange, ExchangeItem, HashSet
+from kaitiaki.store.models import Exchange, ExchangeItem, HashSet, Job
 
 MAX_NAME = 100
+# ``add_exchange``'s schedule when none is given: the API's default (see ``timing``).
+DEFAULT: Any = "default"
+# ``jobs.view``'s states of a job not yet finished, written out: importing the jobs package
+# from here would import every job kind, one of which imports this module.
+ACTIVE = ("queued", "running")
+FETCH_KIND = "fetch_exchange"
+
+
+@dataclass(frozen=True)
+class FetchJob:
+    """A fetch job of the exchange not yet finished: queued, or running with its progress."""
+
+    id: int
+    status: str
+    done: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,10 @@ class ExchangeView:
     items: int
     created_by: str
     created_at: datetime
+    # Seconds between scheduled fetches (None: by hand only) and when the next one is due.
+    fetch_every_s: int | None = None
+    next_fetch_at: datetime | None = None
+    job: FetchJob | None = None
 
 
 def add_exchange(
@@ -61,14 +82,21 @@ def add_exchange(
     path: str | None = None,
     config: dict[str, Any] | None = None,
     credentials: str | None = None,
+    every: int | None = DEFAULT,
     actor: str,
 ) -> ExchangeView:
     """Register an exchange feeding ``hash_set`` (default: the exchange's name), creating the
-    set if it does not exist. Settings and credentials are checked before anything is stored."""
+    set if it does not exist. Settings and credentials are checked before anything is stored.
+    ``every``: seconds between scheduled fetches, None for by hand only; by default the API's
+    (``timing.DEFAULT_EVERY``)."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ExchangeError(f"exchange name must be 1 to {MAX_NAME} characters")
     api_cls = api_class(api)
+    if every is DEFAULT:
+        every = DEFAULT_EVERY.get(api)
+    elif every is not None:
+        check_every(every)
     settings = dict(config or {})
     if path is not None:
         if "filename" in settings:
@@ -110,6 +138,7 @@ def add_exchange(
             hash_set=set_name,
             enabled=True,
             created_by=actor,
+            fetch_every_s=every,
         )
         session.add(row)
         session.flush()
@@ -127,6 +156,7 @@ def add_exchange(
                 "config": settings,
                 # Whether credentials were given, never what they are.
                 "credentials": sealed is not None,
+                "fetch_every_s": every,
             },
         )
         return _view(session, row)
@@ -134,13 +164,30 @@ def add_exchange(
 
 def list_exchanges(store: Store) -> list[ExchangeView]:
     with store.session() as session:
+        jobs = fetch_jobs(session)
         rows = session.scalars(select(Exchange).order_by(Exchange.name))
-        return [_view(session, row) for row in rows]
+        return [_view(session, row, jobs) for row in rows]
 
 
 def exchange_status(store: Store, name: str) -> ExchangeView:
     with store.session() as session:
         return _view(session, find(session, name))
+
+
+def fetch_jobs(session: Session) -> dict[str, FetchJob]:
+    """Each exchange's unfinished fetch job, by exchange name (the running one before any
+    queued one, the older first)."""
+    found: dict[str, FetchJob] = {}
+    rows = session.execute(
+        select(Job.id, Job.status, Job.done, Job.message, Job.params)
+        .where(Job.kind == FETCH_KIND, Job.status.in_(ACTIVE))
+        .order_by(Job.status.desc(), Job.id)  # "running" sorts after "queued": desc first
+    )
+    for job_id, status, done, message, params in rows:
+        name = (params or {}).get("exchange")
+        if isinstance(name, str) and name not in found:
+            found[name] = FetchJob(job_id, status, int(done or 0), message or "")
+    return found
 
 
 def set_exchange_enabled(store: Store, name: str, enabled: bool, *, actor: str) -> ExchangeView:
@@ -186,7 +233,9 @@ def find(session: Session, name: str) -> Exchange:
     return row
 
 
-def _view(session: Session, row: Exchange) -> ExchangeView:
+def _view(session: Session, row: Exchange, jobs: dict[str, FetchJob] | None = None) -> ExchangeView:
+    if jobs is None:
+        jobs = fetch_jobs(session)
     items = session.scalar(
         select(func.count()).select_from(ExchangeItem).where(ExchangeItem.exchange_id == row.id)
     )
@@ -205,4 +254,12 @@ def _view(session: Session, row: Exchange) -> ExchangeView:
         items=int(items or 0),
         created_by=row.created_by,
         created_at=row.created_at,
+        fetch_every_s=row.fetch_every_s,
+        next_fetch_at=next_fetch_at(
+            enabled=row.enabled,
+            every=row.fetch_every_s,
+            last_started=row.last_fetch_started,
+            created_at=row.created_at,
+        ),
+        job=jobs.get(row.name),
     )

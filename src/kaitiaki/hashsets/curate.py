@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +26,9 @@ from kaitiaki.audit import record
 from kaitiaki.hashsets.entry import HashSetError, HashSetExistsError, HashSetMissingError
 from kaitiaki.hashsets.store import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from kaitiaki.hashsets.versions import touch
+from kaitiaki.match.controls import aware
 from kaitiaki.match.indexes import index_cache_dir
+from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
@@ -58,9 +62,16 @@ def _check_threshold(threshold: int) -> int:
 
 
 def create_bank(
-    store: Store, name: str, *, enabled: bool, actor: str, pdq_threshold: int = DEFAULT_THRESHOLD
+    store: Store,
+    name: str,
+    *,
+    enabled: bool,
+    actor: str,
+    pdq_threshold: int = DEFAULT_THRESHOLD,
+    allowlist: bool = False,
 ) -> HashSet:
-    """An empty hash set curated through the API (profile "none": no category codes)."""
+    """An empty hash set curated through the API (profile "none": no category codes); an
+    ``allowlist`` one cancels other sets' matches of the content it lists."""
     check_bank_name(name)
     _check_threshold(pdq_threshold)
     try:
@@ -75,16 +86,18 @@ def create_bank(
                 enabled=enabled,
                 source_format=SOURCE,
                 entry_count=0,
+                allowlist=allowlist,
             )
             session.add(row)
             session.flush()
+            details = {"name": name, "enabled": enabled, "pdq_threshold": pdq_threshold}
             record(
                 session,
                 actor=actor,
                 action="hashset.created",
                 target_type="hash_set",
                 target_id=str(row.id),
-                details={"name": name, "enabled": enabled, "pdq_threshold": pdq_threshold},
+                details={**details, **({"allowlist": True} if allowlist else {})},
             )
             return row
     except IntegrityError:
@@ -99,8 +112,10 @@ def update_bank(
     new_name: str | None = None,
     enabled: bool | None = None,
     pdq_threshold: int | None = None,
+    allowlist: bool | None = None,
 ) -> HashSet:
-    """Rename, switch on or off, or change the threshold of a set; audited with the old values."""
+    """Rename, switch on or off, change the threshold of a set or whether it is an allowlist;
+    audited with the old values."""
     if new_name is not None and new_name != name:
         check_bank_name(new_name)
     if pdq_threshold is not None:
@@ -120,6 +135,9 @@ def update_bank(
             if pdq_threshold is not None and pdq_threshold != row.pdq_threshold:
                 changes["pdq_threshold"] = [row.pdq_threshold, pdq_threshold]
                 row.pdq_threshold = pdq_threshold
+            if allowlist is not None and allowlist != row.allowlist:
+                changes["allowlist"] = [row.allowlist, allowlist]
+                row.allowlist = allowlist
             if changes:
                 record(
                     session,
@@ -141,17 +159,25 @@ def add_entry(
     *,
     actor: str,
     note: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> int:
-    """One new entry of set ``name`` holding ``signals`` (column -> normalised value); its id."""
+    """One new entry of set ``name`` holding ``signals`` (column -> normalised value); its id.
+    ``metadata`` is HMA's BankedContentMetadata (``content_id``, ``content_uri``, ``json``),
+    kept as given; its ``content_id`` is also the entry's media id."""
     if not signals:
         raise HashSetError("No signals given")
     if note is not None and len(note) > MAX_NOTE:
         raise HashSetError(f"note must be at most {MAX_NOTE} characters")
     with store.session() as session:
         row = _find(session, name)
-        entry = HashSetEntry(hash_set_id=row.id, extra={"note": note} if note else None, **signals)
+        touch(row, 1)  # before the insert: see hashsets.versions
+        extra = {
+            **({"note": note} if note else {}),
+            **({"metadata": dict(metadata)} if metadata else {}),
+        }
+        media_id = (metadata or {}).get("content_id")
+        entry = HashSetEntry(hash_set_id=row.id, extra=extra or None, media_id=media_id, **signals)
         session.add(entry)
-        touch(row, 1)
         session.flush()
         record(
             session,
@@ -161,6 +187,7 @@ def add_entry(
             target_id=str(row.id),
             details={"name": name, "entry_id": entry.id, "signals": dict(signals)},
         )
+        request_retro_match(session, row, actor)
         entry_id, set_id = entry.id, row.id
     _drop_cached_index(store, set_id)
     return entry_id
@@ -175,6 +202,59 @@ def get_entry(store: Store, name: str, entry_id: int) -> tuple[HashSet, HashSetE
         if entry is None or entry.hash_set_id != row.id:
             raise LookupError(f"content '{entry_id}' not found")
         return row, entry
+
+
+class Keep(Enum):
+    """An argument of ``update_entry`` left as it is."""
+
+    KEEP = 0
+
+
+def update_entry(
+    store: Store,
+    name: str,
+    entry_id: int,
+    *,
+    actor: str,
+    disabled_until: datetime | Keep | None = Keep.KEEP,
+    note: str | Keep | None = Keep.KEEP,
+) -> tuple[HashSet, HashSetEntry]:
+    """HMA's per-content switch (``disabled_until``: no match until then; None: enabled) and
+    note of entry ``entry_id``; audited with the old values. HashSetMissingError for an unknown
+    set, LookupError for an entry not in it."""
+    if isinstance(note, str) and len(note) > MAX_NOTE:
+        raise HashSetError(f"note must be at most {MAX_NOTE} characters")
+    with store.session() as session:
+        row = _find(session, name)
+        entry = session.get(HashSetEntry, entry_id)
+        if entry is None or entry.hash_set_id != row.id:
+            raise LookupError(f"content '{entry_id}' not found")
+        changes: dict[str, Any] = {}
+        before = aware(entry.disabled_until)
+        if not isinstance(disabled_until, Keep) and disabled_until != before:
+            changes["disabled_until"] = [_iso(before), _iso(disabled_until)]
+            entry.disabled_until = disabled_until
+            # Whether the entry matches changed: servers holding the set learn it by version.
+            touch(row)
+        old_note = (entry.extra or {}).get("note")
+        if not isinstance(note, Keep) and note != old_note:
+            changes["note"] = [old_note, note]
+            extra = {k: v for k, v in (entry.extra or {}).items() if k != "note"}
+            entry.extra = {**extra, "note": note} if note else (extra or None)
+        if changes:
+            record(
+                session,
+                actor=actor,
+                action="hashset.entry_updated",
+                target_type="hash_set",
+                target_id=str(row.id),
+                details={"name": row.name, "entry_id": entry_id, "changes": changes},
+            )
+        return row, entry
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def remove_entry(store: Store, name: str, entry_id: int, *, actor: str) -> int:

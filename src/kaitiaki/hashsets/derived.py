@@ -19,6 +19,7 @@ from kaitiaki.hashsets.store import (
     find_hash_set,
 )
 from kaitiaki.hashsets.versions import touch
+from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store.models import HashSet, HashSetEntry
 
 
@@ -59,6 +60,8 @@ def write_hash_set(
         target_id=str(row.id),
         details={"name": name, "format": source_format, "profile": profile, "entries": added},
     )
+    if added:
+        request_retro_match(session, row, actor)
     return row
 
 
@@ -73,7 +76,8 @@ def add_entries(session: Session, row: HashSet, entries: Iterable[Entry]) -> int
         for e in entries
         if (e.md5, e.sha1, e.sha256, e.pdq) not in held
     ]
+    if batch:
+        touch(row, len(batch))  # before the inserts: see hashsets.versions
     for start in range(0, len(batch), BATCH):
         session.execute(INSERT_ENTRY, batch[start : start + BATCH])
-    touch(row, len(batch))
     return len(batch)

@@ -35,6 +35,7 @@ from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
 from kaitiaki.hashsets.summary import ImportSummary, check_map_syntax, parse_map
 from kaitiaki.hashsets.versions import touch
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
+from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
@@ -75,8 +76,10 @@ def import_hash_set(
     category_map: Sequence[str] = (),
     notes: list[str] | None = None,
     actor: str,
+    allowlist: bool = False,
 ) -> HashSet:
-    """Import ``path`` as the hash set ``name``; return its stored row.
+    """Import ``path`` as the hash set ``name``; return its stored row. An ``allowlist`` set
+    cancels other sets' matches of the content it lists (``match.controls``).
 
     ``category_map`` items (``"8=0"``) map codes the profile does not define onto its own; what
     the import has to tell the examiner (unmapped codes, ...) is appended to ``notes``.
@@ -111,6 +114,8 @@ def import_hash_set(
         try:
             with store.session() as session:
                 row = _write(session, src, parsed, name, fmt, summary, threshold, source)
+                # Set before commit: never a moment when the list's entries count as matches.
+                row.allowlist = allowlist
                 record(
                     session,
                     actor=actor,
@@ -125,8 +130,10 @@ def import_hash_set(
                         "source": source,
                         "source_sha256": row.source_sha256,
                         **summary.details(),
+                        **({"allowlist": True} if allowlist else {}),
                     },
                 )
+                request_retro_match(session, row, actor)
                 if notes is not None:
                     notes.extend(summary.notes())
                 return row

@@ -82,6 +82,9 @@ def scan_rows(
     else:
         chunks = np.array_split(np.arange(q), min(q, tasks))
         jobs = [(0, n, queries[c], qnums[c]) for c in chunks if len(c)]
+    if len(jobs) == 1:  # no hand-off to the pool for one task (see Segment.query)
+        lo, hi, qs, qn = jobs[0]
+        return concat([kernels.scan(words, state, lo, hi, qs, qn, threshold)])
     futures = [
         pool().submit(kernels.scan, words, state, lo, hi, qs, qn, threshold)
         for lo, hi, qs, qn in jobs
@@ -160,23 +163,25 @@ class Segment:
         size = max(16, min(256, queries.shape[0] // (threads() * 8) or 1))
         tables = (self.words, self.state, self.entries, self.offsets, start, used, residue)
         plan_args = (radii, self.layout.rowbits, plan.probes)
-        futures = [
-            pool().submit(
-                kernels.probe,
-                *tables,
-                *plan_args,
-                queries[lo : lo + size],
-                qnums[lo : lo + size],
-                threshold,
-                limit,
-                weight,
+        starts = range(0, queries.shape[0], size)
+
+        def probe(lo: int) -> tuple[Any, ...]:
+            chunk = slice(lo, lo + size)
+            return tuple(
+                kernels.probe(
+                    *tables, *plan_args, queries[chunk], qnums[chunk], threshold, limit, weight
+                )
             )
-            for lo in range(0, queries.shape[0], size)
-        ]
+
+        # One chunk (a server's single lookup) runs in the calling thread: handing it to the
+        # pool and waiting cost as much as the probe itself.
+        if len(starts) == 1:
+            results = [probe(0)]
+        else:
+            results = [f.result() for f in [pool().submit(probe, lo) for lo in starts]]
         parts: list[Hits] = []
         aborted: list[NDArray[np.int64]] = []
-        for lo, f in zip(range(0, queries.shape[0], size), futures, strict=True):
-            qs, rows, ds, ab = f.result()
+        for lo, (qs, rows, ds, ab) in zip(starts, results, strict=True):
             parts.append((qs, rows, ds))
             aborted.append(np.flatnonzero(ab) + lo)
         redo = np.concatenate(aborted)

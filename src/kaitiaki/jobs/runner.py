@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from kaitiaki.jobs import claims
@@ -47,6 +48,8 @@ class JobRunner:
         progress_interval: float = 0.5,
         isolate: bool = False,
         memory_limit: int | None = None,
+        periodic: Sequence[Callable[[Store], object]] = (),
+        periodic_interval: float = 30.0,
     ) -> None:
         if workers < 1:
             raise ValueError("workers: a runner needs at least one worker")
@@ -62,6 +65,11 @@ class JobRunner:
         if memory_limit is not None and not isolate:
             raise ValueError("memory_limit: only an isolated runner can limit a job's memory")
         self.memory_limit = memory_limit
+        # Tasks run on start and every ``periodic_interval`` seconds after, each queueing the
+        # jobs that have come due (scheduled exchange fetches); each must be safe to run from
+        # several runners at once.
+        self.periodic = tuple(periodic)
+        self.periodic_interval = periodic_interval
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -91,6 +99,10 @@ class JobRunner:
         self._threads.append(
             threading.Thread(target=self._watch, name="kaitiaki-job-recovery", daemon=True)
         )
+        if self.periodic:
+            self._threads.append(
+                threading.Thread(target=self._tick, name="kaitiaki-job-schedule", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -166,6 +178,19 @@ class JobRunner:
                 self.recover()
             except Exception:
                 log.exception("recovering stale jobs failed")
+
+    def run_periodic(self) -> None:
+        """Run each periodic task once; one that fails is logged and the others still run."""
+        for task in self.periodic:
+            try:
+                task(self.store)
+            except Exception:  # the database may be briefly unreachable; try next round
+                log.exception("periodic task %s failed", getattr(task, "__name__", task))
+
+    def _tick(self) -> None:
+        self.run_periodic()
+        while not self._stopping.wait(self.periodic_interval):
+            self.run_periodic()
 
     def _execute(self, claim: Claim) -> None:
         """Run one claimed job to its end state; nothing it raises escapes."""

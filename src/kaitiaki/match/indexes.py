@@ -1,8 +1,9 @@
 """Each hash set's PDQ index, built once from the store and then memory-mapped from disk.
 
-A set's entries never change after its import (a new import is a new set), so its index is
-keyed by the set's id, import time, source digest and size: the first scan or match builds and
-saves it; later ones open it in milliseconds instead of reading millions of rows again. The
+An index is keyed by the set's id, import time, source digest and version (bumped by every
+change to its entries): the first scan or match builds and saves it; later ones open it in
+milliseconds instead of reading millions of rows again. (Servers keep theirs current without
+rebuilding: ``match.serving``.) The
 cache sits beside a SQLite store (``kaitiaki.db.pdq-index/``) or, for a server database, under
 ``$KAITIAKI_INDEX_CACHE`` (default ``~/.cache/kaitiaki/pdq-index/<hash of the URL>``). It is
 only a cache: deleting it costs one rebuild.
@@ -41,9 +42,12 @@ def index_cache_dir(url: str) -> Path | None:
 
 
 def _key(row: HashSet) -> str:
+    # The version moves with every change to the entries (``hashsets.versions``), so another
+    # process's or machine's change is never served from a stale file; the import time and
+    # source digest tell a set apart from an earlier one that had the same id.
     stamp = int(row.imported_at.timestamp() * 1_000_000)
     digest = (row.source_sha256 or "none")[:16]
-    return f"set-{row.id}-{stamp}-{digest}-{row.entry_count}"
+    return f"set-{row.id}-{stamp}-{digest}-v{row.version}"
 
 
 def _build(session: Session, row: HashSet) -> PdqIndex | None:

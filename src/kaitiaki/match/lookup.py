@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kaitiaki.index.bank import DEFAULT_THRESHOLD
 from kaitiaki.index.pdq import hex_to_bytes
-from kaitiaki.match.indexes import index_cache_dir, set_index
+from kaitiaki.match.controls import ENTRY_STATE, BankHit, BankLike, bank_hits, with_allowlists
+from kaitiaki.match.flood import count_matches
+from kaitiaki.match.serving import BankState, server_for
 from kaitiaki.signals.pdq import hamming
+from kaitiaki.signals.vpdq_hma import normalise_vpdq
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
@@ -29,20 +31,14 @@ SIGNAL_TYPES: dict[str, tuple[str, re.Pattern[str]]] = {
     "md5": ("md5", re.compile(r"[0-9a-f]{32}")),
     "sha1": ("sha1", re.compile(r"[0-9a-f]{40}")),
     "sha256": ("sha256", re.compile(r"[0-9a-f]{64}")),
+    # threatexchange's JSON list of "hex,quality,timestamp" frames (signals.vpdq_hma), checked
+    # in full by normalise_signal.
+    "vpdq": ("vpdq", re.compile(r"\[.*\]", re.DOTALL)),
 }
 
 
 class SignalInputError(ValueError):
     """A signal type kaitiaki does not know, or a value not of that type's form."""
-
-
-@dataclass(frozen=True, slots=True)
-class BankHit:
-    bank: str
-    entry_id: int
-    distance: int
-    # A quarantined entry (flood guard) is "disabled content" in HMA's terms.
-    quarantined: bool
 
 
 def column_for(signal_type: str) -> str:
@@ -55,6 +51,8 @@ def column_for(signal_type: str) -> str:
 def normalise_signal(signal_type: str, value: str) -> str:
     """The value in kaitiaki's stored form (lowercase hex), or SignalInputError saying why."""
     column_for(signal_type)
+    if signal_type == "vpdq":
+        return _normalise_vpdq(value)
     cleaned = value.strip().lower()
     if not SIGNAL_TYPES[signal_type][1].fullmatch(cleaned):
         raise SignalInputError(f"invalid signal: {value!r} is not a {signal_type} hash")
@@ -75,16 +73,53 @@ def lookup_signal(
     disabled sets are left out unless ``include_disabled``. Best first (distance, then entry).
     """
     column = column_for(signal_type)
+    if column == "vpdq":  # videos: compared frame by frame, not through a PDQ index
+        from kaitiaki.match.lookup_video import lookup_vpdq  # it builds on this module
+
+        hits = lookup_vpdq(store, signal, banks=banks, include_disabled=include_disabled)
+        return _counted(store, hits)
     value = normalise_signal(signal_type, signal)
+    if column == "pdq":
+        return resolve_hits(store, *pdq_candidates(store, [value], banks, include_disabled))
     with store.session() as session:
         rows = _sets(session, banks, include_disabled)
         if not rows:
             return []
-        if column == "pdq":
-            found = _pdq(session, store.url, rows, [value])
-        else:
-            found = _exact(session, rows, column, value)
-        return _hits(session, rows, found)
+        rows = with_allowlists(session, rows, banks)  # an allowlist cancels even unasked
+        found = _exact(session, rows, column, value)
+        return _counted(store, _hits(session, rows, found))
+
+
+def pdq_candidates(
+    store: Store, hexes: Sequence[str], banks: Collection[str] | None, include_disabled: bool
+) -> tuple[list[BankState], dict[int, int]]:
+    """The banks asked (allowlists added: they cancel even unasked) and the entries of their
+    served indexes (``match.serving``) within each bank's threshold of any of ``hexes``; no
+    store read, so a lookup that finds nothing costs only the index."""
+    server = server_for(store)
+    view = server.view()
+    wanted = None if banks is None else set(banks)
+    rows = [
+        b
+        for b in view.banks.values()
+        if (include_disabled or b.enabled) and (wanted is None or b.name in wanted)
+    ]
+    if not rows:
+        return [], {}
+    if wanted is not None:
+        rows += [b for b in view.banks.values() if b.allowlist and b.enabled and b not in rows]
+    found = server.query(hex_to_bytes(list(hexes)), [r.id for r in rows], view)
+    return rows, found
+
+
+def resolve_hits(store: Store, rows: Sequence[BankLike], found: dict[int, int]) -> list[BankHit]:
+    """The candidates as hits, each checked against its entry in the store (removed,
+    quarantined, disabled, on an allowlist: ``match.controls``) and counted for the flood
+    guard; no store read when there is no candidate."""
+    if not found:
+        return []
+    with store.session() as session:
+        return _counted(store, _hits(session, rows, found))
 
 
 def _sets(session: Session, banks: Collection[str] | None, include_disabled: bool) -> list[HashSet]:
@@ -94,25 +129,6 @@ def _sets(session: Session, banks: Collection[str] | None, include_disabled: boo
     if banks is not None:
         query = query.where(HashSet.name.in_(list(banks)))
     return list(session.scalars(query))
-
-
-def _pdq(
-    session: Session, url: str, rows: Sequence[HashSet], hexes: Sequence[str]
-) -> dict[int, int]:
-    cache = index_cache_dir(url)
-    packed = hex_to_bytes(list(hexes))
-    found: dict[int, int] = {}
-    for row in rows:
-        index = set_index(session, row, cache)
-        if index is None:
-            continue
-        result = index.query(packed, row.pdq_threshold)
-        for entry_id, distance in zip(result.ids.tolist(), result.distance.tolist(), strict=True):
-            # With several query variants (dihedral), keep each entry's nearest.
-            best = found.get(int(entry_id))
-            if best is None or distance < best:
-                found[int(entry_id)] = int(distance)
-    return found
 
 
 def _exact(session: Session, rows: Sequence[HashSet], column: str, value: str) -> dict[int, int]:
@@ -134,36 +150,41 @@ def lookup_pdq_variants(
 ) -> list[BankHit]:
     """Entries matching any of ``hexes`` (an image's 8 dihedral PDQ hashes), nearest kept."""
     values = [normalise_signal("pdq", h) for h in hexes]
-    with store.session() as session:
-        rows = _sets(session, banks, include_disabled)
-        if not rows or not values:
-            return []
-        return _hits(session, rows, _pdq(session, store.url, rows, values))
+    if not values:
+        return []
+    return resolve_hits(store, *pdq_candidates(store, values, banks, include_disabled))
 
 
-def _hits(session: Session, rows: Sequence[HashSet], found: dict[int, int]) -> list[BankHit]:
+def _hits(session: Session, rows: Sequence[BankLike], found: dict[int, int]) -> list[BankHit]:
     if not found:
         return []
-    names = {r.id: r.name for r in rows}
-    entries = session.execute(
-        select(HashSetEntry.id, HashSetEntry.hash_set_id, HashSetEntry.quarantined_at).where(
-            HashSetEntry.id.in_(list(found))
-        )
-    ).all()
-    hits = [
-        BankHit(names[set_id], entry_id, found[entry_id], quarantined is not None)
-        for entry_id, set_id, quarantined in entries
-        if set_id in names
-    ]
-    hits.sort(key=lambda h: (h.distance, h.entry_id))
+    # Each entry's state comes with it: quarantined, disabled, on an allowlist (match.controls).
+    entries = session.execute(select(*ENTRY_STATE).where(HashSetEntry.id.in_(list(found)))).all()
+    return bank_hits(rows, found, entries)
+
+
+def _counted(store: Store, hits: list[BankHit]) -> list[BankHit]:
+    # What was reported as matching feeds the flood guard (counted in memory, match.flood).
+    count_matches(store, (h.entry_id for h in hits if h.counts))
     return hits
 
 
-def compare_signals(signal_type: str, left: str, right: str) -> tuple[bool, dict[str, int]]:
+def compare_signals(signal_type: str, left: str, right: str) -> tuple[bool, dict[str, float]]:
     """HMA's ``/m/compare`` of two hashes of one type: whether they match and, for PDQ, the
     distance (a match within the default threshold, as HMA's comparison uses)."""
+    if column_for(signal_type) == "vpdq":
+        from kaitiaki.match.lookup_video import compare_vpdq  # it builds on this module
+
+        return compare_vpdq(left, right)
     a, b = normalise_signal(signal_type, left), normalise_signal(signal_type, right)
     if column_for(signal_type) != "pdq":
         return a == b, {}
     distance = hamming(a, b)
     return distance <= DEFAULT_THRESHOLD, {"distance": distance}
+
+
+def _normalise_vpdq(value: str) -> str:
+    try:
+        return normalise_vpdq(value)
+    except ValueError as exc:
+        raise SignalInputError(f"invalid signal: {exc}") from None

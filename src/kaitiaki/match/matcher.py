@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.index import PdqBank
 from kaitiaki.index.pdq import hex_to_bytes
+from kaitiaki.match.controls import is_active, suppress, with_allowlists
 from kaitiaki.match.indexes import index_cache_dir, set_index
 from kaitiaki.match.videos import match_videos, unique_frames
 from kaitiaki.scan.hasher import FileRecord
@@ -60,6 +62,15 @@ class MatchHit:
     # Counted as material by default under the set's profile (no category counts: a list is
     # imported because its hashes are wanted).
     pertinent: bool
+    # On an allowlist set's entry: it cancels the file's other hits (match.controls).
+    allowlist: bool = False
+    # The allowlist set whose entry cancelled this hit, if one did.
+    suppressed_by: str | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether this hit flags what it matched: not an allowlist's, nor cancelled by one."""
+        return not (self.allowlist or self.suppressed_by)
 
     def as_json(self, query: str) -> dict[str, Any]:
         return {
@@ -72,6 +83,8 @@ class MatchHit:
             "category": self.category,
             "series": self.series,
             "victim_identified": self.victim_identified,
+            **({"allowlist": True} if self.allowlist else {}),
+            **({"suppressed_by": self.suppressed_by} if self.suppressed_by else {}),
         }
 
 
@@ -112,6 +125,7 @@ class Matcher:
                     )
             else:
                 rows = list(session.scalars(select(HashSet).where(HashSet.enabled)))
+            rows = with_allowlists(session, rows, names or None)  # they cancel even unasked
             cache = index_cache_dir(store.url)
             bank = PdqBank()
             for row in rows:
@@ -214,10 +228,15 @@ class Matcher:
     def _hits(self, found: list[dict[int, tuple[str, int]]]) -> list[list[MatchHit]]:
         self._fetch_entries({e for f in found for e in f})
         out: list[list[MatchHit]] = []
+        now = datetime.now(UTC)
         for per_record in found:
-            hits = [self._hit(entry_id, sig, dist) for entry_id, (sig, dist) in per_record.items()]
+            hits = [
+                self._hit(entry_id, sig, dist)
+                for entry_id, (sig, dist) in per_record.items()
+                if is_active(self._entries[entry_id], now)  # quarantined or disabled: no match
+            ]
             hits.sort(key=hit_order)
-            out.append(hits)
+            out.append(suppress(hits, lambda h: h.hash_set, lambda h: True))
         return out
 
     def _fetch_entries(self, ids: Iterable[int]) -> None:
@@ -253,6 +272,7 @@ def hit_for(row: HashSet, entry: HashSetEntry, signal: str, distance: int) -> Ma
         victim_identified=entry.victim_identified,
         ignorable=entry.category is not None and profile.is_ignorable(entry.category),
         pertinent=profile.is_pertinent(entry.category),
+        allowlist=bool(row.allowlist),
     )
 
 

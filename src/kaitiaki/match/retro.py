@@ -8,9 +8,16 @@ without re-matching everything against everything. The matches, the files' new c
 one transaction, so a run stopped half-way leaves nothing, and a run repeated finds nothing new
 and writes nothing.
 
-Left out, and said so in every report (``NOT_COVERED``): an operation's provider catalog is not
-matched yet (accounts newly flagged, subjects whose priority changes), and a quarantined entry
-is passed over for good: releasing it must match it on its own.
+Every operation's catalog is matched too (``retro_catalog``): the objects newly flagged are
+added to the analysis's flags, its accounts counted again, and the store's accounts and their
+subjects' priorities follow in the same closing transaction (``retro_accounts``). The
+workspace's files are written before that transaction, idempotently, so a run stopped between
+the two and started again adds no flag twice and still brings the store's accounts up to date.
+
+Left out, and said so in reports where it applies (``NOT_COVERED``): an account newly flagged
+is not joined to a subject, nor are its new events' addresses geolocated, until the operation
+is analysed again; a quarantined entry is passed over for good: releasing it must match it on
+its own.
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ from sqlalchemy import func, select
 
 from kaitiaki.audit import record
 from kaitiaki.hashsets.entry import HashSetMissingError
+from kaitiaki.match.retro_accounts import OperationEffect, apply_accounts
+from kaitiaki.match.retro_catalog import apply_to_workspaces, catalog_flags
 from kaitiaki.match.retro_find import Found, NewEntries, Progress, find_exact, find_videos, new_pdq
 from kaitiaki.match.retro_pdq import find_pdq
 from kaitiaki.match.retro_write import apply_found
+from kaitiaki.priority.rescore import PriorityChange
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
@@ -32,8 +42,8 @@ ACTION = "hashset.retro_matched"
 # The report lists at most this many of the files now known (the count is always whole).
 REPORT_FILES = 100
 NOT_COVERED = (
-    "operation catalogs (accounts newly flagged, subjects whose priority changes) are not "
-    "matched retroactively yet",
+    "accounts newly flagged are not joined to subjects, nor their new addresses geolocated, "
+    "until the operation is analysed again",
 )
 
 
@@ -62,7 +72,17 @@ class RetroReport:
     files_now_known: int = 0
     now_known_sha256: tuple[str, ...] = ()
     evidence: tuple[EvidenceEffect, ...] = ()
-    not_covered: tuple[str, ...] = NOT_COVERED
+    operations: tuple[OperationEffect, ...] = ()
+    errors: tuple[str, ...] = ()
+    not_covered: tuple[str, ...] = ()
+
+    @property
+    def accounts_newly_flagged(self) -> int:
+        return sum(o.accounts_newly_flagged for o in self.operations)
+
+    @property
+    def priorities_changed(self) -> tuple[PriorityChange, ...]:
+        return tuple(p for o in self.operations for p in o.priorities)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +105,10 @@ class RetroReport:
                 }
                 for e in self.evidence
             ],
+            "operations": [o.as_json() for o in self.operations],
+            "accounts_newly_flagged": self.accounts_newly_flagged,
+            "priorities_changed": [p.as_json() for p in self.priorities_changed],
+            "errors": list(self.errors),
             "not_covered": list(self.not_covered),
         }
 
@@ -124,6 +148,9 @@ def retro_match(
         find_videos(session, new, found)
         ids, hashes = new_pdq(session, new)
         checked = find_pdq(session, ids, hashes, new.threshold, found, on_progress=on_progress)
+        _stage(on_progress, "catalogs")
+        flags = catalog_flags(session, new, (ids, hashes))
+    changes, errors = apply_to_workspaces(flags)
     _stage(on_progress, "recording")
     with store.session() as session:
         # Locked while written: two runs at once write the same rows, one after the other.
@@ -131,6 +158,9 @@ def retro_match(
             select(HashSet).where(HashSet.id == new.hash_set_id).with_for_update()
         ).one()
         applied = apply_found(session, found)
+        effects = tuple(
+            apply_accounts(session, change, actor=actor, hash_set=hash_set) for change in changes
+        )
         locked.retro_matched_through = max(locked.retro_matched_through or 0, new.through)
         report = RetroReport(
             hash_set,
@@ -147,6 +177,9 @@ def retro_match(
                 EvidenceEffect(c.name, c.matched, c.now_known, c.relabelled)
                 for c in sorted(applied.evidence.values(), key=lambda c: c.name)
             ),
+            operations=effects,
+            errors=errors,
+            not_covered=NOT_COVERED if any(e.accounts_newly_flagged for e in effects) else (),
         )
         record(
             session,
@@ -165,6 +198,16 @@ def retro_match(
                 "files_matched": report.files_matched,
                 "files_now_known": report.files_now_known,
                 "evidence": {e.name: e.now_known for e in report.evidence},
+                "operations": {
+                    e.analysis: {
+                        "objects_now_flagged": e.objects_now_flagged,
+                        "accounts_newly_flagged": list(e.newly_flagged),
+                        "accounts_updated": e.accounts_updated,
+                    }
+                    for e in effects
+                },
+                "priorities_changed": [p.as_json() for p in report.priorities_changed],
+                "errors": list(errors),
             },
         )
     return report

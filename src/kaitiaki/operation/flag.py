@@ -128,7 +128,7 @@ def flag_catalog(
             rows: list[dict[str, object]] = []
             for item, hits in zip(objects, matcher.match_digests(objects), strict=True):
                 for hit in hits:
-                    if hit.pertinent:
+                    if hit.pertinent and hit.counts:  # an allowlist's hits flag nothing
                         rows.append(
                             {
                                 "object_id": item.object_id,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
 from kaitiaki.audit.reasons import ReasonError, require_reason
@@ -102,25 +103,31 @@ def subject_data(store: Store, workspace: Path | None = None) -> list[SubjectDat
     """Every subject's accounts, activity and enrichment, summed per subject."""
     counts = _workspace_counts(workspace) if workspace is not None else None
     with store.session() as session:
-        subjects = {s: SubjectData(s) for s in session.scalars(select(Subject.id))}
-        for account in session.scalars(select(Account).where(Account.subject_id.is_not(None))):
-            data = subjects.get(str(account.subject_id))
-            if data is None:
-                continue
-            data.accounts.append(account.account_id)
-            data.flagged_files += account.flagged_files
-            data.uploads += account.uploads
-            data.downloads += account.downloads
-            data.views += account.views
-            data.shares += account.shares
-            data.categories |= {c for c in (account.categories or "").split(";") if c}
-            if account.first_seen and (not data.first_seen or account.first_seen < data.first_seen):
-                data.first_seen = account.first_seen
-            if account.last_seen and (not data.last_seen or account.last_seen > data.last_seen):
-                data.last_seen = account.last_seen
-        for row in session.scalars(select(Enrichment).where(Enrichment.indicator.in_(INDICATORS))):
-            if row.subject_id in subjects:
-                subjects[row.subject_id].indicators[row.indicator] = _truthy(row.value)
+        return _subject_data(session, counts)
+
+
+def _subject_data(
+    session: Session, counts: tuple[dict[str, int], dict[str, set[str]]] | None
+) -> list[SubjectData]:
+    subjects = {s: SubjectData(s) for s in session.scalars(select(Subject.id))}
+    for account in session.scalars(select(Account).where(Account.subject_id.is_not(None))):
+        data = subjects.get(str(account.subject_id))
+        if data is None:
+            continue
+        data.accounts.append(account.account_id)
+        data.flagged_files += account.flagged_files
+        data.uploads += account.uploads
+        data.downloads += account.downloads
+        data.views += account.views
+        data.shares += account.shares
+        data.categories |= {c for c in (account.categories or "").split(";") if c}
+        if account.first_seen and (not data.first_seen or account.first_seen < data.first_seen):
+            data.first_seen = account.first_seen
+        if account.last_seen and (not data.last_seen or account.last_seen > data.last_seen):
+            data.last_seen = account.last_seen
+    for row in session.scalars(select(Enrichment).where(Enrichment.indicator.in_(INDICATORS))):
+        if row.subject_id in subjects:
+            subjects[row.subject_id].indicators[row.indicator] = _truthy(row.value)
     if counts is not None:
         new, others = counts
         for data in subjects.values():

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from kaitiaki.audit import record
 from kaitiaki.hashsets import Entry, UnknownProfileError, add_entries, get_profile, write_hash_set
 from kaitiaki.hashsets.entry import EntryError, normalise_hex, parse_category
+from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.receive.cases import (
     TIERS,
     CaseConflictError,
@@ -153,7 +154,8 @@ def _hash_set(
     if case.hash_set is not None:
         row = session.scalars(select(HashSet).where(HashSet.name == case.hash_set)).first()
         if row is not None:
-            add_entries(session, row, entries)
+            if add_entries(session, row, entries):
+                request_retro_match(session, row, actor)
             return
     name = f"received {pkg.reference}"
     if session.scalars(select(HashSet.id).where(HashSet.name == name)).first() is not None:

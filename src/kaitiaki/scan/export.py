@@ -1,11 +1,13 @@
 """Export an evidence item's results: CSV, JSON Lines, VICS v2.0 and the manifest.
 
-Rows carry hashes and records, never content. Everything streams from the store.
+Rows carry hashes and records, never content. Everything streams from the store; an image's
+PDQ is HMA's reference hash, read back from the evidence (``kaitiaki.exports.pdq``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,6 +15,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 
 from kaitiaki.exports import csvcells
+from kaitiaki.exports.pdq import OutgoingPdq
 from kaitiaki.scan.manifest import manifest_lines
 from kaitiaki.scan.summary import evidence_id
 from kaitiaki.scan.vics_export import export_vics_results
@@ -40,10 +43,14 @@ COLUMNS = (
     "notes",
 )
 FORMATS = ("csv", "jsonl", "vics", "manifest")
+log = logging.getLogger(__name__)
 
 
-def result_rows(store: Store, evidence: str) -> Iterator[dict[str, Any]]:
+def result_rows(
+    store: Store, evidence: str, pdq: OutgoingPdq | None = None
+) -> Iterator[dict[str, Any]]:
     """One row per file instance, in path order."""
+    outgoing = pdq or OutgoingPdq(store)
     eid = evidence_id(store, evidence)
     label = Classification
     query = (
@@ -85,6 +92,9 @@ def result_rows(store: Store, evidence: str) -> Iterator[dict[str, Any]]:
             out["classification"] = out["classification"] or "error"
             out["error"] = instance_error or file_error
             out["notes"] = values[18]
+            if out["sha256"] is not None:
+                sent = outgoing(out["sha256"], out["pdq"])
+                out["pdq"], out["pdq_quality"] = sent.pdq, sent.quality
             yield out
 
 
@@ -111,15 +121,25 @@ def export(store: Store, evidence: str, fmt: str, path: Path) -> int:
     """Write the evidence item's results to ``path``; returns the number of records written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if fmt == "vics":
-        return export_vics_results(store, evidence, path)
-    with path.open("w", encoding="utf-8", newline="") as out:
-        if fmt == "csv":
-            return write_csv(result_rows(store, evidence), out)
-        if fmt == "jsonl":
-            return write_jsonl(result_rows(store, evidence), out)
-        count = 0
-        for line in manifest_lines(store, evidence_id(store, evidence)):
-            out.write(line)
-            count += 1
-        return count
+    pdq = OutgoingPdq(store)
+    try:
+        if fmt == "vics":
+            return export_vics_results(store, evidence, path, pdq)
+        with path.open("w", encoding="utf-8", newline="") as out:
+            if fmt == "csv":
+                return write_csv(result_rows(store, evidence, pdq), out)
+            if fmt == "jsonl":
+                return write_jsonl(result_rows(store, evidence, pdq), out)
+            count = 0
+            for line in manifest_lines(store, evidence_id(store, evidence)):
+                out.write(line)
+                count += 1
+            return count
+    finally:
+        if pdq.unavailable:
+            # A PDQ is only exported as HMA computes it; without the evidence there is none.
+            log.warning(
+                "%d images' PDQ left out of %s: their evidence is not readable here",
+                pdq.unavailable,
+                path,
+            )

@@ -1,4 +1,7 @@
-"""An evidence item's classifications as a VICS v2.0 Media list (hashes and records only)."""
+"""An evidence item's classifications as a VICS v2.0 Media list (hashes and records only).
+
+An image's PDQ is HMA's reference hash, read back from the evidence (``kaitiaki.exports.pdq``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from kaitiaki.exports.pdq import OutgoingPdq
 from kaitiaki.hashsets import Entry, export_vics, get_profile
 from kaitiaki.scan.summary import evidence_id
 from kaitiaki.store import Store
@@ -28,8 +32,9 @@ def _region(store: Store, eid: int) -> str:
     return regions.pop() if len(regions) == 1 else "CUSTOM"
 
 
-def result_entries(store: Store, eid: int) -> Iterator[Entry]:
+def result_entries(store: Store, eid: int, pdq: OutgoingPdq | None = None) -> Iterator[Entry]:
     """One entry per unique content of the evidence item, with its first path."""
+    outgoing = pdq or OutgoingPdq(store)
     first_path = (
         select(FileInstance.sha256, func.min(FileInstance.path).label("path"))
         .where(FileInstance.evidence_id == eid, FileInstance.sha256.is_not(None))
@@ -59,7 +64,7 @@ def result_entries(store: Store, eid: int) -> Iterator[Entry]:
                 md5=file.md5,
                 sha1=file.sha1,
                 sha256=file.sha256,
-                pdq=file.pdq,
+                pdq=outgoing(file.sha256, file.pdq).pdq,
                 media_id=str(number),
                 category=label.category,
                 series=label.series,
@@ -69,6 +74,8 @@ def result_entries(store: Store, eid: int) -> Iterator[Entry]:
             )
 
 
-def export_vics_results(store: Store, evidence: str, path: Path) -> int:
+def export_vics_results(
+    store: Store, evidence: str, path: Path, pdq: OutgoingPdq | None = None
+) -> int:
     eid = evidence_id(store, evidence)
-    return export_vics(result_entries(store, eid), path, region=_region(store, eid))
+    return export_vics(result_entries(store, eid, pdq), path, region=_region(store, eid))

@@ -29,7 +29,8 @@ MAX_PHOTO_BYTES = 64 * 1024**2
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
-def _pdq(data: bytes) -> str:
+def reference_pdq(data: bytes) -> tuple[str, int]:
+    """HMA's PDQ of an image file and its quality, whatever the quality."""
     open_image(data).close()  # refuses what is no image, and decompression bombs, first
     try:
         with warnings.catch_warnings():
@@ -37,6 +38,11 @@ def _pdq(data: bytes) -> str:
             hex_hash, quality = pdq_from_bytes(data)
     except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as exc:
         raise SignalError(f"cannot hash image: {exc}") from exc
+    return hex_hash, int(quality)
+
+
+def _pdq(data: bytes) -> str:
+    hex_hash, quality = reference_pdq(data)
     return hex_hash if quality >= PdqSignal.QUALITY_THRESHOLD else ""
 
 

@@ -174,6 +174,9 @@ class HashSet(Base):
     # compares it with its loaded index's to know it is behind, without reading entries.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Removals so far: entry ids may be reused after one, so a server then rebuilds the set's
+    # index instead of reading only the entries added since (``hashsets.versions``).
+    removals: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class HashSetEntry(Base):

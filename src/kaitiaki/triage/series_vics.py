@@ -20,6 +20,7 @@ from sqlalchemy import Table, and_, exists, func, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
+from kaitiaki.exports.pdq import OutgoingPdq
 from kaitiaki.hashsets import Entry, export_vics
 from kaitiaki.hashsets.store import to_entry
 from kaitiaki.store import Store
@@ -146,6 +147,8 @@ def series_entries(store: Store) -> Iterator[Entry]:
     """Every linked hash-set entry and file as a VICS entry carrying its series' current
     status: Series name, VictimIdentified from the record, OffenderIdentified from the
     series' offender records (the entry's own flag where the series has none)."""
+    # A file's PDQ leaves as HMA's reference hash, read back from its evidence.
+    outgoing = OutgoingPdq(store)
     with store.session() as session:
         offenders = _offender_flags(session)
         by_entry = (
@@ -174,7 +177,7 @@ def series_entries(store: Store) -> Iterator[Entry]:
                 md5=file.md5,
                 sha1=file.sha1,
                 sha256=file.sha256,
-                pdq=file.pdq,
+                pdq=outgoing(file.sha256, file.pdq).pdq,
                 vpdq=file.vpdq,
                 series=series.name,
                 victim_identified=series.identified,

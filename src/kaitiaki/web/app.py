@@ -17,15 +17,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kaitiaki import __version__
 from kaitiaki.audit import AnchorKeeper
 from kaitiaki.audit.reasons import ReasonError
+from kaitiaki.match.serving import release_store, serve_store
 from kaitiaki.store import Store, open_store
 from kaitiaki.web.api import (
     audit,
     auth,
     evidence,
+    exchanges,
     files,
     hashsets,
     imports,
     jobs,
+    quarantine,
     received,
     referrals,
     review,
@@ -47,6 +50,7 @@ from kaitiaki.web.security import BodyLimit, SecurityHeaders
 from kaitiaki.web.session_cache import SessionCache
 from kaitiaki.web.settings import WebSettings
 from kaitiaki.web.thumb_cache import ThumbnailCache
+from kaitiaki.web.tokens import TokenCache
 
 if TYPE_CHECKING:
     from kaitiaki.jobs import JobRunner
@@ -59,6 +63,8 @@ API_ROUTERS = (
     files,
     review,
     hashsets,
+    quarantine,
+    exchanges,
     subjects,
     referrals,
     received,
@@ -138,15 +144,19 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
         )
         if anchors is not None:
             await run_in_threadpool(anchors.start)
+        index_server = serve_store(opened, settings.index_poll_s)
+        if index_server.poll_s > 0:
+            index_server.warm_up()
         if settings.start_jobs and settings.job_process:
             runner = JobProcess(opened.url, settings.job_workers, settings.job_memory_limit)
             runner.start()
             app.state.wake_jobs = runner.wake
         elif settings.start_jobs:
+            from kaitiaki.exchanges.schedule import queue_due
             from kaitiaki.jobs import JobRunner
 
             # In this process ``submit`` wakes the runner's threads itself.
-            runner = JobRunner(opened.url, workers=settings.job_workers)
+            runner = JobRunner(opened.url, workers=settings.job_workers, periodic=(queue_due,))
             runner.start()
         try:
             yield
@@ -156,6 +166,7 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
                 await run_in_threadpool(runner.stop)
             if anchors is not None:
                 await run_in_threadpool(anchors.stop)
+            await run_in_threadpool(release_store, opened)
 
     app = FastAPI(
         title="kaitiaki",
@@ -173,6 +184,7 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     # Called after a job is queued, to start it at once in a job runner of another process.
     app.state.wake_jobs = _nothing
     app.state.sessions = SessionCache(settings.session_cache_seconds)
+    app.state.tokens = TokenCache(settings.session_cache_seconds)
     app.state.thumbnails = ThumbnailCache(settings.data_dir / "thumbnails")
     app.state.login_limiter = SignInLimiter(opened, settings.login_window)
     # Outermost last: the security headers go on BodyLimit's refusals too.

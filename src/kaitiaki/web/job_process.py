@@ -41,6 +41,7 @@ MAX_RESTART_DELAY = 30.0
 def _child(
     store_url: str, workers: int, control: Connection, memory_limit: int | None = None
 ) -> None:
+    from kaitiaki.exchanges.schedule import queue_due
     from kaitiaki.jobs import JobRunner
     from kaitiaki.jobs.queue import work_arrived
 
@@ -54,6 +55,8 @@ def _child(
         poll_interval=POLL_INTERVAL,
         isolate=True,
         memory_limit=memory_limit,
+        # Scheduled exchange fetches are queued by every server's runner; each is taken once.
+        periodic=(queue_due,),
     )
     runner.start()
     try:

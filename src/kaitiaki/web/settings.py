@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kaitiaki.match.serving import default_poll_s
+
 if TYPE_CHECKING:
     from kaitiaki.jobs.paths import Confinement
 
@@ -55,6 +57,9 @@ class WebSettings:
     # the web verification then says that truncation is not checked).
     anchor_dir: Path | None = None
     anchor_every: timedelta = timedelta(minutes=15)
+    # Seconds between checks that the served PDQ indexes are current (``match.serving``): a
+    # bank change is answered within about this; 0 checks on every lookup (read-your-writes).
+    index_poll_s: float = field(default_factory=default_poll_s)
     # Largest upload accepted, in bytes.
     max_upload: int = 2 * 1024**3
     # The private key outcome files of received cases are signed with (``--key`` of

@@ -11,6 +11,8 @@ browser session gets 401 here, never a token route's data.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -31,16 +33,57 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
+class TokenCache:
+    """A few seconds' memory of live tokens, so a busy client's lookups skip the token's read
+    in the store and the hop to a worker thread it needs (as ``session_cache`` does for
+    sessions). Keyed by the token's SHA-256; only live tokens are remembered, so guessing fills
+    nothing. A revocation through this process's web application forgets them at once; one made
+    elsewhere (``kaitiaki tokens revoke``, another server) takes effect within ``ttl`` seconds.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, TokenPrincipal]] = {}
+
+    def get(self, raw: str) -> TokenPrincipal | None:
+        found = self._entries.get(_key(raw))
+        if found is None or found[0] <= time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, raw: str, principal: TokenPrincipal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()  # only live tokens get here: a handful, unless under test
+        self._entries[_key(raw)] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 async def token_principal(request: Request) -> TokenPrincipal | None:
     """The live token of this request, or None; looked up once and cached on the request (the
-    body-size middleware asks first, then the route's own check)."""
+    body-size middleware asks first, then the route's own check), and remembered for a few
+    seconds in the process (``TokenCache``)."""
     if hasattr(request.state, "token_principal"):
         cached: TokenPrincipal | None = request.state.token_principal
         return cached
     raw = bearer(request)
     found = None
     if raw is not None:
-        found = await run_in_threadpool(authenticate_token, request.app.state.store, raw)
+        cache: TokenCache | None = getattr(request.app.state, "tokens", None)
+        found = cache.get(raw) if cache is not None else None
+        if found is None:
+            found = await run_in_threadpool(authenticate_token, request.app.state.store, raw)
+            if found is not None and cache is not None:
+                cache.put(raw, found)
     request.state.token_principal = found
     return found
 

@@ -69,6 +69,8 @@ class Upload:
     filename: str
     size: int
     fields: dict[str, str] = field(default_factory=dict)
+    # The form field the file came in (HMA's hashing names it after the content type).
+    file_field: str = ""
 
 
 @dataclass
@@ -83,8 +85,9 @@ class _Receiver:
     """python-multipart's callbacks: fields kept in memory (bounded), the one file part's bytes
     queued for writing after each chunk is parsed."""
 
-    def __init__(self, file_field: str, limit: int) -> None:
-        self.file_field = file_field
+    def __init__(self, file_field: str | tuple[str, ...], limit: int) -> None:
+        self.file_fields = (file_field,) if isinstance(file_field, str) else file_field
+        self.file_field = self.file_fields[0]
         self.limit = limit
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
@@ -119,8 +122,9 @@ class _Receiver:
             raise UploadError(400, "a form part has no name")
         self._part.name = options[b"name"].decode("utf-8", "replace")
         if b"filename" in options:
-            if self._part.name != self.file_field or self.filename is not None:
+            if self._part.name not in self.file_fields or self.filename is not None:
                 raise UploadError(400, f"send exactly one file, in the field {self.file_field!r}")
+            self.file_field = self._part.name
             self._part.is_file = True
             self.filename = options[b"filename"].decode("utf-8", "replace")
         elif len(self.fields) >= MAX_FIELDS:
@@ -148,10 +152,11 @@ def _write(out: BinaryIO, pieces: list[bytes]) -> None:
 
 
 async def receive_upload(
-    request: Request, directory: Path, limit: int, *, file_field: str = "file"
+    request: Request, directory: Path, limit: int, *, file_field: str | tuple[str, ...] = "file"
 ) -> Upload:
     """Stream the multipart body's file into a new file in ``directory``; the client's file
-    name is never used as a path (it could hold ``../``). Raises ``UploadError``."""
+    name is never used as a path (it could hold ``../``). Raises ``UploadError``. Several
+    ``file_field`` names let the file come in any one of them (``Upload.file_field`` says which)."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
         raise UploadError(415, "send the file as multipart/form-data")
@@ -177,8 +182,8 @@ async def receive_upload(
         finally:
             await run_in_threadpool(out.close)
         if receiver.filename is None:
-            raise UploadError(422, f"no file in the field {file_field!r}")
+            raise UploadError(422, f"no file in the field {receiver.file_field!r}")
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return Upload(target, receiver.filename, receiver.size, receiver.fields)
+    return Upload(target, receiver.filename, receiver.size, receiver.fields, receiver.file_field)

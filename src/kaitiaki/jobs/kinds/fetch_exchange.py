@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kaitiaki.exchanges import ExchangeMissingError, FetchReport, fetch
+from kaitiaki.exchanges.feedback import send_pending
 from kaitiaki.jobs.context import JobContext
 from kaitiaki.jobs.kind import JobKind, Params
 from kaitiaki.jobs.params import JobParamsError, only, text
@@ -32,7 +33,9 @@ def run(ctx: JobContext, params: Params) -> Params:
         )
 
     report = fetch(ctx.store, params["exchange"], actor=ctx.created_by, on_progress=on_progress)
-    return report.as_json()
+    # Feedback an earlier send left pending (its process died) goes with the next fetch.
+    sent = send_pending(ctx.store, params["exchange"])
+    return {**report.as_json(), "feedback_attempted": sent}
 
 
 # Resumable: every batch commits with its checkpoint, so a fetch started again carries on from

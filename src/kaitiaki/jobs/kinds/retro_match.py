@@ -38,8 +38,9 @@ def run(ctx: JobContext, params: Params) -> Params:
     return report.as_json()
 
 
-# Resumable: a run stopped before its one closing transaction left nothing, and started again
-# it takes the same entries from the same watermark; one that finished finds nothing new.
+# Resumable: a run stopped before its one closing transaction left nothing in the store (the
+# operations' flag files it may have written already take the same rows only once), and started
+# again it takes the same entries from the same watermark; one that finished finds nothing new.
 KIND = JobKind(
     name="retro_match",
     title="Match a hash set's new entries against everything stored",

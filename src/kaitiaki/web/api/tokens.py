@@ -91,6 +91,9 @@ def tokens_revoke(
     name: str = Path(max_length=100),
     user: CurrentUser = Needs.MANAGE_USERS,
 ) -> TokenOut:
-    """Revoke a token: from the next request on it authenticates nothing."""
+    """Revoke a token: from the next request on it authenticates nothing (in this server; in
+    another process sharing the store, within its token memory's few seconds)."""
     with _refused():
-        return _out(revoke_token(store_of(request), name, actor=user.actor))
+        revoked = revoke_token(store_of(request), name, actor=user.actor)
+    request.app.state.tokens.clear()
+    return _out(revoked)

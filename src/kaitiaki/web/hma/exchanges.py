@@ -95,6 +95,8 @@ def _status_json(view: ExchangeView) -> dict[str, Any]:
         "last_fetch_items": view.last_fetch_items,
         "error": view.last_error,
         "enabled": view.enabled,
+        "fetch_every_s": view.fetch_every_s,
+        "next_fetch_ts": _ts(view.next_fetch_at),
     }
 
 

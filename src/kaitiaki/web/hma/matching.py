@@ -1,9 +1,13 @@
 """HMA's matching blueprint (``/m``): look a signal up in the banks, and the index status.
 
 ``/m/raw_lookup`` asks every bank, enabled or not, as HMA's does; ``/m/lookup`` only the
-enabled banks and not quarantined entries (HMA's "enabled content"), unless the caller bypasses
-HMA's coin flip, which in HMA also takes in banks switched off. Each bank answers a PDQ query
-at its own threshold, through the same index scans use.
+enabled banks and not quarantined or disabled entries (HMA's "enabled content"), unless the
+caller bypasses HMA's coin flip, which in HMA also takes in banks switched off. Each bank answers
+a PDQ query at its own threshold, through the same index scans use.
+
+Matches an allowlist bank cancels (``match.controls``), and the allowlist's own hits, are left
+out of both, so an HMA client sees no match; kaitiaki's ``include_suppressed=true`` lists them,
+each naming its allowlist (``suppressed_by``) or marked ``allowlist``.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from kaitiaki.match.controls import BankHit
 from kaitiaki.match.lookup import (
     SIGNAL_TYPES,
-    BankHit,
     SignalInputError,
     compare_signals,
     lookup_pdq_variants,
     lookup_signal,
 )
+from kaitiaki.match.lookup_video import VideoHit
+from kaitiaki.match.serving import server_for
 from kaitiaki.signals.base import SignalError
 from kaitiaki.signals.reference import pdq_dihedral
 from kaitiaki.store import Store
@@ -29,11 +35,13 @@ from kaitiaki.store.models import HashSet, HashSetEntry
 from kaitiaki.users.tokens import TokenPrincipal
 from kaitiaki.web.hma.common import ERRORS, bank_names, store_of
 from kaitiaki.web.hma.hashing import (
+    FIELD,
     PHOTO_BODY,
     UPLOAD_ERRORS,
     hash_photo,
+    hash_received,
     hash_url,
-    received_photo,
+    received_media,
 )
 from kaitiaki.web.tokens import token_scope
 from kaitiaki.web.uploads import accepts_upload
@@ -41,6 +49,9 @@ from kaitiaki.web.uploads import accepts_upload
 router = APIRouter(prefix="/m", tags=["HMA matching"], responses=ERRORS)
 MATCH = Depends(token_scope("match"))
 COMPARE_BODY = Body()
+# A vpdq signal is a frame list (~75 characters a second of video); a query string cannot
+# carry much more than this anyway.
+SIGNAL_LENGTH = 16_000
 
 
 def _lookup(
@@ -56,20 +67,39 @@ def _lookup(
 
 def _match(hit: BankHit) -> dict[str, Any]:
     # HMA writes the distance as text (its SignalSimilarityInfo.pretty_str()).
+    if isinstance(hit, VideoHit):
+        return {"bank_content_id": hit.entry_id, "distance": hit.pretty()}
     return {"bank_content_id": hit.entry_id, "distance": str(hit.distance)}
+
+
+def _shown(hit: BankHit) -> dict[str, Any]:
+    """A hit as ``include_suppressed`` lists it: one an allowlist took part in says so."""
+    if hit.allowlist:
+        return {**_match(hit), "allowlist": True}
+    if hit.suppressed_by:
+        return {**_match(hit), "suppressed_by": hit.suppressed_by}
+    return _match(hit)
+
+
+def _kept(hits: list[BankHit], include_suppressed: bool) -> list[BankHit]:
+    return [h for h in hits if include_suppressed or not (h.allowlist or h.suppressed_by)]
 
 
 @router.get("/raw_lookup")
 def raw_lookup(
     request: Request,
-    signal: str = Query(max_length=200),
+    signal: str = Query(max_length=SIGNAL_LENGTH),
     signal_type: str = Query(max_length=40),
     banks: str | None = Query(None, max_length=10_000),
     include_distance: bool = False,
+    include_suppressed: bool = False,
     principal: TokenPrincipal = MATCH,
 ) -> dict[str, list[Any]]:
     """Entry ids matching the signal in any bank (HMA's ``{"matches": [...]}``)."""
     hits = _lookup(store_of(request), signal_type, signal, bank_names(banks), True)
+    hits = _kept(hits, include_suppressed)
+    if include_suppressed:
+        return {"matches": [_shown(h) for h in hits]}
     if include_distance:
         return {"matches": [_match(h) for h in hits]}
     return {"matches": [h.entry_id for h in hits]}
@@ -78,7 +108,7 @@ def raw_lookup(
 @router.get("/lookup")
 def lookup(
     request: Request,
-    signal: str | None = Query(None, max_length=200),
+    signal: str | None = Query(None, max_length=SIGNAL_LENGTH),
     signal_type: str | None = Query(None, max_length=40),
     url: str | None = Query(None, max_length=4000),
     content_type: str | None = Query(None, max_length=40),
@@ -86,6 +116,7 @@ def lookup(
     banks: str | None = Query(None, max_length=10_000),
     seed: str | None = Query(None, max_length=200),
     bypass_coinflip: bool = False,
+    include_suppressed: bool = False,
     principal: TokenPrincipal = MATCH,
 ) -> dict[str, Any]:
     """Matches by bank (HMA's ``{"BANK": [{"bank_content_id", "distance"}]}``); for a ``url``,
@@ -95,26 +126,35 @@ def lookup(
         # HMA hashes the url, looks each hash up, and answers for the one signal type asked,
         # or by signal type when none was.
         by_type = {
-            name: _by_bank(_lookup(store, name, value, bank_names(banks), bypass_coinflip))
+            name: _by_bank(
+                _lookup(store, name, value, bank_names(banks), bypass_coinflip),
+                include_suppressed,
+            )
             for name, value in hash_url(url, content_type, types).items()
             if value
         }
         return by_type.get(signal_type, {}) if signal_type else by_type
     if not signal or not signal_type:
         raise HTTPException(400, "Either url or both signal and signal_type are required")
-    return _by_bank(_lookup(store, signal_type, signal, bank_names(banks), bypass_coinflip))
+    hits = _lookup(store, signal_type, signal, bank_names(banks), bypass_coinflip)
+    return _by_bank(hits, include_suppressed)
 
 
-def _by_bank(hits: list[BankHit]) -> dict[str, list[dict[str, Any]]]:
+def _by_bank(hits: list[BankHit], include_suppressed: bool) -> dict[str, list[dict[str, Any]]]:
     by_bank: dict[str, list[dict[str, Any]]] = {}
-    for hit in hits:
-        if not hit.quarantined:
-            by_bank.setdefault(hit.bank, []).append(_match(hit))
+    for hit in _kept(hits, include_suppressed):
+        if not (hit.quarantined or hit.disabled):
+            by_bank.setdefault(hit.bank, []).append(_shown(hit))
     return by_bank
 
 
 def _lookup_photo(
-    store: Store, data: bytes, banks: set[str] | None, bypass: bool, dihedral: bool
+    store: Store,
+    data: bytes,
+    banks: set[str] | None,
+    bypass: bool,
+    dihedral: bool,
+    include_suppressed: bool,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for signal_type, value in hash_photo(data, None).items():
@@ -128,8 +168,23 @@ def _lookup_photo(
             hits = lookup_pdq_variants(store, variants, banks=banks, include_disabled=bypass)
         else:
             hits = _lookup(store, signal_type, value, banks, bypass)
-        out[signal_type] = _by_bank(hits)
+        out[signal_type] = _by_bank(hits, include_suppressed)
     return out
+
+
+def _lookup_hashes(
+    store: Store,
+    hashes: dict[str, str],
+    banks: set[str] | None,
+    bypass: bool,
+    include_suppressed: bool,
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each of a video's hashes looked up, by signal type then bank."""
+    return {
+        signal_type: _by_bank(_lookup(store, signal_type, value, banks, bypass), include_suppressed)
+        for signal_type, value in hashes.items()
+        if value
+    }
 
 
 @router.post("/lookup", responses=UPLOAD_ERRORS, openapi_extra=PHOTO_BODY)
@@ -140,13 +195,31 @@ async def lookup_post(
     seed: str | None = Query(None, max_length=200),
     bypass_coinflip: bool = False,
     dihedral: bool = False,
+    include_suppressed: bool = False,
     principal: TokenPrincipal = MATCH,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Hash the uploaded photo (field ``photo``) and look each hash up, by signal type then
-    bank. ``dihedral=true`` (kaitiaki's) also asks the rotated and flipped photo's PDQ."""
-    data = await received_photo(request)
+    """Hash the uploaded photo (field ``photo``) or video (field ``video``) and look each hash
+    up, by signal type then bank. ``dihedral=true`` (kaitiaki's) also asks the rotated and
+    flipped photo's PDQ."""
+    async with received_media(request) as received:
+        if received.content_type != FIELD:
+            return await run_in_threadpool(
+                _lookup_hashes,
+                store_of(request),
+                await run_in_threadpool(lambda: hash_received(received, None, strict=False)),
+                bank_names(banks),
+                bypass_coinflip,
+                include_suppressed,
+            )
+        data = await run_in_threadpool(received.path.read_bytes)
     return await run_in_threadpool(
-        _lookup_photo, store_of(request), data, bank_names(banks), bypass_coinflip, dihedral
+        _lookup_photo,
+        store_of(request),
+        data,
+        bank_names(banks),
+        bypass_coinflip,
+        dihedral,
+        include_suppressed,
     )
 
 
@@ -186,6 +259,18 @@ def _index_status(store: Store) -> dict[str, dict[str, Any]]:
                 "built_to": int(newest.timestamp()) if size and newest else -1,
                 "size": int(size or 0),
             }
+    # PDQ is answered from the served indexes (match.serving): say what they hold, up to when
+    # the store was last checked, and (kaitiaki's addition) each bank's index version and age.
+    banks = [b for b in server_for(store).status() if b["enabled"]]
+    if "pdq" in out:
+        size = sum(int(str(b["size"])) for b in banks)
+        checked = min((float(str(b["checked_at"])) for b in banks), default=-1.0)
+        out["pdq"] = {
+            "present": size > 0,
+            "built_to": int(checked) if size else -1,
+            "size": size,
+            "banks": banks,
+        }
     return out
 
 

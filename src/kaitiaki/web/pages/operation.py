@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from kaitiaki.hashsets.profiles import PROFILES
-from kaitiaki.web.api import evidence, files, hashsets, review, stats
-from kaitiaki.web.api.common import PathId, QueryId, job_out, store_of
+from kaitiaki.web.api import evidence, exchanges, files, hashsets, review, stats
+from kaitiaki.web.api.common import PathId, PathKey, QueryId, job_out, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
 from kaitiaki.web.pages.render import page
 
@@ -118,6 +118,18 @@ def hashsets_page(request: Request, user: CurrentUser = Needs.VIEW_HASH_SETS) ->
         items=hashsets.hash_sets(store_of(request)),
         profiles=list(PROFILES),
     )
+
+
+@router.get("/exchanges", response_class=HTMLResponse)
+def exchanges_page(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> HTMLResponse:
+    return page(request, "exchanges.html", user, items=exchanges.exchanges(request))
+
+
+@router.get("/exchanges/{name}", response_class=HTMLResponse)
+def exchange_page(
+    name: PathKey, request: Request, user: CurrentUser = Needs.VIEW_FILES
+) -> HTMLResponse:
+    return page(request, "exchange_detail.html", user, x=exchanges.exchange_detail(request, name))
 
 
 @router.get("/jobs", response_class=HTMLResponse)

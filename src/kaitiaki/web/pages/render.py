@@ -22,6 +22,7 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("Files", "/files", Permission.VIEW_FILES),
     ("Review", "/review", Permission.REVIEW),
     ("Hash sets", "/hashsets", Permission.VIEW_HASH_SETS),
+    ("Exchanges", "/exchanges", Permission.VIEW_FILES),
     ("Subjects", "/subjects", Permission.VIEW_SUBJECTS),
     ("Accounts", "/accounts", Permission.VIEW_SUBJECTS),
     ("Referrals", "/referrals", Permission.VIEW_REFERRALS),

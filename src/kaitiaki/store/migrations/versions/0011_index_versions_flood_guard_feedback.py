@@ -24,6 +24,9 @@ def upgrade() -> None:
             sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("0"))
         )
         batch.add_column(sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("removals", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
     with op.batch_alter_table("hash_set_entries") as batch:
         batch.add_column(sa.Column("quarantine_reason", sa.Text(), nullable=True))
         # HMA's per-content switch: disabled until then (a far future date: indefinitely).
@@ -79,5 +82,6 @@ def downgrade() -> None:
         batch.drop_column("disabled_until")
         batch.drop_column("quarantine_reason")
     with op.batch_alter_table("hash_sets") as batch:
+        batch.drop_column("removals")
         batch.drop_column("changed_at")
         batch.drop_column("version")
