@@ -87,7 +87,9 @@ def test_hash_set_import_is_audited_and_a_failed_one_is_not(
         import_hash_set(sqlite_store, empty, "empty", "list", actor="cli:bob")
     assert entries(sqlite_store) == []
     row = import_hash_set(sqlite_store, good, "own", "list", actor="cli:bob")
-    [event] = entries(sqlite_store)
+    # The import, then the retroactive match it queues for the new entries.
+    event, queued = entries(sqlite_store)
+    assert (queued.actor, queued.action) == ("cli:bob", "job_submitted")
     assert (event.actor, event.action, event.target_id) == (
         "cli:bob",
         "hashset.imported",
@@ -121,7 +123,10 @@ def test_hash_set_import_on_the_cli_is_audited_as_the_cli_user(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert [e.actor for e in entries(sqlite_store)] == ["cli:carol"]
+    assert [(e.actor, e.action) for e in entries(sqlite_store)] == [
+        ("cli:carol", "hashset.imported"),
+        ("cli:carol", "job_submitted"),
+    ]
 
 
 def test_unlink_is_audited_with_the_cli_user(sqlite_store: Store) -> None:

@@ -145,6 +145,18 @@ def _hashset_import(w: World) -> Change:
     return Change([*args, "--format", "vics"], ("hashset.imported", "job_submitted"))
 
 
+def _hashset_add(w: World) -> Change:
+    from kaitiaki.hashsets import import_hash_set
+
+    base, more = w.root / "grows.txt", w.root / "more.txt"
+    base.write_text("".join(f"{i:032x}\n" for i in range(1, 5)))
+    import_hash_set(w.store, base, "grows", "list", actor="test:setup")
+    more.write_text("".join(f"{i:032x}\n" for i in range(3, 9)))
+    # The set's import queued a retroactive match that has not started: it takes these too,
+    # so no second job is queued (match.retro_trigger).
+    return Change(["hashset", "add", "grows", str(more)], ("hashset.entries_added",))
+
+
 def _hashset_toggle(verb: str) -> Scenario:
     def scenario(w: World) -> Change:
         if verb == "disable":
@@ -319,6 +331,7 @@ def _with(build: Callable[[World], list[str]], *actions: str) -> Scenario:
 # In the order they run: the world each needs is made by the ones before it.
 CHANGES: dict[str, Scenario] = {
     "hashset import": _hashset_import,
+    "hashset add": _hashset_add,
     "hashset disable": _hashset_toggle("disable"),
     "hashset enable": _hashset_toggle("enable"),
     "hashset remove": _hashset_toggle("remove"),

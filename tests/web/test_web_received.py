@@ -239,6 +239,7 @@ def test_a_liaison_imports_works_and_reports_a_case(
     assert {a for a, _, _ in written} == {actor}
     assert [x for _, x, _ in written if x != "view"] == [
         "hashset.imported",
+        "job_submitted",  # the sender's flagged files, matched against what is stored
         "received.created",
         "received.merged",
         *["received.step"] * 3,

@@ -176,6 +176,45 @@ def import_cmd(
             typer.echo(f"note: {note}")
 
 
+@app.command("add")
+def add_cmd(
+    name: Annotated[str, typer.Argument(help="The hash set that grows.")],
+    file: Annotated[Path, typer.Argument(help="VICS JSON, a plain hash list or a CSV file.")],
+    fmt: Annotated[
+        ImportFormat | None,
+        typer.Option("--format", help="Input format; default: .json vics, .csv csv, else list."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="CSV column map, e.g. md5=Hash,category=Cat."),
+    ] = None,
+    hex64: Annotated[
+        Hex64, typer.Option("--hex64", help="What a bare 64-hex value in a list or CSV is.")
+    ] = Hex64.sha256,
+    db: DbOption = None,
+) -> None:
+    """Add a file's entries to an existing hash set (those it does not hold yet), in one
+    transaction; lookups answer from them within the servers' poll, and a retroactive match
+    of them is queued."""
+    from kaitiaki.hashsets.append import append_to_hash_set
+
+    with _session(db) as store, _progress(file.stat().st_size if file.is_file() else 0) as bar:
+        done = append_to_hash_set(
+            store,
+            name,
+            file,
+            fmt.value if fmt else None,
+            columns=parse_columns(columns) if columns else None,
+            hex64=hex64.value,
+            progress=bar,
+            actor=cli_actor(),
+        )
+    typer.echo(
+        f"added {done.added} entries to hash set {done.name!r} "
+        f"({done.already_held} already held; sha256 {done.source_sha256})"
+    )
+
+
 @app.command("list")
 def list_cmd(db: DbOption = None) -> None:
     """Show every hash set."""

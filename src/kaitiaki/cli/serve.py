@@ -20,7 +20,7 @@ console = Console()
 
 
 def server_config(
-    app: FastAPI, host: str, port: int, forwarded_allow_ips: str | None
+    app: FastAPI, host: str, port: int, forwarded_allow_ips: str | None, access_log: bool = True
 ) -> uvicorn.Config:
     """uvicorn's settings. X-Forwarded-For/-Proto are believed only from the proxies named in
     ``forwarded_allow_ips`` (uvicorn's proxy-headers middleware then makes the real client the
@@ -35,6 +35,7 @@ def server_config(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
+        access_log=access_log,
     )
 
 
@@ -117,6 +118,13 @@ def serve(
             min=1,
         ),
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="Log a line per request (a busy matching client: thousands a second; every "
+            "change is in the audit log either way)."
+        ),
+    ] = True,
     db: DbOption = None,
 ) -> None:
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""
@@ -168,10 +176,11 @@ def serve(
             port=port,
             workers=workers,
             forwarded_allow_ips=forwarded_allow_ips,
+            access_log=access_log,
         )
         return
     app = create_app(store, settings)
-    uvicorn.Server(server_config(app, host, port, forwarded_allow_ips)).run()
+    uvicorn.Server(server_config(app, host, port, forwarded_allow_ips, access_log)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -108,7 +108,7 @@ def import_hash_set(
         if find_hash_set(session, name) is not None:
             raise HashSetExistsError(name)
     with SourceFile(path, progress) as src:
-        parsed, profile = _reader(path, src, fmt, profile, columns, hex64)
+        parsed, profile = open_reader(path, src, fmt, profile, columns, hex64)
         found = get_profile(profile)
         summary = ImportSummary(found, parse_map(category_map, found))
         try:
@@ -142,7 +142,7 @@ def import_hash_set(
             raise HashSetExistsError(name) from None
 
 
-def _reader(
+def open_reader(
     path: Path,
     src: SourceFile,
     fmt: ImportFormat,

@@ -6,6 +6,7 @@ compiled code, and afterwards only its ``state`` bytes change (removed / disable
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -39,6 +40,7 @@ ABORT_AFTER_SCANS = 2.0
 SCAN_SPLIT_ROWS = 1 << 16
 
 
+@functools.cache
 def threads() -> int:
     return max(1, os.cpu_count() or 1)
 
@@ -211,8 +213,10 @@ class Segment:
         # Copy-on-write maps are writable to numba's eye, so they reuse the kernels compiled for
         # in-memory arrays (read-only arrays would be a second, slowly compiled specialisation).
         mode: Literal["c"] | None = "c" if mmap else None
+        # Plain ndarray views of the maps: a memmap subclass costs every slice a finaliser call
+        # and every kernel call a slower type dispatch, which a server pays per lookup.
         arrays = {
-            name: np.load(folder / f"{name}.npy", mmap_mode=mode)
+            name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode=mode))
             for name in ("words", "ids", "entries", "offsets")
         }
         # The state is small and changes (remove, disable), so it is always read into memory.

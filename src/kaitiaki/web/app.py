@@ -42,6 +42,7 @@ from kaitiaki.web.api import (
 from kaitiaki.web.authz import CurrentUser, Needs, check_routes
 from kaitiaki.web.hma import ROUTERS as HMA_ROUTERS
 from kaitiaki.web.hma.common import PREFIXES as HMA_PREFIXES
+from kaitiaki.web.hma.fast_lookup import FastLookup
 from kaitiaki.web.job_process import JobProcess
 from kaitiaki.web.pages import ROUTES as PAGE_ROUTES
 from kaitiaki.web.pages import render
@@ -189,6 +190,8 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     app.state.login_limiter = SignInLimiter(opened, settings.login_window)
     # Outermost last: the security headers go on BodyLimit's refusals too.
     app.add_middleware(BodyLimit, settings=settings)
+    # HMA's hot lookups, answered before the framework when nothing needs it (fast_lookup).
+    app.add_middleware(FastLookup, store=opened, tokens=app.state.tokens)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)

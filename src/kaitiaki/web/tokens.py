@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from kaitiaki.users.tokens import SCOPES, TokenPrincipal, authenticate_token
 from kaitiaki.web.authz import Requirement
@@ -26,7 +27,18 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 def bearer(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or None."""
-    header = request.headers.get("authorization", "")
+    return _bearer(request.headers.get("authorization", ""))
+
+
+def bearer_of(scope: Scope) -> str | None:
+    """``bearer`` from an ASGI scope (no Request built): the first Authorization header."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return _bearer(value.decode("latin-1"))
+    return None
+
+
+def _bearer(header: str) -> str | None:
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         return None

@@ -41,6 +41,7 @@ def run_workers(
     port: int,
     workers: int,
     forwarded_allow_ips: str | None,
+    access_log: bool = True,
 ) -> None:
     """Serve with ``workers`` processes until interrupted; jobs and anchors run here."""
     import uvicorn
@@ -61,6 +62,7 @@ def run_workers(
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
+        access_log=access_log,
         # A worker imports the application and opens the store before it answers the
         # supervisor's first health check: on a busy machine that takes more than uvicorn's 5 s.
         timeout_worker_healthcheck=60,

@@ -97,6 +97,13 @@ def raw_lookup(
 ) -> dict[str, list[Any]]:
     """Entry ids matching the signal in any bank (HMA's ``{"matches": [...]}``)."""
     hits = _lookup(store_of(request), signal_type, signal, bank_names(banks), True)
+    return raw_matches(hits, include_suppressed, include_distance)
+
+
+def raw_matches(
+    hits: list[BankHit], include_suppressed: bool, include_distance: bool
+) -> dict[str, list[Any]]:
+    """``/m/raw_lookup``'s answer (also given by ``fast_lookup``)."""
     hits = _kept(hits, include_suppressed)
     if include_suppressed:
         return {"matches": [_shown(h) for h in hits]}
@@ -126,7 +133,7 @@ def lookup(
         # HMA hashes the url, looks each hash up, and answers for the one signal type asked,
         # or by signal type when none was.
         by_type = {
-            name: _by_bank(
+            name: by_bank(
                 _lookup(store, name, value, bank_names(banks), bypass_coinflip),
                 include_suppressed,
             )
@@ -137,15 +144,16 @@ def lookup(
     if not signal or not signal_type:
         raise HTTPException(400, "Either url or both signal and signal_type are required")
     hits = _lookup(store, signal_type, signal, bank_names(banks), bypass_coinflip)
-    return _by_bank(hits, include_suppressed)
+    return by_bank(hits, include_suppressed)
 
 
-def _by_bank(hits: list[BankHit], include_suppressed: bool) -> dict[str, list[dict[str, Any]]]:
-    by_bank: dict[str, list[dict[str, Any]]] = {}
+def by_bank(hits: list[BankHit], include_suppressed: bool) -> dict[str, list[dict[str, Any]]]:
+    """``/m/lookup``'s answer (also given by ``fast_lookup``)."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for hit in _kept(hits, include_suppressed):
         if not (hit.quarantined or hit.disabled):
-            by_bank.setdefault(hit.bank, []).append(_shown(hit))
-    return by_bank
+            out.setdefault(hit.bank, []).append(_shown(hit))
+    return out
 
 
 def _lookup_photo(
@@ -168,7 +176,7 @@ def _lookup_photo(
             hits = lookup_pdq_variants(store, variants, banks=banks, include_disabled=bypass)
         else:
             hits = _lookup(store, signal_type, value, banks, bypass)
-        out[signal_type] = _by_bank(hits, include_suppressed)
+        out[signal_type] = by_bank(hits, include_suppressed)
     return out
 
 
@@ -181,7 +189,7 @@ def _lookup_hashes(
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Each of a video's hashes looked up, by signal type then bank."""
     return {
-        signal_type: _by_bank(_lookup(store, signal_type, value, banks, bypass), include_suppressed)
+        signal_type: by_bank(_lookup(store, signal_type, value, banks, bypass), include_suppressed)
         for signal_type, value in hashes.items()
         if value
     }
