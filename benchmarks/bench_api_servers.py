@@ -306,7 +306,8 @@ def kaitiaki_serve(
 ) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     command = [sys.executable, "-m", "kaitiaki", "serve", "--db", run.url, "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--data-dir", str(run.folder / "web")]
+    # No access log (gunicorn, as HMA runs, writes none by default either).
+    command += ["--port", str(port), "--data-dir", str(run.folder / "web"), "--no-access-log"]
     if workers > 1:
         command += ["--workers", str(workers)]
     out = run.log.open("ab")

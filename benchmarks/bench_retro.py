@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert
 
-from kaitiaki.hashsets.entry import Entry
 from kaitiaki.hashsets.derived import write_hash_set
+from kaitiaki.hashsets.entry import Entry
 from kaitiaki.match import retro_pdq
 from kaitiaki.match.retro import retro_match
 from kaitiaki.store import Store, open_store

@@ -48,7 +48,7 @@ def test_a_bad_file_adds_nothing(store: Store, tmp_path: Path) -> None:
     _set(store, tmp_path)
     bad = tmp_path / "bad.txt"
     bad.write_text(PDQS[4] + "\nnot-a-hash\n")
-    with pytest.raises(HashSetFormatError, match="bad.txt"):
+    with pytest.raises(HashSetFormatError, match=r"bad\.txt"):
         append_to_hash_set(store, "bank", bad, hex64="pdq", actor="test:alice")
     with store.session() as session:
         assert session.scalars(select(HashSet)).one().entry_count == 3

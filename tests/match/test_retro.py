@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kaitiaki.hashsets.derived import add_entries, write_hash_set
 from kaitiaki.hashsets.entry import Entry, HashSetMissingError
@@ -24,8 +25,9 @@ from kaitiaki.index import brute_force, hex_to_bytes
 from kaitiaki.jobs import JobView
 from kaitiaki.match import retro_pdq
 from kaitiaki.match.retro import ACTION, retro_match
-from kaitiaki.match.retro_find import NewEntries, new_pdq
+from kaitiaki.match.retro_find import Found, NewEntries, new_pdq
 from kaitiaki.match.retro_pdq import Route, choose_route, find_pdq
+from kaitiaki.match.retro_write import Applied
 from kaitiaki.scan.runner import run_scan
 from kaitiaki.store import Store
 from kaitiaki.store.models import (
@@ -325,3 +327,48 @@ def test_videos_match_and_file_system_metadata_never_does(sqlite_store: Store) -
     report = retro_match(sqlite_store, "bank", actor=ACTOR)
     assert report.now_known_sha256 == (f"{0:064x}",)
     assert _matches(sqlite_store) == [(f"{0:064x}", "vpdq", 0)]
+
+
+def test_an_entry_released_from_quarantine_is_matched_after_all(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaitiaki.hashsets.quarantine import release
+    from kaitiaki.match import retro
+
+    files = _scanned(store, tmp_path)
+    a, c, d = files["a"], files["c"], files["d"]
+    _new_set(store, "held", [Entry(sha256=a.sha256), Entry(sha256=c.sha256, media_id="held")])
+    with store.session() as session:
+        entry = session.scalars(select(HashSetEntry).where(HashSetEntry.media_id == "held")).one()
+        entry.quarantined_at = datetime.now(UTC)
+        held_id = entry.id
+    first = retro_match(store, "held", actor=ACTOR)
+    assert (first.entries, first.quarantined, first.now_known_sha256) == (1, 1, (a.sha256,))
+
+    # Released after the run passed it: the release takes the watermark back below it.
+    release(store, held_id, reason="a genuine surge, checked", actor="test:reviewer")
+    again = retro_match(store, "held", actor=ACTOR)
+    assert (again.entries, again.now_known_sha256) == (1, (c.sha256,))
+    assert retro_match(store, "held", actor=ACTOR).status == "nothing new"
+
+    # Released while a run is under way (between its reading and its recording): that run
+    # stops its watermark below the entry, so the next run takes it.
+    with store.session() as session:
+        row = session.scalars(select(HashSet).where(HashSet.name == "held")).one()
+        add_entries(session, row, [Entry(md5=d.md5), Entry(md5="0" * 32, media_id="later")])
+        later = session.scalars(select(HashSetEntry).where(HashSetEntry.media_id == "later")).one()
+        later.quarantined_at = datetime.now(UTC)
+        later_id = later.id
+    recorded = retro.apply_found
+
+    def release_first(session: Session, found: Found) -> Applied:
+        release(store, later_id, reason="checked by a reviewer", actor="test:reviewer")
+        return recorded(session, found)
+
+    monkeypatch.setattr(retro, "apply_found", release_first)
+    during = retro_match(store, "held", actor=ACTOR)
+    assert (during.entries, during.quarantined, during.now_known_sha256) == (1, 1, (d.sha256,))
+    assert during.through == later_id - 1
+    monkeypatch.setattr(retro, "apply_found", recorded)
+    after = retro_match(store, "held", actor=ACTOR)
+    assert (after.status, after.entries, after.quarantined) == ("matched", 1, 0)

@@ -103,5 +103,5 @@ def release(store: Store, entry_id: int, *, reason: str, actor: str) -> Quaranti
             },
         )
         # What the entry would have matched while held is found by a retroactive match.
-        request_retro_match(session, row, actor)
+        request_retro_match(session, row, actor, again_from=entry_id)
         return held

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.index.bank import DEFAULT_THRESHOLD
@@ -118,8 +118,9 @@ def resolve_hits(store: Store, rows: Sequence[BankLike], found: dict[int, int]) 
     guard; no store read when there is no candidate."""
     if not found:
         return []
-    with store.session() as session:
-        return _counted(store, _hits(session, rows, found))
+    # A bare connection, not an ORM session: one read, no unit of work around it.
+    with store.engine.connect() as connection:
+        return _counted(store, _hits(connection, rows, found))
 
 
 def _sets(session: Session, banks: Collection[str] | None, include_disabled: bool) -> list[HashSet]:
@@ -155,7 +156,9 @@ def lookup_pdq_variants(
     return resolve_hits(store, *pdq_candidates(store, values, banks, include_disabled))
 
 
-def _hits(session: Session, rows: Sequence[BankLike], found: dict[int, int]) -> list[BankHit]:
+def _hits(
+    session: Session | Connection, rows: Sequence[BankLike], found: dict[int, int]
+) -> list[BankHit]:
     if not found:
         return []
     # Each entry's state comes with it: quarantined, disabled, on an allowlist (match.controls).

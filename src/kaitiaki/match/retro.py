@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
 from kaitiaki.hashsets.entry import HashSetMissingError
@@ -141,6 +142,15 @@ def retro_match(
         if through is None:
             return RetroReport(hash_set, "nothing new", through=row.retro_matched_through)
         new = NewEntries(row.id, after, int(through), row.pdq_threshold)
+        held = list(
+            session.scalars(
+                select(HashSetEntry.id).where(
+                    *in_set,
+                    HashSetEntry.id <= new.through,
+                    HashSetEntry.quarantined_at.is_not(None),
+                )
+            )
+        )
         found: Found = {}
         _stage(on_progress, "digests")
         find_exact(session, new, found)
@@ -161,7 +171,7 @@ def retro_match(
         effects = tuple(
             apply_accounts(session, change, actor=actor, hash_set=hash_set) for change in changes
         )
-        locked.retro_matched_through = max(locked.retro_matched_through or 0, new.through)
+        locked.retro_matched_through = _watermark(session, locked, after, new.through, held)
         report = RetroReport(
             hash_set,
             "matched",
@@ -211,6 +221,30 @@ def retro_match(
             },
         )
     return report
+
+
+def _watermark(
+    session: Session, row: HashSet, after: int, through: int, held: list[int]
+) -> int | None:
+    """The set's watermark once this run is recorded.
+
+    An entry released from quarantine while this ran was left out by it: the watermark stops
+    below it, so the job its release queued takes it. A release that lowered the watermark
+    below where this run began (``request_retro_match(again_from=...)``) is kept likewise.
+    """
+    current = row.retro_matched_through or 0
+    if current < after:
+        return row.retro_matched_through
+    released = (
+        session.scalar(
+            select(func.min(HashSetEntry.id)).where(
+                HashSetEntry.id.in_(held), HashSetEntry.quarantined_at.is_(None)
+            )
+        )
+        if held
+        else None
+    )
+    return max(current, through if released is None else int(released) - 1)
 
 
 def _stage(on_progress: Progress | None, stage: str) -> None:

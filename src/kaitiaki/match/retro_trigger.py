@@ -26,11 +26,20 @@ KIND = "retro_match"
 QUEUED = "queued"
 
 
-def request_retro_match(session: Session, hash_set: HashSet, actor: str) -> None:
+def request_retro_match(
+    session: Session, hash_set: HashSet, actor: str, *, again_from: int | None = None
+) -> None:
     """Queue one ``retro_match`` job for ``hash_set`` in ``session``'s transaction, unless one
-    is already queued and not started. Submitted as ``actor``, who the job then acts for."""
+    is already queued and not started. Submitted as ``actor``, who the job then acts for.
+
+    ``again_from``: an entry id the job must take even though an earlier run passed it (an
+    entry released from quarantine, which that run left out). The watermark is lowered to just
+    before it; the entries after it are taken again too, which adds nothing twice.
+    """
     if not actor.strip():
         raise ValueError("actor: a retroactive match needs the name of who asks for it")
+    if again_from is not None and (hash_set.retro_matched_through or 0) >= again_from:
+        hash_set.retro_matched_through = again_from - 1
     session.flush()
     # Locked (PostgreSQL) so two transactions adding to one set queue one job between them;
     # SQLite serialises writers anyway.

@@ -208,8 +208,14 @@ class IndexServer:
                         indexes[bank.id] = current
                     else:
                         indexes[bank.id] = self._catch_up(session, bank, current)
-            # One assignment: a lookup sees the old view or the new, never a mix.
-            self._view = View(banks, indexes, time.time())
+                # One assignment: a lookup sees the old view or the new, never a mix.
+                self._view = View(banks, indexes, time.time())
+                # Only then fold an outgrown delta into a new base: the added entries are
+                # answered from the delta meanwhile, not after the rebuild.
+                for bank_id, index in list(indexes.items()):
+                    if _outgrown(index):
+                        indexes[bank_id] = self._fresh(session, banks[bank_id], index.through)
+                        self._view = View(banks, dict(indexes), time.time())
 
     def _catch_up(self, session: Session, bank: BankState, current: BankIndex | None) -> BankIndex:
         if current is None or current.removals != bank.removals:
@@ -219,8 +225,6 @@ class IndexServer:
             return replace(current, version=bank.version, ready_at=time.time())
         delta_hashes = np.concatenate([current.delta_hashes, hashes])
         delta_ids = np.concatenate([current.delta_ids, ids])
-        if len(delta_ids) > max(REBUILD_MIN, REBUILD_SHARE * current.base.size):
-            return self._fresh(session, bank, through)
         return BankIndex(
             current.base,
             PdqIndex.build(delta_hashes, delta_ids),
@@ -287,6 +291,10 @@ class IndexServer:
                 }
             )
         return out
+
+
+def _outgrown(index: BankIndex) -> bool:
+    return len(index.delta_ids) > max(REBUILD_MIN, REBUILD_SHARE * index.base.size)
 
 
 # The servers of this process, by store: a web app registers its own for its lifetime.
