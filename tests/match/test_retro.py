@@ -11,12 +11,12 @@ import random
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kaitiaki.hashsets.derived import add_entries, write_hash_set
 from kaitiaki.hashsets.entry import Entry, HashSetMissingError
@@ -25,9 +25,8 @@ from kaitiaki.index import brute_force, hex_to_bytes
 from kaitiaki.jobs import JobView
 from kaitiaki.match import retro_pdq
 from kaitiaki.match.retro import ACTION, retro_match
-from kaitiaki.match.retro_find import Found, NewEntries, new_pdq
+from kaitiaki.match.retro_find import NewEntries, new_pdq
 from kaitiaki.match.retro_pdq import Route, choose_route, find_pdq
-from kaitiaki.match.retro_write import Applied
 from kaitiaki.scan.runner import run_scan
 from kaitiaki.store import Store
 from kaitiaki.store.models import (
@@ -359,16 +358,16 @@ def test_an_entry_released_from_quarantine_is_matched_after_all(
         later = session.scalars(select(HashSetEntry).where(HashSetEntry.media_id == "later")).one()
         later.quarantined_at = datetime.now(UTC)
         later_id = later.id
-    recorded = retro.apply_found
+    between = retro.apply_to_workspaces
 
-    def release_first(session: Session, found: Found) -> Applied:
+    def release_first(flags: list[Any]) -> Any:
         release(store, later_id, reason="checked by a reviewer", actor="test:reviewer")
-        return recorded(session, found)
+        return between(flags)
 
-    monkeypatch.setattr(retro, "apply_found", release_first)
+    monkeypatch.setattr(retro, "apply_to_workspaces", release_first)
     during = retro_match(store, "held", actor=ACTOR)
     assert (during.entries, during.quarantined, during.now_known_sha256) == (1, 1, (d.sha256,))
     assert during.through == later_id - 1
-    monkeypatch.setattr(retro, "apply_found", recorded)
+    monkeypatch.setattr(retro, "apply_to_workspaces", between)
     after = retro_match(store, "held", actor=ACTOR)
     assert (after.status, after.entries, after.quarantined) == ("matched", 1, 0)

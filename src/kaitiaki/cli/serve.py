@@ -180,6 +180,9 @@ def serve(
         )
         return
     app = create_app(store, settings)
+    from kaitiaki.web.workers import settle_heap
+
+    settle_heap()
     uvicorn.Server(server_config(app, host, port, forwarded_allow_ips, access_log)).run()
 
 

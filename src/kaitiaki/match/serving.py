@@ -185,18 +185,21 @@ class IndexServer:
         with self._refresh_lock:
             old = self._view
             with self.store.session() as session:
+                # Columns, not ORM objects: this runs every poll in every server process.
                 banks = {
-                    r.id: BankState(
-                        r.id,
-                        r.name,
-                        r.enabled,
-                        r.pdq_threshold,
-                        r.allowlist,
-                        r.version,
-                        r.removals,
-                        r.changed_at,
+                    r[0]: BankState(*r)
+                    for r in session.execute(
+                        select(
+                            HashSet.id,
+                            HashSet.name,
+                            HashSet.enabled,
+                            HashSet.pdq_threshold,
+                            HashSet.allowlist,
+                            HashSet.version,
+                            HashSet.removals,
+                            HashSet.changed_at,
+                        )
                     )
-                    for r in session.scalars(select(HashSet))
                 }
                 indexes: dict[int, BankIndex] = {}
                 for bank in banks.values():
