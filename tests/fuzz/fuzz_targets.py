@@ -47,10 +47,10 @@ def vics(path: Path) -> str:
 
 def _hashset_lines(path: Path, fmt: str) -> str:
     from kaitiaki.hashsets.source import SourceFile
-    from kaitiaki.hashsets.store import _reader
+    from kaitiaki.hashsets.store import open_reader
 
     with SourceFile(path) as src:
-        parsed, _ = _reader(path, src, fmt, None, None, "sha256")  # type: ignore[arg-type]
+        parsed, _ = open_reader(path, src, fmt, None, None, "sha256")  # type: ignore[arg-type]
         count = sum(1 for _ in parsed)
         src.finish()
     return f"{count} entries"

@@ -46,6 +46,7 @@ NAV_PAGES = (
     "files",
     "review",
     "hashsets",
+    "exchanges",
     "subjects",
     "accounts",
     "referrals",

@@ -15,7 +15,7 @@ from kaitiaki.store import open_store
 EXPECTED_NAV = {
     "admin": set(NAV_PAGES),
     "investigator": set(NAV_PAGES) - {"audit"},
-    "reviewer": {"home", "evidence", "files", "review"},
+    "reviewer": {"home", "evidence", "files", "review", "exchanges"},
     "liaison": {"home", "referrals", "received"},
     "auditor": set(NAV_PAGES) - {"review"},
 }

@@ -110,6 +110,11 @@ class IndexServer:
 
     # -- reading -----------------------------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Whether a lookup would be answered without waiting for the first load."""
+        return self.poll_s <= 0 or self._loaded.is_set()
+
     def view(self) -> View:
         """The current view, brought up to date first when polling is off or not started."""
         if self.poll_s <= 0:

@@ -12,7 +12,8 @@ which authenticates, validates and answers errors as always; so the fast path ne
 answer the route would not, and ``tests/web/test_hma_fast_lookup.py`` holds the two to that.
 
 The index lookup runs in the loop (about 0.2 ms, no store access); only when it finds
-candidates does a worker thread check them against the store (``match.lookup.resolve_hits``).
+candidates are they checked against the store (``match.lookup.resolve_hits``): in the loop for
+SQLite, in a worker thread for a server database.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kaitiaki.match.lookup import SignalInputError, normalise_signal, pdq_candidates, resolve_hits
+from kaitiaki.match.serving import server_for
 from kaitiaki.store import Store
+from kaitiaki.web.hma import matching  # the route's own rendering: the same shapes
 from kaitiaki.web.hma.common import bank_names
 from kaitiaki.web.tokens import TokenCache, bearer_of
 
@@ -45,6 +48,7 @@ class FastLookup:
         self.app = app
         self._store = store
         self._tokens = tokens
+        self._local = store.engine.dialect.name == "sqlite"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
@@ -85,11 +89,18 @@ class FastLookup:
             return None  # the route answers 400 with its message
         banks = bank_names(params.get("banks"))
         store = self._store
+        if not server_for(store).ready:
+            return None  # still loading: the route waits for it in a worker thread, not here
         include_disabled = True if raw else bool(flags.get("bypass_coinflip"))
         rows, found = pdq_candidates(store, [value], banks, include_disabled)
-        hits = await run_in_threadpool(resolve_hits, store, rows, found) if found else []
-        from kaitiaki.web.hma import matching  # the route's own rendering: the same shapes
-
+        if not found:
+            hits = []
+        elif self._local:
+            # SQLite is a local file read in well under a millisecond, and WAL readers never
+            # wait for a writer: cheaper here than the hop to a worker thread and back.
+            hits = resolve_hits(store, rows, found)
+        else:
+            hits = await run_in_threadpool(resolve_hits, store, rows, found)
         suppressed = bool(flags.get("include_suppressed"))
         if not raw:
             return matching.by_bank(hits, suppressed)
