@@ -211,3 +211,34 @@ def test_an_empty_bank_and_a_missing_cache_folder(tmp_path: Path) -> None:
         assert server.query(hex_to_bytes(_random(1, 11)), [set_id]) == {}
     finally:
         store.close()
+
+
+def test_a_polling_server_builds_its_new_base_in_a_child_process(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(serving, "REBUILD_MIN", 10)
+    hexes = _random(100, 12)
+    set_id = _bank(sqlite_store, "APART", hexes)
+    built_apart: list[int] = []
+    real = serving.build_base_apart
+
+    def spy(*args: object, **kwargs: object) -> object:
+        built_apart.append(int(str(args[2])))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serving, "build_base_apart", spy)
+    server = IndexServer(sqlite_store, poll_s=0.05)
+    try:
+        server.view()
+        more = _random(30, 13)
+        with sqlite_store.session() as session:
+            row = find_hash_set(session, "APART")
+            assert row is not None
+            add_entries(session, row, [Entry(pdq=h) for h in more])
+        _wait(lambda: server.status()[0]["base_size"] == 130, "the new base", timeout=120)
+        assert server.status()[0]["delta_size"] == 0 and set_id in built_apart
+        assert server.query(hex_to_bytes([more[3]]), [set_id]) == _brute(
+            sqlite_store, set_id, more[3]
+        )
+    finally:
+        server.close()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import fcntl
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -152,3 +154,46 @@ def forget_set(cache: Path | None, set_id: int) -> None:
     for path in cache.glob(f"serve-{set_id}-*"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def build_base_apart(
+    url: str, cache: Path, set_id: int, removals: int, at_least: int, timeout: float = 3600
+) -> Base:
+    """``build_base`` in a child process, then mapped here. A server builds this way: reading
+    a million rows and building their tables holds the interpreter lock for seconds, which in
+    the server's own process would stall every lookup meanwhile; apart, lookups go on (the
+    child only takes CPU). Raises OSError when the child fails."""
+    args = [url, str(set_id), str(removals), str(at_least)]
+    done = subprocess.run(
+        [sys.executable, "-m", "kaitiaki.match.index_files", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise OSError(f"building the index of set {set_id} failed: {done.stderr[-2000:]}")
+    return open_base(cache / done.stdout.strip().splitlines()[-1])
+
+
+def _main(argv: list[str]) -> int:
+    from kaitiaki.match.indexes import index_cache_dir
+    from kaitiaki.store import open_store
+
+    url, set_id, removals, at_least = argv[0], *(int(a) for a in argv[1:4])
+    cache = index_cache_dir(url)
+    if cache is None:
+        raise SystemExit("an in-memory store has no index folder")
+    store = open_store(url, migrate=False)
+    try:
+        with store.session() as session:
+            base = build_base(session, cache, set_id, removals, at_least)
+    finally:
+        store.close()
+    assert base.path is not None
+    print(base.path.name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kaitiaki.index.pdq import PdqIndex
-from kaitiaki.match.index_files import Base, build_base, newest_base, open_base, read_pdq_rows
+from kaitiaki.match.index_files import (
+    Base,
+    build_base,
+    build_base_apart,
+    newest_base,
+    open_base,
+    read_pdq_rows,
+)
 from kaitiaki.match.indexes import index_cache_dir
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
@@ -256,7 +264,7 @@ class IndexServer:
                 except (OSError, ValueError):
                     base = None  # deleted or replaced meanwhile: build below
         if base is None:
-            base = build_base(session, self.cache, bank.id, bank.removals, at_least)
+            base = self._build(session, bank, at_least)
         hashes, ids, through = read_pdq_rows(session, bank.id, base.through)
         return BankIndex(
             base,
@@ -268,6 +276,18 @@ class IndexServer:
             bank.removals,
             time.time(),
         )
+
+    def _build(self, session: Session, bank: BankState, at_least: int) -> Base:
+        # A polling server builds in a child process (``build_base_apart``): its lookups go on
+        # meanwhile. Here when that fails, and when nothing polls (tests, one-shot use).
+        if self.poll_s > 0 and self.cache is not None:
+            try:
+                return build_base_apart(
+                    self.store.url, self.cache, bank.id, bank.removals, at_least
+                )
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                log.warning("building apart failed, building here instead: %s", exc)
+        return build_base(session, self.cache, bank.id, bank.removals, at_least)
 
     # -- telling -------------------------------------------------------------------------------
 
