@@ -69,13 +69,14 @@ def add_entries(session: Session, row: HashSet, entries: Iterable[Entry]) -> int
     """Add the entries not already in ``row`` (same hashes); returns how many were added."""
     # The four hash columns only, as tuples: loading each entry as an object cost tens of
     # seconds for a set of a million.
-    held = set(
-        session.execute(
+    held = {
+        tuple(r)
+        for r in session.execute(
             select(
                 HashSetEntry.md5, HashSetEntry.sha1, HashSetEntry.sha256, HashSetEntry.pdq
             ).where(HashSetEntry.hash_set_id == row.id)
-        ).tuples()
-    )
+        )
+    }
     batch = [
         entry_row(row.id, e, e.category, dict(e.extra))
         for e in entries
