@@ -46,7 +46,7 @@ fixtures: setup
 	-uv run python tests/external/fetch.py
 
 pytest: setup system assets fixtures
-	uv run pytest -n 2 --dist worksteal
+	uv run pytest -n 2
 
 test: lint typecheck pytest
 

@@ -157,7 +157,8 @@ def list_cmd(db: DbOption = None) -> None:
             escape(_job(row)),
             escape((row.last_error or "")[:60]),
         )
-    console.print(table)
+    # A console made now reads the terminal's width now (the module's was fixed at import).
+    Console(highlight=False).print(table)
 
 
 @app.command("fetch")
