@@ -13,7 +13,7 @@ from every live item of that signal, so a hash still carried by another record k
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -150,21 +150,10 @@ def apply_operations(
         apply_records(session, exchange, hash_set, records, now, result)
     if not ops:
         return result
-    held: dict[Signal, ExchangeItem] = {}
-    by_type: dict[str, list[str]] = {}
-    for signal_type, value in ops:
-        by_type.setdefault(signal_type, []).append(value)
-    # By (exchange, type, values): the columns of the items' unique index, in its order.
-    for signal_type, values in by_type.items():
-        for start in range(0, len(values), 500):
-            query = select(ExchangeItem).where(
-                ExchangeItem.exchange_id == exchange.id,
-                ExchangeItem.signal_type == signal_type,
-                ExchangeItem.signal_value.in_(values[start : start + 500]),
-                ExchangeItem.record_id.is_(None),
-            )
-            for found in session.scalars(query):
-                held[found.signal_type, found.signal_value] = found
+    held: dict[Signal, ExchangeItem] = {
+        (found.signal_type, found.signal_value): found
+        for found in _items(session, exchange, ops, by_record=False)
+    }
     drop_entries: list[int] = []
     new_entries: list[tuple[ExchangeItem, HashSetEntry]] = []
     for signal, opinion in ops.items():
@@ -274,19 +263,8 @@ def _settle(
     """One entry per signal while any live record carries it with a wanted opinion; records
     that disagree make it disputed."""
     live: dict[Signal, list[ExchangeItem]] = {}
-    by_type: dict[str, list[str]] = {}
-    for signal_type, value in sorted(touched):
-        by_type.setdefault(signal_type, []).append(value)
-    for signal_type, values in by_type.items():
-        for start in range(0, len(values), 500):
-            query = select(ExchangeItem).where(
-                ExchangeItem.exchange_id == exchange.id,
-                ExchangeItem.signal_type == signal_type,
-                ExchangeItem.signal_value.in_(values[start : start + 500]),
-                ExchangeItem.record_id.is_not(None),
-            )
-            for found in session.scalars(query):
-                live.setdefault((found.signal_type, found.signal_value), []).append(found)
+    for found in _items(session, exchange, sorted(touched), by_record=True):
+        live.setdefault((found.signal_type, found.signal_value), []).append(found)
     drop: set[int] = set()
     new_entries: list[tuple[list[ExchangeItem], HashSetEntry]] = []
     for signal in sorted(touched):
@@ -346,3 +324,25 @@ def _entry(hash_set: HashSet, exchange: str, signal: Signal, opinion: str) -> Ha
     )
     setattr(entry, SIGNAL_FIELDS[signal[0]], signal[1])
     return entry
+
+
+def _items(
+    session: Session, exchange: Exchange, signals: Iterable[Signal], *, by_record: bool
+) -> Iterator[ExchangeItem]:
+    """The exchange's items for ``signals``: those keyed by record (``by_record``) or by signal
+    alone. Asked by (exchange, type, values), the columns of the items' unique index, in its
+    order, 500 values a query."""
+    by_type: dict[str, list[str]] = {}
+    for signal_type, value in signals:
+        by_type.setdefault(signal_type, []).append(value)
+    keyed = ExchangeItem.record_id.is_not(None) if by_record else ExchangeItem.record_id.is_(None)
+    for signal_type, values in by_type.items():
+        for start in range(0, len(values), 500):
+            yield from session.scalars(
+                select(ExchangeItem).where(
+                    ExchangeItem.exchange_id == exchange.id,
+                    ExchangeItem.signal_type == signal_type,
+                    ExchangeItem.signal_value.in_(values[start : start + 500]),
+                    keyed,
+                )
+            )

@@ -12,7 +12,6 @@ cached index of that set (it is rebuilt on the next lookup).
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
@@ -27,7 +26,6 @@ from kaitiaki.hashsets.entry import HashSetError, HashSetExistsError, HashSetMis
 from kaitiaki.hashsets.store import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from kaitiaki.hashsets.versions import touch
 from kaitiaki.match.controls import aware
-from kaitiaki.match.indexes import index_cache_dir
 from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -188,8 +186,7 @@ def add_entry(
             details={"name": name, "entry_id": entry.id, "signals": dict(signals)},
         )
         request_retro_match(session, row, actor)
-        entry_id, set_id = entry.id, row.id
-    _drop_cached_index(store, set_id)
+        entry_id = entry.id
     return entry_id
 
 
@@ -277,14 +274,4 @@ def remove_entry(store: Store, name: str, entry_id: int, *, actor: str) -> int:
             target_id=str(row.id),
             details={"name": name, "entry_id": entry_id, "signals": signals},
         )
-        set_id = row.id
-    _drop_cached_index(store, set_id)
     return 1
-
-
-def _drop_cached_index(store: Store, set_id: int) -> None:
-    cache = index_cache_dir(store.url)
-    if cache is None or not cache.exists():
-        return
-    for stale in cache.glob(f"set-{set_id}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
