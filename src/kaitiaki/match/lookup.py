@@ -107,7 +107,8 @@ def pdq_candidates(
     if not rows:
         return [], {}
     if wanted is not None:
-        rows += [b for b in view.banks.values() if b.allowlist and b.enabled and b not in rows]
+        asked = {r.id for r in rows}
+        rows += [b for b in view.banks.values() if b.allowlist and b.enabled and b.id not in asked]
     found = server.query(hex_to_bytes(list(hexes)), [r.id for r in rows], view)
     return rows, found
 
