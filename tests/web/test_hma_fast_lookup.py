@@ -15,6 +15,7 @@ from test_hma_api import PDQ, bearer, flip, make_bank
 from kaitiaki.store import Store
 from kaitiaki.users import Role
 from kaitiaki.web.hma.fast_lookup import FastLookup
+from kaitiaki.web.security import HEADERS
 
 
 @pytest.fixture
@@ -46,8 +47,10 @@ def _both(client: TestClient, app: FastAPI, path: str, params: dict[str, str], h
         fast = client.get(path, params=params, headers=headers)
         assert counted.answered == 1, f"the fast path did not answer {path} {params}"
     assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
-    for name in ("content-security-policy", "x-content-type-options", "cache-control"):
+    # Every security header, the same (the fast path answers outside SecurityHeaders).
+    for name in [*HEADERS, "cache-control", "pragma", "strict-transport-security"]:
         assert fast.headers.get(name) == slow.headers.get(name), name
+    assert slow.headers["x-frame-options"] == "DENY"
     assert fast.headers["content-type"] == "application/json"
     return fast.json()
 
@@ -134,3 +137,22 @@ def test_what_the_route_refuses_the_fast_path_refuses(  # type: ignore[no-untype
     revoked = admin.post("/api/tokens/matcher/revoke", headers={"X-CSRF-Token": csrf})
     assert revoked.status_code == 200
     assert client.get("/m/raw_lookup", params=query, headers=match).status_code == 401
+
+
+def test_an_unexpected_error_in_the_fast_path_is_answered_by_the_route(
+    client: TestClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    curate = bearer(store, "curator", "curate")
+    match = bearer(store, "matcher", "match")
+    make_bank(client, curate, "BANK", PDQ)
+    query = {"signal_type": "pdq", "signal": PDQ}
+    assert client.get("/m/raw_lookup", params=query, headers=match).status_code == 200
+    broken = mock.patch(
+        "kaitiaki.web.hma.fast_lookup.pdq_candidates", side_effect=RuntimeError("index gone")
+    )
+    with broken as patched:
+        answer = client.get("/m/raw_lookup", params=query, headers=match)
+    assert patched.called  # the fast path tried, failed, and handed the request on
+    assert answer.status_code == 200 and len(answer.json()["matches"]) == 1
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "fast lookup failed" in caplog.text

@@ -8,10 +8,10 @@ per window (an hour by default). When an entry's count in a window exceeds
 until a reviewer releases it (``hashsets.quarantine``).
 
 Counting is on the lookup's hot path, so it costs a dictionary update in process memory: the
-counts are written to ``entry_match_counts`` in one transaction at most every few seconds or
-every so many counts (whichever comes first), by a background thread, and the guard is
-evaluated then, only for the entries just counted. Several processes add their counts to the
-same rows (an upsert that adds), so the guard sees the whole service's rate.
+counts are written to ``entry_match_counts`` in one transaction every half minute, or sooner
+once counts for so many entries are held, by a background thread, and the guard is evaluated
+then, only for the entries just counted. Several processes add their counts to the same rows
+(an upsert that adds), so the guard sees the whole service's rate.
 
 Scans do not feed the guard: a seized drive legitimately holds thousands of copies of one image.
 """
@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,12 @@ class FloodSettings:
     factor: float = 10.0
     # The windows before the current one whose mean is the entry's normal rate.
     history: int = 24
-    flush_every_s: float = 5.0
-    flush_at: int = 10_000
+    # A flood is measured over an hour's window: half a minute's delay in seeing it costs
+    # little, and each write is one row per entry that matched, however often it did, so
+    # writing less often writes less (a busy server's lookups share the interpreter with it).
+    flush_every_s: float = 30.0
+    # Distinct (entry, window) counts held before a write is due sooner: bounds the memory.
+    flush_at: int = 50_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> FloodSettings:
@@ -102,7 +106,6 @@ class FloodGuard:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: Counter[tuple[int, int]] = Counter()
-        self._pending_total = 0
         self._last_flush = clock()
         self._flushing = False
 
@@ -115,9 +118,8 @@ class FloodGuard:
         with self._lock:
             for entry_id in entry_ids:
                 self._pending[(entry_id, window)] += 1
-                self._pending_total += 1
             due = not self._flushing and (
-                self._pending_total >= self.settings.flush_at
+                len(self._pending) >= self.settings.flush_at
                 or now - self._last_flush >= self.settings.flush_every_s
             )
             if due:
@@ -139,72 +141,85 @@ class FloodGuard:
         Counts that could not be written are kept for the next flush."""
         with self._lock:
             taken, self._pending = self._pending, Counter()
-            self._pending_total = 0
             self._last_flush = self._clock()
         store = self._store()
         if not taken or store is None:
             return []
         try:
             with store.session() as session:
-                _add_counts(session, taken)
-                return _quarantine_floods(session, taken, self.settings)
+                totals = _add_counts(session, taken)
+                return _quarantine_floods(session, totals, self.settings)
         except Exception:
             with self._lock:
                 self._pending.update(taken)
-                self._pending_total += sum(taken.values())
             raise
 
 
-def _add_counts(session: Session, taken: Counter[tuple[int, int]]) -> None:
-    rows = [
-        {"entry_id": e, "window_start": _instant(w), "matches": n} for (e, w), n in taken.items()
-    ]
+# Core statements on the table, not the ORM's bulk path: a flush writes a row for every entry
+# that matched since the last one (thousands under load), from a thread that shares the
+# interpreter with the lookups, so what it costs in Python shows in their latency.
+_COUNTS = cast(Table, EntryMatchCount.__table__)
+
+
+def _add_counts(session: Session, taken: Counter[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Add ``taken`` to the stored counts; each (entry, window)'s total now, every process's
+    counts included (what the upsert hands back)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(EntryMatchCount)
+    upsert = insert(_COUNTS)
     # Adds, rather than replaces: other processes count the same entries in the same window.
-    statement = statement.on_conflict_do_update(
+    statement = upsert.on_conflict_do_update(
         index_elements=["entry_id", "window_start"],
-        set_={"matches": EntryMatchCount.matches + statement.excluded.matches},
-    )
+        set_={"matches": _COUNTS.c.matches + upsert.excluded.matches},
+    ).returning(_COUNTS.c.entry_id, _COUNTS.c.window_start, _COUNTS.c.matches)
     # An entry removed since it matched has no row to count against.
     alive = _existing(session, sorted({e for e, _w in taken}))
-    rows = [r for r in rows if r["entry_id"] in alive]
+    rows = [
+        {"entry_id": e, "window_start": _instant(w), "matches": n}
+        for (e, w), n in taken.items()
+        if e in alive
+    ]
+    totals: dict[tuple[int, int], int] = {}
     for start in range(0, len(rows), _CHUNK):
-        session.execute(statement, rows[start : start + _CHUNK])
+        for entry_id, window_start, matches in session.execute(
+            statement, rows[start : start + _CHUNK]
+        ):
+            totals[(entry_id, _epoch(window_start))] = int(matches)
+    return totals
 
 
 def _existing(session: Session, ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
+    entries = cast(Table, HashSetEntry.__table__)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        found.update(session.scalars(select(HashSetEntry.id).where(HashSetEntry.id.in_(chunk))))
+        found.update(session.scalars(select(entries.c.id).where(entries.c.id.in_(chunk))))
     return found
 
 
 def _quarantine_floods(
-    session: Session, taken: Counter[tuple[int, int]], settings: FloodSettings
+    session: Session, totals: dict[tuple[int, int], int], settings: FloodSettings
 ) -> list[int]:
     latest: dict[int, int] = {}
-    for entry_id, window in taken:
+    for entry_id, window in totals:
         latest[entry_id] = max(window, latest.get(entry_id, window))
+    # The limit is never below the floor: only an entry above it needs its history read.
+    over = {e: w for e, w in latest.items() if totals[(e, w)] > settings.floor}
+    if not over:
+        return []
     span = settings.history * settings.window_s
-    since = _instant(min(latest.values()) - span)
+    since = _instant(min(over.values()) - span)
     counts: dict[int, dict[int, int]] = {}
-    ids = sorted(latest)
+    ids = sorted(over)
     for start in range(0, len(ids), _CHUNK):
         for entry_id, window_start, matches in session.execute(
-            select(
-                EntryMatchCount.entry_id, EntryMatchCount.window_start, EntryMatchCount.matches
-            ).where(
-                EntryMatchCount.entry_id.in_(ids[start : start + _CHUNK]),
-                EntryMatchCount.window_start >= since,
+            select(_COUNTS.c.entry_id, _COUNTS.c.window_start, _COUNTS.c.matches).where(
+                _COUNTS.c.entry_id.in_(ids[start : start + _CHUNK]),
+                _COUNTS.c.window_start >= since,
             )
         ):
-            when = aware(window_start)
-            assert when is not None
-            counts.setdefault(entry_id, {})[int(when.timestamp())] = int(matches)
+            counts.setdefault(entry_id, {})[_epoch(window_start)] = int(matches)
     flooding: dict[int, str] = {}
-    for entry_id, window in latest.items():
+    for entry_id, window in over.items():
         per_window = counts.get(entry_id, {})
         current = per_window.get(window, 0)
         previous = sum(n for w, n in per_window.items() if window - span <= w < window)
@@ -248,6 +263,12 @@ def _quarantine(session: Session, reasons: dict[int, str]) -> list[int]:
 
 def _instant(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _epoch(value: datetime) -> int:
+    when = aware(value)
+    assert when is not None
+    return int(when.timestamp())
 
 
 # One guard per open store in this process: id(store) -> guard, dropped with the store.

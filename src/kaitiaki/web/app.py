@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from kaitiaki import __version__
 from kaitiaki.audit import AnchorKeeper
@@ -130,6 +131,20 @@ def _openapi(request: Request, user: CurrentUser = Needs.SIGNED_IN) -> JSONRespo
     return JSONResponse(schema)
 
 
+class _Application(FastAPI):
+    """FastAPI with HMA's hot lookups answered in front of everything (``FastLookup``).
+
+    Outside even the error and body-limit layers FastAPI puts first: each is a call and a
+    wrapped ``send`` per request, a share of a lookup's cost at thousands a second. The fast
+    path sends its own security headers and hands anything it does not answer, errors
+    included, to the stack it wraps.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return FastLookup(stack, self.state.store, self.state.tokens, self.state.settings)
+
+
 def create_app(store: Store | str | None = None, settings: WebSettings | None = None) -> FastAPI:
     """The application over ``store`` (a Store or a URL; default ``KAITIAKI_DB``)."""
     settings = settings or WebSettings()
@@ -169,7 +184,7 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
                 await run_in_threadpool(anchors.stop)
             await run_in_threadpool(release_store, opened)
 
-    app = FastAPI(
+    app = _Application(
         title="kaitiaki",
         version=__version__,
         summary="The operation room: evidence, review, subjects, referrals and the audit log.",
@@ -190,8 +205,6 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
     app.state.login_limiter = SignInLimiter(opened, settings.login_window)
     # Outermost last: the security headers go on BodyLimit's refusals too.
     app.add_middleware(BodyLimit, settings=settings)
-    # HMA's hot lookups, answered before the framework when nothing needs it (fast_lookup).
-    app.add_middleware(FastLookup, store=opened, tokens=app.state.tokens)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -53,6 +53,20 @@ def is_secure(request: Request, settings: WebSettings) -> bool:
     return settings.secure_cookies or request.url.scheme == "https"
 
 
+def security_headers(*, secure: bool, static: bool = False) -> list[tuple[bytes, bytes]]:
+    """Every header ``SecurityHeaders`` puts on a response that sets none of its own, encoded:
+    for an ASGI layer that answers before it (``web.hma.fast_lookup``)."""
+    pairs = [*HEADERS.items(), *_per_response(secure=secure, static=static)]
+    return [(name.lower().encode(), value.encode()) for name, value in pairs]
+
+
+def _per_response(*, secure: bool, static: bool) -> list[tuple[str, str]]:
+    pairs = [("Strict-Transport-Security", HSTS)] if secure else []
+    if not static:
+        pairs += [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+    return pairs
+
+
 class SecurityHeaders:
     """ASGI middleware adding the headers as the response starts.
 
@@ -75,13 +89,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
-                    if name not in headers:
+                    if name not in headers:  # a response may set its own (a download's CSP)
                         headers[name] = value
-                if secure:
-                    headers["Strict-Transport-Security"] = HSTS
-                if not static:
-                    headers["Cache-Control"] = "no-store"
-                    headers["Pragma"] = "no-cache"
+                for name, value in _per_response(secure=secure, static=static):
+                    headers[name] = value
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -3,13 +3,14 @@ the event loop without the framework's per-request machinery.
 
 A provider's integration sends these by the thousand a second. Through FastAPI each one paid
 for routing, the dependency solver, parameter models, two thread hops (the token check and the
-sync route) and the middleware chain: more than the index lookup itself. This ASGI layer sits
-inside ``SecurityHeaders`` (so the answer carries the same headers) and answers only the plain
-case: a token this process already knows (``TokenCache``) holding the ``match`` scope, and
-parameters it reads exactly as the route would. Anything else (an unknown token, a missing or
-malformed parameter, another signal type, a URL, a repeated parameter) goes on to the route,
-which authenticates, validates and answers errors as always; so the fast path never gives an
-answer the route would not, and ``tests/web/test_hma_fast_lookup.py`` holds the two to that.
+sync route) and the middleware chain: more than the index lookup itself. This ASGI layer wraps
+the whole application (``web.app``), sends the headers ``SecurityHeaders`` would
+(``security_headers``), and answers only the plain case: a token this process already knows
+(``TokenCache``) holding the ``match`` scope, and parameters it reads exactly as the route
+would. Anything else (an unknown token, a missing or malformed parameter, another signal type,
+a URL, a repeated parameter, an unexpected error) goes on to the route, which authenticates,
+validates and answers errors as always; so the fast path never gives an answer the route would
+not, and ``tests/web/test_hma_fast_lookup.py`` holds the two to that.
 
 The index lookup runs in the loop (about 0.2 ms, no store access); only when it finds
 candidates are they checked against the store (``match.lookup.resolve_hits``): in the loop for
@@ -19,6 +20,7 @@ SQLite, in a worker thread for a server database.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +32,11 @@ from kaitiaki.match.serving import server_for
 from kaitiaki.store import Store
 from kaitiaki.web.hma import matching  # the route's own rendering: the same shapes
 from kaitiaki.web.hma.common import bank_names
+from kaitiaki.web.security import security_headers
+from kaitiaki.web.settings import WebSettings
 from kaitiaki.web.tokens import TokenCache, bearer_of
+
+log = logging.getLogger(__name__)
 
 _PATHS = ("/m/raw_lookup", "/m/lookup")
 # The parameters each path reads here; any other sends the request on to the route.
@@ -44,32 +50,37 @@ _LIMITS = {"signal": 200, "signal_type": 40, "banks": 10_000, "seed": 200}
 
 
 class FastLookup:
-    def __init__(self, app: ASGIApp, store: Store, tokens: TokenCache) -> None:
+    def __init__(
+        self, app: ASGIApp, store: Store, tokens: TokenCache, settings: WebSettings
+    ) -> None:
         self.app = app
         self._store = store
         self._tokens = tokens
         self._local = store.engine.dialect.name == "sqlite"
+        self._always_secure = settings.secure_cookies
+        self._headers = {s: security_headers(secure=s) for s in (False, True)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path")
         if scope["type"] != "http" or scope["method"] != "GET" or path not in _PATHS:
             await self.app(scope, receive, send)
             return
-        answer = await self._answer(scope, raw=path == "/m/raw_lookup")
+        try:
+            answer = await self._answer(scope, raw=path == "/m/raw_lookup")
+        except Exception:  # nothing was sent yet: the route answers, through the error handlers
+            log.exception("fast lookup failed; the route answers instead")
+            answer = None
         if answer is None:
             await self.app(scope, receive, send)
             return
         body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        secure = self._always_secure or scope.get("scheme") == "https"
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *self._headers[secure],
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     async def _answer(self, scope: Scope, *, raw: bool) -> Any:
