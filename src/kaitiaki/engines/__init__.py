@@ -1,5 +1,10 @@
 """Analytics engines: the shared SQL in ``engines/sql``, run by DuckDB (embedded) or Spark."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from kaitiaki.engines.base import (
     QUERIES,
     TABLES,
@@ -12,8 +17,28 @@ from kaitiaki.engines.base import (
     render,
     write_flagged_accounts,
 )
-from kaitiaki.engines.duckdb_engine import DuckDBEngine
-from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb
+
+if TYPE_CHECKING:
+    from kaitiaki.engines.duckdb_engine import DuckDBEngine
+    from kaitiaki.engines.duckdb_util import DuckDBSettings, open_duckdb
+
+# Loaded on first use: DuckDB is large, and the web server's worker processes import this
+# package without running a query.
+_LAZY = {
+    "DuckDBEngine": "kaitiaki.engines.duckdb_engine",
+    "DuckDBSettings": "kaitiaki.engines.duckdb_util",
+    "open_duckdb": "kaitiaki.engines.duckdb_util",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "QUERIES",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 
 def _cores() -> int:
@@ -42,6 +44,8 @@ def open_duckdb(
     Extensions that are not built in would be downloaded at run time, which fails offline and
     is not something an evidence tool should do silently, so autoloading is switched off.
     """
+    import duckdb  # here, not at the top: most importers only need the quoting below
+
     settings = settings or DuckDBSettings()
     config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,

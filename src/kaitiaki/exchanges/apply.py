@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.collab_config import CollaborationConfigBase
 
-from kaitiaki.exchanges.registry import SIGNAL_FIELDS, SIGNAL_TYPES, ApiClass
+from kaitiaki.exchanges.registry import ApiClass, signal_fields, signal_types
 from kaitiaki.hashsets.versions import touch
 from kaitiaki.store.models import Exchange, ExchangeItem, HashSet, HashSetEntry
 
@@ -65,7 +65,7 @@ class BatchResult:
 
 def normalise(signal_type: str, value: str) -> str:
     # Inside kaitiaki hex digests are lowercase; exchanges send either case.
-    return value.strip().lower() if signal_type in SIGNAL_FIELDS else value.strip()
+    return value.strip().lower() if signal_type in signal_fields() else value.strip()
 
 
 @dataclass
@@ -103,7 +103,7 @@ def to_operations(
             else:
                 result.unmapped += 1
             continue
-        converted = api_cls.naive_convert_to_signal_type(SIGNAL_TYPES, collab, {key: value})
+        converted = api_cls.naive_convert_to_signal_type(signal_types(), collab, {key: value})
         if not converted and direct:
             # A record we cannot use (a signal type no entry holds, an invalid hash): whatever
             # an earlier fetch stored under its key no longer stands.
@@ -126,7 +126,7 @@ def _record(
         # Lowercased before the package validates them (its PDQ check wants lowercase).
         lowered = {kind: str(hashed).strip().lower() for kind, hashed in fingerprints.items()}
         value = replace(value, fingerprints=lowered)
-    converted = api_cls.naive_convert_to_signal_type(SIGNAL_TYPES, collab, {key: value})
+    converted = api_cls.naive_convert_to_signal_type(signal_types(), collab, {key: value})
     # A record with nothing usable (filtered out, invalid hashes) carries no items.
     return {
         (signal_type.get_name(), normalise(signal_type.get_name(), signal)): OPINIONS[
@@ -176,7 +176,7 @@ def apply_operations(
         # Touched on every fetch that sees it: a full fetch removes what it did not touch.
         item.updated_at = now
         result.seen += 1
-        wanted = opinion != "negative" and signal[0] in SIGNAL_FIELDS
+        wanted = opinion != "negative" and signal[0] in signal_fields()
         if wanted and item.entry_id is None:
             new_entries.append((item, _entry(hash_set, exchange.name, signal, opinion)))
         elif wanted and item.entry_id is not None:
@@ -278,7 +278,7 @@ def _settle(
             (row for row in (session.get(HashSetEntry, i) for i in sorted(known)) if row), None
         )
         drop.update(known)
-        if not items or opinion == "negative" or signal[0] not in SIGNAL_FIELDS:
+        if not items or opinion == "negative" or signal[0] not in signal_fields():
             for item in items:
                 item.entry_id = None
             continue
@@ -322,7 +322,7 @@ def _entry(hash_set: HashSet, exchange: str, signal: Signal, opinion: str) -> Ha
         hash_set_id=hash_set.id,
         extra={"exchange": exchange, "signal_type": signal[0], "opinion": opinion},
     )
-    setattr(entry, SIGNAL_FIELDS[signal[0]], signal[1])
+    setattr(entry, signal_fields()[signal[0]], signal[1])
     return entry
 
 

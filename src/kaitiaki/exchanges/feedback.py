@@ -16,6 +16,7 @@ immediate send and a fetch job sending what is left never both send it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -23,8 +24,6 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.signal_exchange_api import AnySignalExchangeAPI, SignalExchangeAPI
-from threatexchange.signal_type.md5 import VideoMD5Signal
-from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.signal_base import SignalType
 
 from kaitiaki.audit import record
@@ -43,12 +42,20 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import Exchange, ExchangeFeedback, ExchangeItem, utcnow
 
 OPINIONS = ("positive", "negative")
-# The package's signal type names, and kaitiaki's name for a video's MD5.
-SIGNAL_TYPES: dict[str, type[SignalType]] = {
-    "pdq": PdqSignal,
-    "video_md5": VideoMD5Signal,
-    "md5": VideoMD5Signal,
-}
+
+
+@functools.cache
+def signal_types() -> dict[str, type[SignalType]]:
+    """The package's signal type names, and kaitiaki's name for a video's MD5.
+
+    Built on first use: threatexchange's PDQ signal loads faiss, which the web server's
+    worker processes (which import this module) would otherwise hold for nothing."""
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    return {"pdq": PdqSignal, "video_md5": VideoMD5Signal, "md5": VideoMD5Signal}
+
+
 # Exchanges whose exchange class lacks ``report_opinion`` but whose client takes feedback.
 CLIENT_FEEDBACK = frozenset({"ncmec"})
 # The package's list-file exchange implements ``report_opinion`` by appending to the file, but
@@ -100,10 +107,10 @@ def give_feedback(
     """Record ``actor``'s ``opinion`` of a signal the exchange shared and (``send``) send it."""
     if opinion not in OPINIONS:
         raise ExchangeError(f"opinion must be one of {', '.join(OPINIONS)}, not {opinion!r}")
-    s_type = SIGNAL_TYPES.get(signal_type)
+    s_type = signal_types().get(signal_type)
     if s_type is None:
         raise ExchangeError(
-            f"signal type must be one of {', '.join(SIGNAL_TYPES)}, not {signal_type!r}"
+            f"signal type must be one of {', '.join(signal_types())}, not {signal_type!r}"
         )
     type_name = s_type.get_name()
     value = normalise(type_name, signal)
@@ -263,7 +270,7 @@ def _send(
     else:
         category = state.SignalOpinionCategory
         client.report_opinion(
-            SIGNAL_TYPES[signal_type],
+            signal_types()[signal_type],
             value,
             state.SignalOpinion(
                 True, category.POSITIVE_CLASS if positive else category.NEGATIVE_CLASS, set()

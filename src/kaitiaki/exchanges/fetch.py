@@ -31,7 +31,6 @@ from kaitiaki.exchanges import secret
 from kaitiaki.exchanges.apply import BatchResult, apply_operations, remove_entries, to_operations
 from kaitiaki.exchanges.manage import find
 from kaitiaki.exchanges.registry import (
-    SIGNAL_TYPES,
     ApiClass,
     ExchangeError,
     api_class,
@@ -39,6 +38,7 @@ from kaitiaki.exchanges.registry import (
     is_snapshot,
     load_checkpoint,
     make_client,
+    signal_types,
 )
 from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
@@ -99,7 +99,7 @@ def fetch(
     report = FetchReport(name=name, full=full_since is not None and checkpoint is None)
     try:
         client = make_client(api_cls, collab, credentials)
-        for delta in client.fetch_iter(SIGNAL_TYPES, checkpoint):
+        for delta in client.fetch_iter(signal_types(), checkpoint):
             updates = list(delta.updates.items())
             chunks = [updates[i : i + batch_size] for i in range(0, len(updates), batch_size)]
             new_checkpoint = _serialise(delta.checkpoint, full_since)

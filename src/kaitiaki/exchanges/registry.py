@@ -8,46 +8,81 @@ hash set. Nothing here talks to the network; a client does so only when ``fetch`
 from __future__ import annotations
 
 import enum
+import functools
 import typing
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dacite
 from threatexchange.exchanges import auth
 from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.collab_config import CollaborationConfigBase
-from threatexchange.exchanges.impl.fb_threatexchange_api import FBThreatExchangeSignalExchangeAPI
-from threatexchange.exchanges.impl.file_api import LocalFileSignalExchangeAPI
-from threatexchange.exchanges.impl.ncmec_api import NCMECSignalExchangeAPI
-from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
-from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI
-from threatexchange.exchanges.impl.techagainstterrorism_api import TATSignalExchangeAPI
 from threatexchange.exchanges.signal_exchange_api import AnySignalExchangeAPI
-from threatexchange.signal_type.md5 import VideoMD5Signal
-from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.signal_base import SignalType
 
 ApiClass = type[AnySignalExchangeAPI]
 
-APIS: dict[str, ApiClass] = {
-    cls.get_name(): cls
-    for cls in (
-        LocalFileSignalExchangeAPI,
-        StaticSampleSignalExchangeAPI,
-        NCMECSignalExchangeAPI,
-        FBThreatExchangeSignalExchangeAPI,
-        StopNCIISignalExchangeAPI,
-        TATSignalExchangeAPI,
-    )
-}
+# The tables below are built on first use, not at import: threatexchange's PDQ signal (which
+# the NCMEC, StopNCII and TAT clients import) loads faiss, which the web server's worker
+# processes would otherwise hold in memory for nothing. ``APIS``, ``SIGNAL_FIELDS`` and
+# ``SIGNAL_TYPES`` still read as module attributes (see ``__getattr__``).
+if TYPE_CHECKING:
+    APIS: dict[str, ApiClass]
+    SIGNAL_FIELDS: dict[str, str]
+    SIGNAL_TYPES: list[type[SignalType]]
 
-# The signal types a hash-set entry can hold, and the Entry field each lands in. A video MD5 is
-# the MD5 of the file's bytes, which is what an entry's ``md5`` is matched against.
-SIGNAL_FIELDS: dict[str, str] = {
-    PdqSignal.get_name(): "pdq",
-    VideoMD5Signal.get_name(): "md5",
-}
-SIGNAL_TYPES: list[type[SignalType]] = [PdqSignal, VideoMD5Signal]
+
+@functools.cache
+def apis() -> dict[str, ApiClass]:
+    """The exchange APIs by name (one dict, so a test can patch an entry in)."""
+    from threatexchange.exchanges.impl.fb_threatexchange_api import (
+        FBThreatExchangeSignalExchangeAPI,
+    )
+    from threatexchange.exchanges.impl.file_api import LocalFileSignalExchangeAPI
+    from threatexchange.exchanges.impl.ncmec_api import NCMECSignalExchangeAPI
+    from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
+    from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI
+    from threatexchange.exchanges.impl.techagainstterrorism_api import TATSignalExchangeAPI
+
+    return {
+        cls.get_name(): cls
+        for cls in (
+            LocalFileSignalExchangeAPI,
+            StaticSampleSignalExchangeAPI,
+            NCMECSignalExchangeAPI,
+            FBThreatExchangeSignalExchangeAPI,
+            StopNCIISignalExchangeAPI,
+            TATSignalExchangeAPI,
+        )
+    }
+
+
+@functools.cache
+def signal_fields() -> dict[str, str]:
+    """The signal types a hash-set entry can hold, and the Entry field each lands in. A video
+    MD5 is the MD5 of the file's bytes, which is what an entry's ``md5`` is matched against."""
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    return {PdqSignal.get_name(): "pdq", VideoMD5Signal.get_name(): "md5"}
+
+
+@functools.cache
+def signal_types() -> list[type[SignalType]]:
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    return [PdqSignal, VideoMD5Signal]
+
+
+_TABLES = {"APIS": apis, "SIGNAL_FIELDS": signal_fields, "SIGNAL_TYPES": signal_types}
+
+
+def __getattr__(name: str) -> object:
+    table = _TABLES.get(name)
+    if table is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return table()
 
 
 class ExchangeError(Exception):
@@ -65,9 +100,9 @@ class ExchangeMissingError(ExchangeError, LookupError):
 
 
 def api_class(api: str) -> ApiClass:
-    found = APIS.get(api)
+    found = apis().get(api)
     if found is None:
-        raise ExchangeError(f"unknown exchange API {api!r} (one of: {', '.join(sorted(APIS))})")
+        raise ExchangeError(f"unknown exchange API {api!r} (one of: {', '.join(sorted(apis()))})")
     return found
 
 

@@ -1,6 +1,10 @@
 """Provider access records, accounts and file catalogs, ingested into columnar storage."""
 
-from kaitiaki.records.ingest import FileReport, IngestResult, ingest_records
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from kaitiaki.records.mapping import (
     ACTIONS,
     KINDS,
@@ -11,10 +15,35 @@ from kaitiaki.records.mapping import (
     load_mapping,
     parse_mapping,
 )
-from kaitiaki.records.passes import Progress
-from kaitiaki.records.sources import Format, IngestError, detect_format
 from kaitiaki.records.validate import NO_ZONE, canonical_ip
 from kaitiaki.records.workspace import ManifestEntry, ingested_files, read_manifest
+
+if TYPE_CHECKING:
+    from kaitiaki.records.ingest import FileReport, IngestResult, ingest_records
+    from kaitiaki.records.passes import Progress
+    from kaitiaki.records.sources import Format, IngestError, detect_format
+
+# Loaded on first use: ingest needs DuckDB and PyArrow, which the web server's worker
+# processes (which import this package) would otherwise hold in memory for nothing.
+_LAZY = {
+    "FileReport": "kaitiaki.records.ingest",
+    "IngestResult": "kaitiaki.records.ingest",
+    "ingest_records": "kaitiaki.records.ingest",
+    "Progress": "kaitiaki.records.passes",
+    "Format": "kaitiaki.records.sources",
+    "IngestError": "kaitiaki.records.sources",
+    "detect_format": "kaitiaki.records.sources",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIONS",

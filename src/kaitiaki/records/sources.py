@@ -16,12 +16,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Literal
 
 from kaitiaki.engines.duckdb_util import sql_ident, sql_literal
 from kaitiaki.records.mapping import FIELDS, KindMapping
+
+if TYPE_CHECKING:
+    import duckdb
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -243,6 +244,8 @@ def open_source(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, mapping: KindMapping, tag: str
 ) -> Source:
     """Check the file opens and has the mapped columns; errors name what is missing."""
+    import duckdb  # here, not at the top: the web server imports this module for its errors
+
     fields = FIELDS[mapping.kind]
     source = Source(path, fmt, mapping, tag, types={})
     if fmt == "jsonl":

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from sqlalchemy import select
 
 from kaitiaki.accounts import (
@@ -162,6 +160,10 @@ def _our_pointers(store: Store, workspace: Path | None, key: bytes) -> dict[str,
         values[account]["account"].add(account)
     files = ingested_files(workspace, "accounts") if workspace is not None else []
     if files and subject_of:
+        # Here, not at the top: pyarrow.dataset loads pandas, which the web server never needs.
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
         table = ds.dataset([str(p) for p in files], format="parquet").to_table(
             columns=["account_id", *_COLUMNS.values()],
             filter=pc.field("account_id").isin(sorted(subject_of)),

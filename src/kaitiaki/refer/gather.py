@@ -12,12 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from kaitiaki import __version__
@@ -33,6 +29,10 @@ from kaitiaki.store.models import (
     Priority,
     Subject,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
 
 @dataclass
@@ -53,6 +53,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _read(paths: Sequence[Path], columns: list[str], where: pc.Expression) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
     if not paths:
         return pa.table({c: pa.array([], pa.string()) for c in columns})
     return ds.dataset([str(p) for p in paths], format="parquet").to_table(
@@ -61,6 +64,11 @@ def _read(paths: Sequence[Path], columns: list[str], where: pc.Expression) -> pa
 
 
 def workspace_data(store: Store, workspace: Path, accounts: set[str]) -> SubjectData:
+    # Here, not at the top: pyarrow.dataset loads pandas, which the web server never needs.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     data = SubjectData()
     flagged_table = pq.read_table(workspace / "flagged_objects.parquet")
     flagged_ids = pa.array(sorted(set(flagged_table.column("object_id").to_pylist())), pa.string())

@@ -16,8 +16,6 @@ from collections.abc import Collection
 import numpy as np
 import pdqhash
 from PIL import Image
-from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
-from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from kaitiaki.signals.base import SignalError
 from kaitiaki.signals.pdq import bits_to_hex, open_image
@@ -31,6 +29,10 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.Decompressio
 
 def reference_pdq(data: bytes) -> tuple[str, int]:
     """HMA's PDQ of an image file and its quality, whatever the quality."""
+    # Imported here, not at the top: the package's PDQ module loads faiss, which the web
+    # server's worker processes (which import this module) need only once they hash.
+    from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
     open_image(data).close()  # refuses what is no image, and decompression bombs, first
     try:
         with warnings.catch_warnings():
@@ -41,9 +43,15 @@ def reference_pdq(data: bytes) -> tuple[str, int]:
     return hex_hash, int(quality)
 
 
+def _quality_threshold() -> int:
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+
+    return int(PdqSignal.QUALITY_THRESHOLD)
+
+
 def _pdq(data: bytes) -> str:
     hex_hash, quality = reference_pdq(data)
-    return hex_hash if quality >= PdqSignal.QUALITY_THRESHOLD else ""
+    return hex_hash if quality >= _quality_threshold() else ""
 
 
 def photo_signals(data: bytes, types: Collection[str] | None = None) -> dict[str, str]:
@@ -69,6 +77,6 @@ def pdq_dihedral(data: bytes) -> list[str]:
     except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as exc:
         raise SignalError(f"cannot hash image: {exc}") from exc
     hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    if int(quality) < PdqSignal.QUALITY_THRESHOLD:
+    if int(quality) < _quality_threshold():
         return []
     return [bits_to_hex(h) for h in hashes]

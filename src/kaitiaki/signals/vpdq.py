@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import av
 import numpy as np
 
 from kaitiaki.content.kinds import ContentKind
@@ -35,6 +34,8 @@ class VpdqFrame:
 
 def hash_video(stream: Any, seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH) -> list[VpdqFrame]:
     """vPDQ frames of a video given as a path or a binary file object."""
+    import av  # here, not at the top: PyAV is large, and most processes never decode video
+
     frames: list[VpdqFrame] = []
     try:
         with av.open(stream, mode="r") as container:

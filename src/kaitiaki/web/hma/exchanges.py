@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from kaitiaki.exchanges import (
-    APIS,
     ExchangeError,
     ExchangeExistsError,
     ExchangeMissingError,
@@ -28,6 +27,7 @@ from kaitiaki.exchanges import (
     remove_exchange,
 )
 from kaitiaki.exchanges.manage import set_exchange_enabled
+from kaitiaki.exchanges.registry import apis
 from kaitiaki.users.tokens import TokenPrincipal
 from kaitiaki.web.hma.common import ERRORS, store_of
 from kaitiaki.web.tokens import Scoped
@@ -109,7 +109,7 @@ def _found(request: Request, name: str) -> ExchangeView:
 
 @router.get("/exchanges/apis")
 def exchange_apis(principal: TokenPrincipal = Scoped.EXCHANGE) -> list[str]:
-    return sorted(APIS)
+    return sorted(apis())
 
 
 @router.get("/exchanges")
@@ -123,7 +123,7 @@ def exchange_create(
 ) -> dict[str, str]:
     if not BANK_NAME.match(body.bank):
         raise HTTPException(400, "Field `bank` must match /^[A-Z0-9_]+$/")
-    if body.api not in APIS:
+    if body.api not in apis():
         raise HTTPException(400, f"No such exchange type '{body.api}'")
     if body.api in SERVER_ONLY_APIS:
         raise HTTPException(400, f"a {body.api} exchange is added on the server, not over the API")
