@@ -48,5 +48,8 @@ def test_hash_path_digests_across_chunk_boundaries(head: bytes, repeats: int) ->
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "blob.bin"
         path.write_bytes(data)
-        (record,) = hash_path(path)
+        # The file's own record comes first; bytes that happen to open with a container's
+        # magic (hypothesis found QCOW's "QFI\xfb") add records for its inside after it.
+        record = next(iter(hash_path(path)))
+    assert str(record.path) == str(path)
     assert (record.md5, record.sha1, record.sha256, record.size) == expected(data)
