@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from kaitiaki.engines.base import (
@@ -17,6 +16,7 @@ from kaitiaki.engines.base import (
     render,
     write_flagged_accounts,
 )
+from kaitiaki.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from kaitiaki.engines.duckdb_engine import DuckDBEngine
@@ -30,14 +30,7 @@ _LAZY = {
     "open_duckdb": "kaitiaki.engines.duckdb_util",
 }
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

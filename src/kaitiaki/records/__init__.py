@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from kaitiaki.lazy_exports import lazy_exports
 from kaitiaki.records.mapping import (
     ACTIONS,
     KINDS,
@@ -35,14 +35,7 @@ _LAZY = {
     "detect_format": "kaitiaki.records.sources",
 }
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
