@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from in_process import kaitiaki
 from kaitiaki.audit.reasons import (
     ReasonError,
     require_reason,
@@ -107,13 +106,8 @@ def test_any_text_holding_ten_letters_or_digits_passes(words: str, before: str, 
 def test_the_cli_refuses_hollow_reasons_with_a_clear_message(
     tmp_path: Path, command: list[str], reason: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "kaitiaki", *command, reason, "--db", f"sqlite:///{tmp_path}/k.db"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 1
+    done = kaitiaki(*command, reason, "--db", f"sqlite:///{tmp_path}/k.db")
+    assert done.exit_code == 1
     message = " ".join(done.stderr.split())  # Rich wraps long lines
     assert "reason must say why in words: at least 10 letters or digits" in message
     assert "Traceback" not in done.stderr

@@ -1,34 +1,27 @@
-"""``kaitiaki users`` end to end, in a subprocess, with the password on standard input."""
+"""``kaitiaki users`` end to end, with the password on standard input or typed at the prompt."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from in_process import kaitiaki
 from kaitiaki.store import open_store
 from kaitiaki.store.models import AuditEvent
 from kaitiaki.users import authenticate
 
-# The group on a root of its own, as ``kaitiaki`` will mount it once app.py registers it.
-CLI = (
-    "import typer; from kaitiaki.cli.users import register; "
-    "app = typer.Typer(); register(app); app()"
-)
 PASSWORD = "correct horse battery staple"
 
 
 def _cli(db: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", CLI, "users", *args, "--db", db],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": "", "KAITIAKI_USER": "ops.lead"},
-        check=False,
+    """``kaitiaki users ARGS --db DB`` as a shell runs it (exit status, standard output and
+    error apart), in this process: a process per call cost each test seconds of imports."""
+    done = kaitiaki("users", *args, "--db", db, input=stdin, env={"KAITIAKI_USER": "ops.lead"})
+    return subprocess.CompletedProcess(
+        ["kaitiaki", "users", *args], done.exit_code, done.stdout, done.stderr
     )
 
 

@@ -19,7 +19,6 @@ from kaitiaki.content.archivebase import (
     ArchiveMember,
     ExpansionBudget,
 )
-from kaitiaki.content.sevenzip import iter_7z
 from kaitiaki.content.tarreader import iter_compressed, iter_tar
 from kaitiaki.content.zipreader import iter_zip
 
@@ -48,6 +47,9 @@ def iter_members(stream: BinaryIO, mime: str, budget: ExpansionBudget) -> Iterat
     if mime in ("application/gzip", "application/x-bzip2", "application/x-xz"):
         return iter_compressed(stream, mime, budget)
     if mime == "application/x-7z-compressed":
+        # Imported here: py7zr's import alone takes ~0.2 s of every process that reads no 7z.
+        from kaitiaki.content.sevenzip import iter_7z
+
         return iter_7z(stream, budget)
     if mime == RAR_MIME:
         raise ArchiveError(NO_RAR_READER)

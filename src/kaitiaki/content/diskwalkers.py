@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaitiaki.content.apfs import ApfsFiles, walk_container
 from kaitiaki.content.archivebase import ArchiveMember
 from kaitiaki.content.diskmagic import file_system_at_start, udf_descriptors
-from kaitiaki.content.udf import UdfError, UdfFiles, walk_udf
 from kaitiaki.content.volumestream import VolumeStream
+
+if TYPE_CHECKING:
+    from kaitiaki.content.udf import UdfFiles
 
 TSK = "tsk"
 APFS = "apfs"
@@ -48,6 +50,9 @@ def walk_other(
     stream = io.BufferedReader(VolumeStream(image, offset, media_size - offset))
     if walker == APFS:
         return walk_container(stream, prefix, media_size)
+    # Imported here: pycdlib's import takes ~0.1 s of every process that meets no UDF volume.
+    from kaitiaki.content.udf import UdfError, walk_udf
+
     try:
         found = walk_udf(stream, prefix, media_size)
         first = next(found, None)
@@ -86,7 +91,12 @@ class OtherFiles:
         reader = self._readers.get((walker, volume))
         if reader is None:
             stream = io.BufferedReader(VolumeStream(image, volume, media_size - volume))
-            reader = ApfsFiles(stream) if walker == APFS else UdfFiles(stream)
+            if walker == APFS:
+                reader = ApfsFiles(stream)
+            else:
+                from kaitiaki.content.udf import UdfFiles
+
+                reader = UdfFiles(stream)
             self._readers[(walker, volume)] = reader
         if isinstance(reader, ApfsFiles):
             return reader.member(member, store, address)

@@ -7,18 +7,19 @@ compiled code, and afterwards only its ``state`` bytes change (removed / disable
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kaitiaki.index import _kernels as kernels
 from kaitiaki.index._plan import (
     COST_ENTRY,
     COST_SCAN_ROW,
@@ -28,6 +29,13 @@ from kaitiaki.index._plan import (
     choose_layout,
 )
 from kaitiaki.index._plan import plan_query as _plan_query
+
+
+def kernels() -> ModuleType:
+    """The compiled kernels, imported on first use. Importing numba alone takes ~0.8 s, which
+    every command-line call paid before it did anything, whether or not it searched an index."""
+    return importlib.import_module("kaitiaki.index._kernels")
+
 
 REMOVED = np.uint8(1)
 DISABLED = np.uint8(2)
@@ -86,9 +94,9 @@ def scan_rows(
         jobs = [(0, n, queries[c], qnums[c]) for c in chunks if len(c)]
     if len(jobs) == 1:  # no hand-off to the pool for one task (see Segment.query)
         lo, hi, qs, qn = jobs[0]
-        return concat([kernels.scan(words, state, lo, hi, qs, qn, threshold)])
+        return concat([kernels().scan(words, state, lo, hi, qs, qn, threshold)])
     futures = [
-        pool().submit(kernels.scan, words, state, lo, hi, qs, qn, threshold)
+        pool().submit(kernels().scan, words, state, lo, hi, qs, qn, threshold)
         for lo, hi, qs, qn in jobs
     ]
     return concat([f.result() for f in futures])
@@ -126,7 +134,7 @@ class Segment:
         offsets = np.empty((layout.tables, (1 << coarse) + 1), dtype=np.uint32)
 
         def one(j: int) -> None:
-            kernels.build_table(
+            kernels().build_table(
                 words,
                 int(start[j]),
                 int(used[j]),
@@ -170,7 +178,7 @@ class Segment:
         def probe(lo: int) -> tuple[Any, ...]:
             chunk = slice(lo, lo + size)
             return tuple(
-                kernels.probe(
+                kernels().probe(
                     *tables, *plan_args, queries[chunk], qnums[chunk], threshold, limit, weight
                 )
             )

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from kaitiaki.index import _kernels as kernels
-from kaitiaki.index._segment import DISABLED, REMOVED, Method, Segment, scan_rows
+from kaitiaki.index._segment import DISABLED, REMOVED, Method, Segment, kernels, scan_rows
 
 HASH_BYTES = 32
 FORMAT = "kaitiaki-pdq-index"
@@ -136,7 +135,7 @@ class _BitPermutation:
 
     def __call__(self, hashes: NDArray[np.uint8]) -> NDArray[np.uint64]:
         out = np.empty((hashes.shape[0], 4), dtype=np.uint64)
-        kernels.permute_bits(hashes, self.lut, out)
+        kernels().permute_bits(hashes, self.lut, out)
         return out
 
 
