@@ -141,7 +141,18 @@ class Wrk:
             self.process.wait()
 
 
+WARM_UP_S = 5.0
+
+
 def run_load(base: str, script: Path, seconds: float, connections: int, log: Path) -> Load:
+    """``seconds`` of load, measured after WARM_UP_S of the same load, not measured: every
+    server's workers have then mapped or loaded their index and taken connections (a kaitiaki
+    worker maps its index on its first lookup; HMA's load theirs at start)."""
+    warm = Wrk(base, script, WARM_UP_S, connections, log.with_suffix(".warm-up.log")).start()
+    try:
+        warm.finish()
+    finally:
+        warm.stop()
     run = Wrk(base, script, seconds, connections, log).start()
     try:
         return run.finish()
