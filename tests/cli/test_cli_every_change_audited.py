@@ -444,6 +444,11 @@ CHANGES: dict[str, Scenario] = {
     ),
     "exchange feedback": _exchange_feedback,
     "exchange remove": _exchange_remove,
+    "exchange credentials": _fixed(
+        ["exchange", "credentials", "ncmec"],
+        "exchange_api.credentials_set",
+        input='{"user": "test-user", "password": "not-a-real-password"}',
+    ),
 }
 
 

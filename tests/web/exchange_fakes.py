@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 from unittest import mock
 
+from threatexchange.exchanges import auth
 from threatexchange.exchanges import fetch_state as state
+from threatexchange.exchanges.collab_config import CollaborationConfigBase
 from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
 from threatexchange.signal_type.signal_base import SignalType
 
@@ -38,3 +41,58 @@ def opinions_registered() -> Iterator[list[tuple[str, str, str]]]:
         mock.patch.object(OpinionAPI, "HEARD", heard),
     ):
         yield heard
+
+
+@dataclass
+class FakeCredentials(auth.CredentialHelper):
+    """A user and password, as NCMEC's and TAT's credentials are."""
+
+    user: str = field(metadata={"help": "the user"})
+    password: str = field(metadata={"help": "the password"})
+
+    @classmethod
+    def _from_str(cls, s: str) -> FakeCredentials:
+        user, _, password = s.strip().partition(":")
+        return cls(user, password)
+
+    def _are_valid(self) -> bool:
+        return bool(self.user and self.password)
+
+
+class AuthedSampleAPI(
+    auth.SignalExchangeWithAuth[CollaborationConfigBase, FakeCredentials],
+    OpinionAPI,
+):
+    """The sample exchange behind credentials: records the credentials each client is built
+    with, fetches the package's sample signals and hears opinions as ``OpinionAPI`` does."""
+
+    BUILT: ClassVar[list[FakeCredentials | None]] = []
+
+    @classmethod
+    def get_name(cls) -> str:
+        return "authed"
+
+    @staticmethod
+    def get_credential_cls() -> type[FakeCredentials]:
+        return FakeCredentials
+
+    @classmethod
+    def for_collab(
+        cls, collab: CollaborationConfigBase, credentials: FakeCredentials | None = None
+    ) -> AuthedSampleAPI:
+        cls.BUILT.append(credentials)
+        return cls()
+
+
+@contextmanager
+def authed_registered() -> Iterator[tuple[list[FakeCredentials | None], list[Any]]]:
+    """``AuthedSampleAPI`` registered as ``authed`` for the block; yields the credentials its
+    clients were built with and the opinions it heard."""
+    built: list[FakeCredentials | None] = []
+    heard: list[Any] = []
+    with (
+        mock.patch.dict(APIS, {"authed": AuthedSampleAPI}),
+        mock.patch.object(AuthedSampleAPI, "BUILT", built),
+        mock.patch.object(OpinionAPI, "HEARD", heard),
+    ):
+        yield built, heard

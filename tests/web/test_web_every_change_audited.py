@@ -545,6 +545,13 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/c/exchanges"): _hma_exchange(
         "POST", "/c/exchanges", "exchange.added", {"api": "sample", "bank": "HMA_BANK"}
     ),
+    # Audited as set, never with the credentials (test_hma_exchange_apis checks the entry).
+    ("POST", "/c/exchanges/api/{api_name}"): _hma_exchange(
+        "POST",
+        "/c/exchanges/api/ncmec",
+        "exchange_api.credentials_set",
+        {"credential_json": {"user": "hma-user", "password": "hma-password"}},
+    ),
     ("PUT", "/c/exchange/{exchange_name}"): _hma_exchange(
         "PUT", "/c/exchange/{exchange_name}", "exchange.disabled", {"enabled": False}
     ),
@@ -567,8 +574,14 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
 
 # POSTs that change nothing: HMA's hashing and lookup of an uploaded file (a POST only because
 # the file is the body) and its comparison of two hashes; test_hma_api checks the first two
-# write no audit entry.
-READ_ONLY = {("POST", "/h/hash"), ("POST", "/m/lookup"), ("POST", "/m/compare")}
+# write no audit entry. HMA's per-signal-type switch takes only the ratio already true (every
+# type on: test_hma_signal_types), so it changes nothing either.
+READ_ONLY = {
+    ("POST", "/h/hash"),
+    ("POST", "/m/lookup"),
+    ("POST", "/m/compare"),
+    ("PUT", "/c/signal_type/{signal_type_name}"),
+}
 
 
 def unsafe_routes(app: FastAPI) -> set[tuple[str, str]]:

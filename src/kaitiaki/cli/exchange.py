@@ -28,7 +28,7 @@ console = Console(highlight=False)
 app = typer.Typer(
     name="exchange",
     help="Hash exchanges, each feeding one hash set: add, list, fetch, schedule, status, "
-    "feedback, remove.",
+    "feedback, credentials, remove.",
     no_args_is_help=True,
 )
 
@@ -248,7 +248,8 @@ def status_cmd(
         "api": view.api,
         "hash set": view.hash_set,
         "config": json.dumps(view.config, sort_keys=True),
-        "credentials": "stored (encrypted)" if view.has_credentials else "none",
+        # Without its own, a fetch uses the API's (`kaitiaki exchange credentials API`).
+        "credentials": "stored (encrypted)" if view.has_credentials else "none of its own",
         "items": str(view.items),
         "last fetch started": _when(view.last_fetch_started),
         "last fetch finished": _when(view.last_fetch_finished),
@@ -322,6 +323,42 @@ def feedback_cmd(
         if view.status != "sent":
             raise ExchangeError(f"feedback {view.id} recorded but {view.status}: {view.error}")
     console.print(f"feedback {view.id} sent to {escape(name)}: {view.opinion}")
+
+
+@app.command("credentials")
+def credentials_cmd(
+    api: Annotated[str, typer.Argument(help="The exchange API, e.g. ncmec, stop_ncii, tat.")],
+    clear: Annotated[bool, typer.Option("--clear", help="Forget the API's credentials.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Set an API's credentials, used by its exchanges that have none of their own: the
+    credential fields as a JSON object on standard input, e.g. {"user": ..., "password": ...}
+    for ncmec (`GET /c/exchanges/api/API/schema` lists them)."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.exchanges import ExchangeError
+    from kaitiaki.exchanges.api_credentials import set_api_credentials
+
+    with user_errors(ExchangeError):
+        data = None if clear else _credential_json()
+        view = set_api_credentials(store_from(db), api, data, actor=cli_actor())
+    console.print(f"{api}: credentials {'set' if view.has_set_authentification else 'cleared'}")
+
+
+def _credential_json() -> dict[str, Any]:
+    from kaitiaki.exchanges import ExchangeError
+
+    if sys.stdin.isatty():
+        raise ExchangeError("give the credentials as a JSON object on standard input")
+    try:
+        found = json.loads(sys.stdin.read())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        # The decoder's message quotes the text around the fault: part of a secret.
+        raise ExchangeError("standard input is not JSON") from None
+    if not isinstance(found, dict) or not found:
+        raise ExchangeError(
+            "give the credentials as a non-empty JSON object (--clear forgets them)"
+        )
+    return found
 
 
 def _next(view: ExchangeView) -> str:

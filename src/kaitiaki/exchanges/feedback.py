@@ -27,12 +27,13 @@ from threatexchange.exchanges.signal_exchange_api import AnySignalExchangeAPI, S
 from threatexchange.signal_type.signal_base import SignalType
 
 from kaitiaki.audit import record
-from kaitiaki.exchanges import secret
+from kaitiaki.exchanges.api_credentials import exchange_credentials
 from kaitiaki.exchanges.apply import normalise
 from kaitiaki.exchanges.fetch import MAX_ERROR, redact
 from kaitiaki.exchanges.manage import find
 from kaitiaki.exchanges.registry import (
     ApiClass,
+    Credentials,
     ExchangeError,
     api_class,
     collab_config,
@@ -221,7 +222,7 @@ def send_feedback(store: Store, feedback_id: int) -> bool:
         assert row is not None
         api_cls = api_class(row.api)
         collab = collab_config(api_cls, row.name, dict(row.config or {}))
-        sealed = row.credentials
+        exchange_id = row.id
         records = [
             r
             for r in session.scalars(
@@ -234,10 +235,14 @@ def send_feedback(store: Store, feedback_id: int) -> bool:
             if r is not None
         ]
         signal = (given.signal_type, given.signal_value, given.opinion)
-    credentials: str | None = None
+    credentials: Credentials | None = None
     status, error = "sent", None
     try:
-        credentials = secret.decrypt(sealed) if sealed else None
+        # Read apart from the claim above, so that credentials that cannot be decrypted fail
+        # this row (with a message) rather than leave it "sending".
+        with store.session() as session:
+            owner = session.get(Exchange, exchange_id)
+            credentials = exchange_credentials(session, owner) if owner else None
         client = make_client(api_cls, collab, credentials)
         _send(client, api_cls.get_name(), *signal, records)
     except NotImplementedError:

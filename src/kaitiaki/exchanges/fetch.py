@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session
 from threatexchange.exchanges import fetch_state as state
 
 from kaitiaki.audit import record
-from kaitiaki.exchanges import secret
+from kaitiaki.exchanges.api_credentials import exchange_credentials
 from kaitiaki.exchanges.apply import BatchResult, apply_operations, remove_entries, to_operations
 from kaitiaki.exchanges.manage import find
 from kaitiaki.exchanges.registry import (
     ApiClass,
+    Credentials,
     ExchangeError,
     api_class,
     collab_config,
@@ -90,7 +91,7 @@ def fetch(
         row = find(session, name)
         api_cls = api_class(row.api)
         collab = collab_config(api_cls, row.name, dict(row.config or {}))
-        credentials = secret.decrypt(row.credentials) if row.credentials else None
+        credentials = exchange_credentials(session, row)
         checkpoint, full_since = _plan(api_cls, row.checkpoint)
         row.last_fetch_started = utcnow()
         row.last_fetch_status = "running"
@@ -225,17 +226,22 @@ def _audit(session: Session, row: Exchange, actor: str, done: BatchResult) -> No
     )
 
 
-def redact(text: str, credentials: str | None) -> str:
+def redact(text: str, credentials: Credentials | None) -> str:
     """``text`` without the credentials or any part of them (a token in a failed request's URL,
     a password in a client's message)."""
-    if credentials:
+    if isinstance(credentials, dict):
+        parts = {str(v) for v in credentials.values() if v is not None}
+    elif credentials:
         parts = {credentials, *credentials.split(":")}
+    else:
+        parts = set()
+    if parts:
         for part in sorted((p for p in parts if len(p) >= 4), key=len, reverse=True):
             text = text.replace(part, "***")
     return text
 
 
-def _failed(store: Store, name: str, exc: BaseException, credentials: str | None) -> None:
+def _failed(store: Store, name: str, exc: BaseException, credentials: Credentials | None) -> None:
     status = "error" if isinstance(exc, Exception) else "interrupted"
     message = redact(f"{type(exc).__name__}: {exc}", credentials)[:MAX_ERROR]
     # The fetch's own error is the one to report, not a failure to record it.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
 from kaitiaki.exchanges import secret
+from kaitiaki.exchanges.api_credentials import has_api_credentials
 from kaitiaki.exchanges.registry import (
     ExchangeError,
     ExchangeExistsError,
@@ -111,10 +112,11 @@ def add_exchange(
     if credentials is not None:
         parse_credentials(api_cls, credentials)
         sealed = secret.encrypt(credentials.strip())
-    elif needs_credentials(api_cls):
-        raise ExchangeError(f"{api} needs credentials")
     set_name = (hash_set or name).strip()
     with store.session() as session:
+        # Without its own, an exchange uses its API's credentials (HMA sets them per API).
+        if sealed is None and needs_credentials(api_cls) and not has_api_credentials(session, api):
+            raise ExchangeError(f"{api} needs credentials")
         if session.scalar(select(Exchange.id).where(Exchange.name == name)) is not None:
             raise ExchangeExistsError(name)
         created_set = False

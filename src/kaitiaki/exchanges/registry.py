@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import typing
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import TYPE_CHECKING, Any
 
 import dacite
@@ -21,6 +21,9 @@ from threatexchange.exchanges.signal_exchange_api import AnySignalExchangeAPI
 from threatexchange.signal_type.signal_base import SignalType
 
 ApiClass = type[AnySignalExchangeAPI]
+# What a client is built with: the package's text form (an exchange's own credentials) or the
+# credential class's fields as JSON (an API's, set as HMA sets them: ``api_credentials``).
+Credentials = str | dict[str, Any]
 
 # The tables below are built on first use, not at import: threatexchange's PDQ signal (which
 # the NCMEC, StopNCII and TAT clients import) loads faiss, which the web server's worker
@@ -152,18 +155,56 @@ def parse_credentials(api_cls: ApiClass, text: str) -> auth.CredentialHelper:
 
 
 def make_client(
-    api_cls: ApiClass, collab: CollaborationConfigBase, credentials: str | None
+    api_cls: ApiClass, collab: CollaborationConfigBase, credentials: Credentials | None
 ) -> AnySignalExchangeAPI:
     """An authenticated client. An API that needs credentials gets the stored ones, never ones
     the package would otherwise look for in the environment or the home directory."""
     if issubclass(api_cls, auth.SignalExchangeWithAuth):
         if credentials is None:
             raise ExchangeError(f"{api_cls.get_name()} needs credentials; none are stored")
-        client: AnySignalExchangeAPI = api_cls.for_collab(
-            collab, parse_credentials(api_cls, credentials)
+        creds = (
+            parse_credentials(api_cls, credentials)
+            if isinstance(credentials, str)
+            else credentials_from_json(api_cls, credentials)
         )
+        client: AnySignalExchangeAPI = api_cls.for_collab(collab, creds)
         return client
     return api_cls.for_collab(collab)
+
+
+def credentials_from_json(api_cls: ApiClass, data: object) -> auth.CredentialHelper:
+    """The package's credential object from HMA's ``credential_json``; the error names the
+    field at fault and never quotes a value."""
+    name = api_cls.get_name()
+    if not issubclass(api_cls, auth.SignalExchangeWithAuth):
+        raise ExchangeError(f"{name} takes no credentials")
+    if not isinstance(data, dict):
+        raise ExchangeError("credential_json must be a JSON object")
+    cred_cls = api_cls.get_credential_cls()
+    declared = [f for f in fields(cred_cls) if f.init]
+    known = {f.name for f in declared}
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        raise ExchangeError(
+            f"{unknown[0]!r} is not a {name} credential field (fields: {', '.join(sorted(known))})"
+        )
+    hints = typing.get_type_hints(cred_cls)
+    for field in declared:
+        required = field.default is MISSING and field.default_factory is MISSING
+        value = data.get(field.name)
+        if value is None:
+            if required:
+                raise ExchangeError(f"{name} credentials need {field.name!r}")
+            continue
+        # The credential classes' fields are all text (optional or not); say so rather than
+        # let a number reach the client and fail there, mid-fetch.
+        kind = hints.get(field.name)
+        if (kind is str or str in typing.get_args(kind)) and not isinstance(value, str):
+            raise ExchangeError(f"{name} credential field {field.name!r} must be a string")
+    creds: auth.CredentialHelper = cred_cls(**data)
+    if not creds._are_valid():
+        raise ExchangeError(f"{name} credentials are incomplete or malformed")
+    return creds
 
 
 def is_snapshot(api_cls: ApiClass) -> bool:

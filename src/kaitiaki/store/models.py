@@ -807,6 +807,19 @@ class Exchange(Base):
     fetch_every_s: Mapped[int | None] = mapped_column(Integer)
 
 
+class ExchangeApiCredentials(Base):
+    """Credentials set for a whole exchange API (HMA's per-API credentials): an exchange of
+    that API with none of its own uses these."""
+
+    __tablename__ = "exchange_api_credentials"
+
+    api: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The credential class's fields as JSON, encrypted at rest; never logged, never returned.
+    credentials: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ExchangeFeedback(Base):
     """A reviewer's decision on a matched signal, to be sent back to the exchange it came from
     (NCMEC's up/down votes, StopNCII's review status)."""

@@ -7,6 +7,14 @@ the health checks needs an API token with the route's scope (``kaitiaki.web.toke
 
 from __future__ import annotations
 
-from kaitiaki.web.hma import curation, exchanges, hashing, matching, status
+from kaitiaki.web.hma import (
+    curation,
+    exchange_apis,
+    exchanges,
+    hashing,
+    matching,
+    signal_types,
+    status,
+)
 
-ROUTERS = (status, hashing, matching, curation, exchanges)
+ROUTERS = (status, hashing, matching, curation, signal_types, exchanges, exchange_apis)
