@@ -12,6 +12,7 @@ import pytest
 
 from kaitiaki.store import Store, open_store
 from nothing_skips import postgres_schema, require
+from store_templates import migrated_sqlite
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
@@ -47,9 +48,9 @@ def pdq_testdata() -> Path:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to an empty store, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kaitiaki.db'}"
+        yield migrated_sqlite(tmp_path / "kaitiaki.db")
     else:
-        yield from postgres_schema()
+        yield from postgres_schema(migrated=True)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """SQLite only, for tests about behaviour that does not depend on the engine."""
-    opened = open_store(f"sqlite:///{tmp_path / 'kaitiaki.db'}")
+    opened = open_store(migrated_sqlite(tmp_path / "kaitiaki.db"))
     try:
         yield opened
     finally:

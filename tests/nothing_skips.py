@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from store_templates import migrated_postgres_schema
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("KAITIAKI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -28,8 +30,9 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema's URL, dropped afterwards, so tests never see each other's rows."""
+def postgres_schema(*, migrated: bool = False) -> Iterator[str]:
+    """A fresh schema's URL, dropped afterwards, so tests never see each other's rows; with
+    ``migrated``, already holding the store's tables (see ``store_templates``)."""
     engine = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect():
@@ -38,8 +41,9 @@ def postgres_schema() -> Iterator[str]:
         engine.dispose()
         require(False, f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.orig}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    if not (migrated and migrated_postgres_schema(POSTGRES_URL, schema)):
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     try:
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
