@@ -40,7 +40,13 @@ def settle_heap() -> None:
     """Put what the start-up made out of the garbage collector's sight: it lives as long as
     the process, and a full collection walking it took tens of milliseconds from whichever
     request triggered it (the tail of a busy matching client's latencies). Only in a server
-    process: a process that makes many applications (the tests) would keep their garbage."""
+    process: a process that makes many applications (the tests) would keep their garbage.
+    The index kernels are imported on first use (numba's import is a second of every command
+    line's start); a server will use them, so they come in now, not in a client's lookup, and
+    numba's objects are frozen with the rest."""
+    from kaitiaki.index._segment import kernels
+
+    kernels()
     gc.collect()
     gc.freeze()
 
