@@ -45,10 +45,8 @@ typecheck: setup
 fixtures: setup
 	-uv run python tests/external/fetch.py
 
-# worksteal: a worker that runs out takes tests queued for the other, so a few long tests
-# (browser, Spark) at the end of one queue no longer leave the other core idle.
 pytest: setup system assets fixtures
-	uv run pytest -n 2 --dist worksteal
+	uv run pytest -n 2
 
 test: lint typecheck pytest
 
