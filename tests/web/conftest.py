@@ -34,6 +34,20 @@ def app(store: Store, tmp_path: Path) -> FastAPI:
 
 
 @pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """The app behind a test client, its lifespan started (API-token tests need no sign-in)."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def credential_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exchange-credential key file in the test's folder, never the user's home."""
+    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
+    monkeypatch.delenv("KAITIAKI_SECRET_KEY", raising=False)
+
+
+@pytest.fixture
 def login(app: FastAPI, store: Store) -> Iterator[Login]:
     """``login(role)``: a client signed in as a new user of that role, and its CSRF token;
     ``login(Role.LIAISON, "AU:Australian Federal Police")`` a liaison of that jurisdiction."""

@@ -11,17 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 from threatexchange.signal_type.pdq.signal import PdqSignal
-from web_helpers import jpeg, photo
+from web_helpers import bearer, jpeg, photo
 
 from kaitiaki.signals import remote
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent
-from kaitiaki.users.tokens import create_token
 from kaitiaki.web.hma import hashing as hma_hashing
 
 # threatexchange's PdqSignal.get_examples()[0], the hash HMA's match tests bank and look up.
@@ -33,17 +31,6 @@ def flip(hex_hash: str, bits: int) -> str:
     """``hex_hash`` with its first ``bits`` bits inverted: at Hamming distance ``bits``."""
     value = int(hex_hash, 16) ^ (((1 << bits) - 1) << (256 - bits))
     return f"{value:064x}"
-
-
-def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
-    _view, raw = create_token(store, name, scopes, actor="test:setup")
-    return {"Authorization": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -4,33 +4,20 @@ switch (``PUT /c/bank/<name>/content/<id>``), and the release of a quarantined e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from web_helpers import bearer
 
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, HashSetEntry
 from kaitiaki.users import Role
-from kaitiaki.users.tokens import create_token
 
 # threatexchange's PdqSignal.get_examples()[0].
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 OTHER = "0f" * 32
-
-
-def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
-    _view, raw = create_token(store, name, scopes, actor="test:setup")
-    return {"Authorization": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def signal(client: TestClient, curate: dict[str, str], bank: str, pdq: str) -> int:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from exchange_fakes import FakeCredentials, authed_registered
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 from threatexchange.signal_type.pdq.signal import PdqSignal
+from web_helpers import bearer
 
 from in_process import kaitiaki
 from kaitiaki.exchanges import ExchangeError, add_exchange, fetch
@@ -24,29 +22,14 @@ from kaitiaki.exchanges.feedback import give_feedback
 from kaitiaki.exchanges.fetch import redact
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, Exchange, ExchangeApiCredentials
-from kaitiaki.users.tokens import create_token
 
 USER = "analyst-7"
 PASSWORD = "correct-horse-battery-staple"
 NCMEC = {"user": USER, "password": PASSWORD}
 
 
-def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
-    _view, raw = create_token(store, name, scopes, actor="test:setup")
-    return {"Authorization": f"Bearer {raw}"}
-
-
-@pytest.fixture(autouse=True)
-def _keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The credential key file lands in the test's folder, never the user's home.
-    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
-    monkeypatch.delenv("KAITIAKI_SECRET_KEY", raising=False)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
+# Credential keys in the test's folder (tests/web/conftest.py).
+pytestmark = pytest.mark.usefixtures("credential_keys")
 
 
 @pytest.fixture

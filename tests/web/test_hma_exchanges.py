@@ -4,40 +4,22 @@ threatexchange package's sample exchange: no network."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
+from web_helpers import bearer
 
 from kaitiaki.exchanges import APIS, add_exchange, fetch
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent
-from kaitiaki.users.tokens import create_token
 
 SECRET = "analyst-7:correct-horse-battery-staple"
 PASSWORD = SECRET.split(":")[1]
 
 
-def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
-    _view, raw = create_token(store, name, scopes, actor="test:setup")
-    return {"Authorization": f"Bearer {raw}"}
-
-
-@pytest.fixture(autouse=True)
-def _keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The credential key file lands in the test's folder, never the user's home.
-    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
-    monkeypatch.delenv("KAITIAKI_SECRET_KEY", raising=False)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
+# Credential keys in the test's folder (tests/web/conftest.py).
+pytestmark = pytest.mark.usefixtures("credential_keys")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ gives exactly the route's answer and headers, and nothing the route would refuse
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -16,12 +15,6 @@ from kaitiaki.store import Store
 from kaitiaki.users import Role
 from kaitiaki.web.hma.fast_lookup import FastLookup
 from kaitiaki.web.security import HEADERS
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class Counted:

@@ -4,32 +4,19 @@ and the served PDQ indexes, and the per-type switch kaitiaki answers honestly ab
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from web_helpers import bearer
 
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent
-from kaitiaki.users.tokens import create_token
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 OTHER = "0" * 63 + "1"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 FIELDS = {"db_size", "index_size", "index_out_of_date", "newest_db_item", "index_built_to"}
-
-
-def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
-    _view, raw = create_token(store, name, scopes, actor="test:setup")
-    return {"Authorization": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ import http.server
 import json
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kaitiaki.signals import remote
@@ -39,12 +37,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_copy(paths["original"], paths["copy"])
     write_clip(paths["other"], seed=2)
     return paths
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 @pytest.fixture

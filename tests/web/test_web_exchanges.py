@@ -4,8 +4,6 @@ exchange and one that records opinions instead of sending them: no network."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from exchange_fakes import opinions_registered
 from fastapi import FastAPI
@@ -23,10 +21,8 @@ SECRET = "analyst-7:correct-horse-battery-staple"
 SIGNAL = sorted(PdqSignal.get_examples())[0].lower()
 
 
-@pytest.fixture(autouse=True)
-def _keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAITIAKI_KEYS", str(tmp_path / "keys"))
-    monkeypatch.delenv("KAITIAKI_SECRET_KEY", raising=False)
+# Credential keys in the test's folder (tests/web/conftest.py).
+pytestmark = pytest.mark.usefixtures("credential_keys")
 
 
 def _exchanges(store: Store) -> None:

@@ -15,6 +15,7 @@ from skimage import data as skdata
 
 from kaitiaki.store import Store
 from kaitiaki.users import Jurisdiction, Role, add_user, parse_jurisdiction
+from kaitiaki.users.tokens import create_token
 from kaitiaki.web.app import create_app
 from kaitiaki.web.authz import Requirement, requirement_of
 from kaitiaki.web.settings import WebSettings
@@ -22,6 +23,12 @@ from kaitiaki.web.settings import WebSettings
 PASSWORD = "a long test password"
 AGENCY = "New Zealand Police"
 JURISDICTION = f"NZ:{AGENCY}"
+
+
+def bearer(store: Store, name: str, *scopes: str) -> dict[str, str]:
+    """The Authorization header of a new API token ``name`` with ``scopes``."""
+    _view, raw = create_token(store, name, scopes, actor="test:setup")
+    return {"Authorization": f"Bearer {raw}"}
 
 
 def make_app(store: Store, tmp_path: Path, **settings: object) -> FastAPI:
