@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from sqlalchemy import func, select
 
 from kaitiaki.match.lookup import SIGNAL_TYPES
@@ -21,10 +21,9 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 from kaitiaki.users.tokens import TokenPrincipal
 from kaitiaki.web.hma.common import ERRORS, store_of
-from kaitiaki.web.tokens import token_scope
+from kaitiaki.web.tokens import Scoped
 
 router = APIRouter(prefix="/c", tags=["HMA curation"], responses=ERRORS)
-CURATE = Depends(token_scope("curate"))
 # HMA's value for "never" (its empty index checkpoint).
 NEVER = -1
 # The type served from in-memory indexes (match.serving); every other type is looked up in the
@@ -95,7 +94,7 @@ def index_state(store: Store, name: str) -> dict[str, Any]:
 def signal_type_index_status(
     request: Request,
     signal_type: str | None = Query(None, max_length=40),
-    principal: TokenPrincipal = CURATE,
+    principal: TokenPrincipal = Scoped.CURATE,
 ) -> dict[str, dict[str, Any]]:
     """HMA's index state per signal type; times are unix seconds, -1 for never."""
     if signal_type is not None and signal_type not in SIGNAL_TYPES:
@@ -114,7 +113,7 @@ def signal_type_index_status(
 async def signal_type_update(
     request: Request,
     signal_type_name: str = Path(max_length=40),
-    principal: TokenPrincipal = CURATE,
+    principal: TokenPrincipal = Scoped.CURATE,
 ) -> Response:
     """HMA answers 204; here only for ``enabled_ratio`` 1, which is already so."""
     if signal_type_name not in SIGNAL_TYPES:
