@@ -883,3 +883,144 @@ class ExchangeItem(Base):
         ForeignKey("hash_set_entries.id", ondelete="SET NULL"), index=True
     )
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProviderProfile(Base):
+    """Who the provider is when it reports to NCMEC's CyberTipline: the ``<reporter>`` of every
+    report and the service named in each ``personOrUserReported``. One row per profile name
+    ("default" unless a provider runs several services)."""
+
+    __tablename__ = "provider_profiles"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    # The reportingPerson: NCMEC requires one person with a name and an email.
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(60))
+    # The company's own name, its product (espService) and the application (platform).
+    esp_name: Mapped[str] = mapped_column(String(200))
+    esp_service: Mapped[str | None] = mapped_column(String(100))
+    platform: Mapped[str | None] = mapped_column(String(256))
+    # companyTemplate: how legal process is served, data retention, 24-hour contacts.
+    company_template: Mapped[str | None] = mapped_column(Text)
+    terms_of_service: Mapped[str | None] = mapped_column(Text)
+    legal_url: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CyberTipReport(Base):
+    """One CyberTipline report: drafted, reviewed, then submitted step by step.
+
+    ``state`` moves draft -> submitting -> submitted (NCMEC gave ``ncmec_report_id``) ->
+    files_uploaded -> finishing -> finished, or to retracted or failed. Each step is written
+    before and after its call, so a retry after a crash resumes at the step that stopped and a
+    report is never finished twice (see ``kaitiaki.cybertip.submit``)."""
+
+    __tablename__ = "cybertip_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(40), index=True)
+    profile: Mapped[str] = mapped_column(String(60), default="default")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    # The ``<report>`` document as drafted and reviewed (valid against NCMEC's XSD).
+    document: Mapped[str] = mapped_column(Text)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    # What a person set on review: escalateToHighPriority's reason, reportAnnotations' names.
+    escalate: Mapped[str | None] = mapped_column(Text)
+    annotations: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The provider's choice to upload the files it holds (sent from the evidence, never copied).
+    include_files: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # "test" (exttest.cybertip.org) unless production is configured; the base URL used.
+    environment: Mapped[str] = mapped_column(String(20), default="test")
+    base_url: Mapped[str | None] = mapped_column(Text)
+    ncmec_report_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # NCMEC's responseCode and responseDescription of the call that failed.
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # Reports NCMEC opened for this record and that were abandoned (a crash mid-call): NCMEC
+    # deletes an unfinished report after 24 hours; kept here so a person can account for them.
+    abandoned_report_ids: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CyberTipReportFile(Base):
+    """A file of a CyberTipline report: its ``fileDetails`` and, when the provider sends the file
+    itself, the evidence instance it is read from and NCMEC's file id once uploaded."""
+
+    __tablename__ = "cybertip_report_files"
+    __table_args__ = (UniqueConstraint("report_id", "object_id", name="uq_cybertip_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("cybertip_reports.id", ondelete="CASCADE"), index=True
+    )
+    # The provider's object id (the catalog's) and the content's SHA-256 where known.
+    object_id: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The evidence instance the file is uploaded from; None: details only, nothing to upload.
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("file_instances.id", ondelete="SET NULL")
+    )
+    # The fileDetails document with reportId 0 and fileId "pending", filled in when sent.
+    details: Mapped[str] = mapped_column(Text)
+    # pending -> uploading -> uploaded -> detailed (fileinfo sent); "skipped" when not sent.
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    ncmec_file_id: Mapped[str | None] = mapped_column(String(64))
+    # The MD5 NCMEC computed of what it received, checked against the evidence's.
+    received_md5: Mapped[str | None] = mapped_column(String(32))
+
+
+class LegalHold(Base):
+    """A legal hold: while it stands (not released, not expired) nothing it covers is deleted.
+
+    ``target_type`` is account, subject, evidence or report; ``basis`` is ncmec_report,
+    preservation_request, court_order or other, with ``reference`` (NCMEC's report id, the
+    request's or the order's reference) and the words of ``basis_text``."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str] = mapped_column(String(30))
+    basis_text: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # None: until released (a court order with no end date).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # A preservation request's 90 days may be extended once (18 U.S.C. 2703(f)).
+    extended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    extended_by: Mapped[str | None] = mapped_column(String(200))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_legal_holds_target", LegalHold.target_type, LegalHold.target_id)
+
+
+class Disclosure(Base):
+    """A disclosure package written in answer to legal process for one account."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_ref: Mapped[str] = mapped_column(String(200), index=True)
+    platform: Mapped[str] = mapped_column(String(100), default="provider")
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    package_name: Mapped[str] = mapped_column(Text)
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    # Images go only when the request covers them and a person confirmed it (who, recorded).
+    includes_files: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    files_confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
