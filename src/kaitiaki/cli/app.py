@@ -32,6 +32,7 @@ def _register() -> None:
     from kaitiaki.cli import (
         audit,
         demo,
+        disclose,
         evidence,
         exchange,
         hashset,
@@ -60,7 +61,7 @@ def _register() -> None:
         module.register(app)
     for module in (triage, series, exchange):
         module.register(app)
-    for module in (evidence, jobs, tokens):
+    for module in (evidence, jobs, tokens, disclose):
         module.register(app)
 
 

@@ -1,0 +1,1 @@
+"""Legal process and legal holds: preservation, retention and disclosure to law enforcement."""
