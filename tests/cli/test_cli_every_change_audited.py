@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from in_process import kaitiaki
 from kaitiaki.store import Store
-from kaitiaki.store.models import AccountLink, AuditEvent, Referral, Subject
+from kaitiaki.store.models import Account, AccountLink, AuditEvent, Referral, Subject
 
 ACTOR = "cli:alice"
 # A name typed on the command line (whose call it was) never becomes the audit actor.
@@ -58,6 +58,12 @@ READ_ONLY: dict[str, str] = {
     "match": "matches hashes against the store's hash sets",
     "operation evaluate": "compares an analysis folder with a ground truth; no store",
     "priority show": "lists priorities",
+    "hold list": "lists legal holds",
+    "report profile show": "shows the provider profile",
+    "report list": "lists CyberTipline reports",
+    "report show": "shows a CyberTipline report's state",
+    "report stand-in": "serves a stand-in for NCMEC's API in memory; no store",
+    "report status": "asks NCMEC's /status whether the credentials work; changes nothing",
     "records ingest": "writes a workspace folder of Parquet, not the store",
     "referral history": "lists a referral's changes",
     "serve": "runs the web server, whose changes test_web_every_change_audited covers",
@@ -324,6 +330,61 @@ def _exchange_feedback(w: World) -> Change:
     return Change(["exchange", "feedback", "opinions", *args], ("exchange.feedback",))
 
 
+NCMEC_USER, NCMEC_PASSWORD = "esp-user", "not-a-real-password"
+
+
+def _report_submit(w: World) -> Change:
+    """The drafted report sent to a stand-in for NCMEC (loopback HTTP, stopped by the next
+    scenario); no files chosen, so: opened, files done, finished."""
+    from kaitiaki.cybertip.standin import StandIn, serve_in_thread
+    from kaitiaki.store.models import CyberTipReport
+
+    serving = serve_in_thread(StandIn(NCMEC_USER, NCMEC_PASSWORD).app)
+    w.patch.setenv("KAITIAKI_CYBERTIP_URL", serving.__enter__())
+    w.found["stand-in"] = serving
+    w.found["cybertip"] = _first(w.store, CyberTipReport.id)
+    return Change(
+        ["report", "submit", w.found["cybertip"]],
+        ("cybertip.submitted", "cybertip.files_sent", "cybertip.finished"),
+    )
+
+
+def _report_retract(w: World) -> Change:
+    """A copy of the drafted report, never sent, retracted (the finished one cannot be)."""
+    from kaitiaki.store.models import CyberTipReport
+
+    w.found.pop("stand-in").__exit__(None, None, None)
+    with w.store.session() as session:
+        sent = session.get(CyberTipReport, int(w.found["cybertip"]))
+        assert sent is not None
+        copy = CyberTipReport(
+            subject_id=sent.subject_id,
+            state="draft",
+            document=sent.document,
+            document_sha256=sent.document_sha256,
+            created_by="test:setup",
+        )
+        session.add(copy)
+        session.flush()
+        copy_id = str(copy.id)
+    return Change(["report", "retract", copy_id], ("cybertip.retracted",))
+
+
+def _preservation_hold(w: World) -> str:
+    from kaitiaki.store.models import LegalHold
+
+    with w.store.session() as session:
+        found = session.scalar(
+            select(LegalHold.id).where(LegalHold.basis == "preservation_request").limit(1)
+        )
+    assert found is not None
+    return str(found)
+
+
+def _retention_policy(w: World) -> str:
+    return _sheet(w, "retention.toml", "[retention]\naccounts_days = 365\nreports_days = 365\n")
+
+
 def _with(build: Callable[[World], list[str]], *actions: str) -> Scenario:
     return lambda w: Change(build(w), actions)
 
@@ -367,21 +428,57 @@ CHANGES: dict[str, Scenario] = {
     ),
     "enrichment import": _enrichment,
     "refer": _refer,
+    # Answering legal process discloses an account's records outside the provider (the key is
+    # the one ``refer`` generated).
+    "disclose": _with(
+        lambda w: [
+            *("disclose", "--account", _first(w.store, Account.account_id), "--request", "LP-1"),
+            *("-a", str(w.root / "analysis"), "-o", str(w.root / "disclosed" / "lp-1")),
+            *("--key", str(w.root / "keys" / "sender.key")),
+        ],
+        "disclosure.written",
+    ),
+    # Who the provider is in its reports to NCMEC: audited, with the fields that changed.
+    "report profile set": _fixed(
+        [
+            *("report", "profile", "set", "--first-name", "R", "--last-name", "Reporter"),
+            *("--email", "r@example.org", "--esp-name", "Example"),
+        ],
+        "cybertip.profile_set",
+    ),
     # A report to NCMEC discloses a person outside the organisation: audited like a change.
     "report cybertipline": _with(
         lambda w: [
             *("report", "cybertipline", "--subject", _first(w.store, Subject.id)),
-            *(
-                "-o",
-                str(w.root / "disclosed" / "tip"),
-                "-a",
-                str(w.root / "analysis"),
-                "--reporter-name",
-                "R",
-            ),
-            *("--reporter-email", "r@example.org", "--esp-name", "Example"),
+            *("-o", str(w.root / "disclosed" / "tip"), "-a", str(w.root / "analysis")),
         ],
-        "cybertip.report_written",
+        "cybertip.drafted",
+    ),
+    # NCMEC's username and password, on standard input only; the entry never holds them.
+    "report credentials": _fixed(
+        ["report", "credentials"],
+        "cybertip.credentials_set",
+        input=f'{{"username": "{NCMEC_USER}", "password": "{NCMEC_PASSWORD}"}}',
+    ),
+    "report submit": _report_submit,
+    "report retract": _report_retract,
+    # Legal holds and the retention policy: preservation is a legal duty, each step audited.
+    "hold add": _with(
+        lambda w: [
+            *("hold", "add", "--account", _first(w.store, Account.account_id)),
+            *("--kind", "preservation_request", "--reference", "PR-2026-1"),
+            *("--basis", "preservation request from the police"),
+        ],
+        "hold.placed",
+    ),
+    "hold extend": _with(lambda w: ["hold", "extend", _preservation_hold(w)], "hold.extended"),
+    "hold release": _with(
+        lambda w: ["hold", "release", _preservation_hold(w), "--reason", "request withdrawn"],
+        "hold.released",
+    ),
+    "retention apply": _with(
+        lambda w: ["retention", "apply", "--dry-run", "--policy", _retention_policy(w)],
+        "retention.dry_run",
     ),
     "referral status": _status,
     "outcomes import": _outcomes,
@@ -490,6 +587,10 @@ READ_RUNS: dict[str, Callable[[World], list[str]]] = {
     "match": lambda w: ["match", _sha(w)],
     "priority show": lambda w: ["priority", "show"],
     "referral history": lambda w: ["referral", "history", w.found["referral"]],
+    "report list": lambda w: ["report", "list"],
+    "hold list": lambda w: ["hold", "list", "--all"],
+    "report show": lambda w: ["report", "show", w.found["cybertip"]],
+    "report profile show": lambda w: ["report", "profile", "show"],
     "series export": lambda w: ["series", "export", "-o", _out(w, "series.json")],
     "series list": lambda w: ["series", "list"],
     "series show": lambda w: ["series", "show", "S-1"],

@@ -40,6 +40,7 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.VIEW_STATISTICS,
         P.VIEW_AUDIT,
         P.VIEW_USERS,
+        P.VIEW_REPORTS,
     },
 }
 

@@ -31,6 +31,7 @@ def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
     from kaitiaki.cli import (
         audit,
+        cybertip,
         demo,
         disclose,
         evidence,
@@ -38,6 +39,7 @@ def _register() -> None:
         hashset,
         jobs,
         keys,
+        legal,
         match,
         operation,
         priority,
@@ -61,7 +63,7 @@ def _register() -> None:
         module.register(app)
     for module in (triage, series, exchange):
         module.register(app)
-    for module in (evidence, jobs, tokens, disclose):
+    for module in (evidence, jobs, tokens, disclose, legal, cybertip):
         module.register(app)
 
 

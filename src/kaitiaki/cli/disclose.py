@@ -12,7 +12,7 @@ from rich.markup import escape
 from kaitiaki.cli.errors import err, user_errors
 from kaitiaki.cli.options import DbOption, store_from
 
-console = Console()
+console = Console(soft_wrap=True)  # result lines are read by scripts: never wrapped
 
 
 def disclose(

@@ -1,9 +1,10 @@
-"""``kaitiaki report cybertipline`` and ``kaitiaki deconflict export|check``."""
+"""``kaitiaki report cybertipline|profile set|profile show`` and
+``kaitiaki deconflict export|check``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ deconflict_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+
+if TYPE_CHECKING:
+    from kaitiaki.cybertip.document import Reporter
 
 AnalysisOption = Annotated[
     Path | None,
@@ -47,14 +51,88 @@ def _workspace(analysis: Path | None, workspace: Path | None) -> Path:
     return folder
 
 
+profile_app = typer.Typer(
+    name="profile",
+    help="Who the provider is in its CyberTipline reports.",
+    no_args_is_help=True,
+)
+report_app.add_typer(profile_app)
+
+
+def _override(
+    name: str | None, email: str | None, esp_name: str | None, db: str | None, profile: str
+) -> Reporter | None:
+    """The reporter for a draft from the override flags, over the stored profile; None when
+    no flag is given (the draft reads the profile itself)."""
+    # Imported here, as the other commands do: ``kaitiaki --help`` loads no lxml or pyarrow.
+    from kaitiaki.cybertip import ProfileMissingError
+    from kaitiaki.cybertip.document import Reporter
+    from kaitiaki.cybertip.profile import SET_COMMAND, get_profile
+
+    given = {k: v.strip() for k, v in (("name", name), ("email", email), ("esp", esp_name)) if v}
+    if not given:
+        return None
+    try:
+        base: Reporter | None = get_profile(store_from(db), profile).reporter()
+    except ProfileMissingError:
+        base = None
+    if base is None:
+        missing = [
+            flag
+            for flag, key in (
+                ("--reporter-name", "name"),
+                ("--reporter-email", "email"),
+                ("--esp-name", "esp"),
+            )
+            if key not in given
+        ]
+        if missing:
+            err.print(
+                f"[bold red]error:[/] no provider profile {profile!r} and missing "
+                f"{', '.join(missing)}: set the profile with `{SET_COMMAND}` or give all three"
+            )
+            raise typer.Exit(2)
+        base = Reporter("", given["name"], given["email"], given["esp"])
+    first, last = base.first_name, base.last_name
+    if "name" in given:
+        head, _, tail = given["name"].rpartition(" ")
+        first, last = head.strip(), tail.strip()
+    return Reporter(
+        first,
+        last,
+        given.get("email", base.email),
+        given.get("esp", base.esp_name),
+        *(base.phone, base.esp_service, base.platform, base.company_template),
+        *(base.terms_of_service, base.legal_url),
+    )
+
+
 @report_app.command("cybertipline")
 def cybertipline(
     subject: Annotated[str, typer.Option("--subject", help="Subject id (S-...).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="XML file to write.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the <report> XML here.")
+    ] = None,
     analysis: AnalysisOption = None,
     workspace: WorkspaceOption = None,
+    escalate: Annotated[
+        str | None,
+        typer.Option(help="Escalate to high priority, with the reason (immediate risk, ...)."),
+    ] = None,
+    annotate: Annotated[
+        list[str] | None,
+        typer.Option("--annotate", help="A report annotation (e.g. sextortion); repeatable."),
+    ] = None,
+    files: Annotated[
+        bool,
+        typer.Option(
+            "--files/--no-files", help="Upload the files the evidence holds when it is sent."
+        ),
+    ] = False,
+    profile: Annotated[str, typer.Option(help="The provider profile to report as.")] = "default",
     reporter_name: Annotated[
-        str | None, typer.Option(envvar="KAITIAKI_REPORTER_NAME", help="Reporting person.")
+        str | None,
+        typer.Option(envvar="KAITIAKI_REPORTER_NAME", help="Reporting person (over the profile)."),
     ] = None,
     reporter_email: Annotated[
         str | None, typer.Option(envvar="KAITIAKI_REPORTER_EMAIL", help="Their email.")
@@ -64,29 +142,106 @@ def cybertipline(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """A CyberTipline-shaped XML report (one <report> per flagged account), XSD-validated."""
+    """Draft a CyberTipline report of a subject, valid against NCMEC's schema."""
     from kaitiaki.audit import cli_actor
-    from kaitiaki.refer.cybertip import Reporter, ReportError, write_cybertip_report
+    from kaitiaki.cybertip import CyberTipError
+    from kaitiaki.cybertip.drafts import draft_report, get_report, report_document
 
     folder = _workspace(analysis, workspace)
-    missing = [
-        flag
-        for flag, value in (
-            ("--reporter-name", reporter_name),
-            ("--reporter-email", reporter_email),
-            ("--esp-name", esp_name),
+    override = _override(reporter_name, reporter_email, esp_name, db, profile)
+    store = store_from(db)
+    with user_errors(CyberTipError, FileNotFoundError):
+        report_id = draft_report(
+            store,
+            folder,
+            subject,
+            actor=cli_actor(),
+            profile=profile,
+            escalate=escalate,
+            annotations=annotate or (),
+            include_files=files,
+            reporter_override=override,
         )
-        if not (value or "").strip()
-    ]
-    if missing:
-        err.print(f"[bold red]error:[/] missing {', '.join(missing)}")
-        raise typer.Exit(2)
-    reporter = Reporter(str(reporter_name), str(reporter_email), str(esp_name))
-    with user_errors(ReportError, FileNotFoundError):
-        write_cybertip_report(
-            store_from(db), folder, subject, out, reporter=reporter, actor=cli_actor()
+    view = get_report(store, report_id)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_bytes(report_document(store, report_id))
+        tmp.replace(out)  # never a half-written report where a reader looks
+    # Plain echo: a line scripts read is never wrapped or read as markup.
+    typer.echo(
+        f"drafted CyberTipline report {report_id} for {subject} ({len(view.files)} files), "
+        "valid against NCMEC's schema"
+    )
+
+
+@profile_app.command("set")
+def profile_set(
+    first_name: Annotated[str, typer.Option(help="The reporting person's first name.")],
+    last_name: Annotated[str, typer.Option(help="Their last name.")],
+    email: Annotated[str, typer.Option(help="Their email (NCMEC's notices go there).")],
+    esp_name: Annotated[str, typer.Option(help="The provider's (company's) name.")],
+    phone: Annotated[str | None, typer.Option(help="Their phone.")] = None,
+    esp_service: Annotated[
+        str | None, typer.Option(help="The product the reported users used (espService).")
+    ] = None,
+    platform: Annotated[str | None, typer.Option(help="The full application name.")] = None,
+    company_template: Annotated[
+        str | None,
+        typer.Option(help="Words for every report: legal process, retention, 24-hour contacts."),
+    ] = None,
+    terms_of_service: Annotated[
+        str | None, typer.Option(help="Terms of service relevant to reports.")
+    ] = None,
+    legal_url: Annotated[str | None, typer.Option(help="A URL with further information.")] = None,
+    name: Annotated[str, typer.Option(help="The profile's name.")] = "default",
+    db: DbOption = None,
+) -> None:
+    """Set (create or replace) the provider profile every report is filed as."""
+    from kaitiaki.audit import cli_actor
+    from kaitiaki.cybertip import CyberTipError
+    from kaitiaki.cybertip.profile import set_profile
+
+    with user_errors(CyberTipError):
+        set_profile(
+            store_from(db),
+            actor=cli_actor(),
+            name=name,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            esp_name=esp_name,
+            phone=phone,
+            esp_service=esp_service,
+            platform=platform,
+            company_template=company_template,
+            terms_of_service=terms_of_service,
+            legal_url=legal_url,
         )
-    console.print(f"wrote {out} (validated against cybertip-subset-v1.xsd)")
+    typer.echo(f"provider profile {name} set")
+
+
+@profile_app.command("show")
+def profile_show(
+    name: Annotated[str, typer.Option(help="The profile's name.")] = "default",
+    db: DbOption = None,
+) -> None:
+    """Show a provider profile."""
+    from rich.markup import escape
+
+    from kaitiaki.cybertip import CyberTipError
+    from kaitiaki.cybertip.profile import FIELDS, get_profile
+
+    with user_errors(CyberTipError):
+        view = get_profile(store_from(db), name)
+    table = Table(title=f"provider profile {escape(name)}")
+    table.add_column("field")
+    table.add_column("value")
+    for field in FIELDS:
+        table.add_row(field.replace("_", " "), escape(getattr(view, field) or ""))
+    table.add_row("updated by", escape(view.updated_by))
+    table.add_row("updated at", view.updated_at.isoformat(timespec="seconds"))
+    console.print(table)
 
 
 @deconflict_app.command("export")

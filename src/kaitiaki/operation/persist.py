@@ -1,8 +1,11 @@
 """Writing an analysis into the store: flagged accounts, subjects and the links that joined them.
 
 Re-running an analysis replaces its accounts and subjects; an investigator's rejected links are
-kept, because they are decisions, not results. Saving is one act: one audit entry, as who ran
-the analysis, in the transaction that replaces the results.
+kept, because they are decisions, not results. So are accounts and subjects under a standing
+legal hold (``kaitiaki.legal.coverage``) that the new results no longer produce, with the links
+touching those accounts: a re-run must not delete what the law requires preserved. A held
+record the new results do produce is replaced by its new row, like any other. Saving is one
+act: one audit entry, as who ran the analysis, in the transaction that replaces the results.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import delete
 
 from kaitiaki.accounts import Attribution, Resolution, Subject
 from kaitiaki.audit import record
+from kaitiaki.legal.coverage import lock_holds, protected
 from kaitiaki.store import Store
 from kaitiaki.store.models import Account, AccountLink
 from kaitiaki.store.models import Subject as SubjectRow
@@ -39,13 +43,25 @@ def save_results(
     if not actor.strip():
         raise ValueError("actor: saving an analysis needs the name of who ran it")
     subject_of = {a: s.subject_id for s in subjects for a in s.account_ids}
+    rows = flagged.to_pylist()
     with store.session() as session:
-        session.execute(delete(Account))
-        session.execute(delete(SubjectRow))
-        session.execute(delete(AccountLink).where(AccountLink.rejected.is_(False)))
+        # Under the holds lock, so no hold placed meanwhile is missed (see legal.coverage).
+        lock_holds(session)
+        held = protected(session)
+        keep_accounts = held.ids("account") - {row["account_id"] for row in rows}
+        keep_subjects = held.ids("subject") - {s.subject_id for s in subjects}
+        session.execute(delete(Account).where(Account.account_id.not_in(keep_accounts)))
+        session.execute(delete(SubjectRow).where(SubjectRow.id.not_in(keep_subjects)))
+        session.execute(
+            delete(AccountLink).where(
+                AccountLink.rejected.is_(False),
+                AccountLink.account_a.not_in(keep_accounts),
+                AccountLink.account_b.not_in(keep_accounts),
+            )
+        )
+        # Rejected links and those kept with held accounts: not written again.
         rejected = {
-            (link.account_a, link.account_b, link.reason)
-            for link in session.query(AccountLink).filter(AccountLink.rejected)
+            (link.account_a, link.account_b, link.reason) for link in session.query(AccountLink)
         }
         session.add_all(
             Account(
@@ -62,7 +78,7 @@ def save_results(
                 categories=row["categories"],
                 subject_id=subject_of.get(row["account_id"]),
             )
-            for row in flagged.to_pylist()
+            for row in rows
         )
         for subject in subjects:
             a = attributions[subject.subject_id]
@@ -105,5 +121,7 @@ def save_results(
                 "flagged_accounts": flagged.num_rows,
                 "subjects": len(subjects),
                 "links": len(links),
+                **({"kept_held_accounts": len(keep_accounts)} if keep_accounts else {}),
+                **({"kept_held_subjects": len(keep_subjects)} if keep_subjects else {}),
             },
         )

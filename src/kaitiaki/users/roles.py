@@ -45,6 +45,12 @@ class Permission(StrEnum):
     # Importing a referral package another installation sent: the receiving agency's act.
     RECEIVE_REFERRALS = "receive_referrals"
     MANAGE_USERS = "manage_users"
+    # The provider's desk: CyberTipline reports, legal holds, disclosures. Reading them is a
+    # ``view_`` permission (the auditor's); drafting, submitting and retracting a report, and
+    # placing or releasing a hold, are acts with legal weight left to admin and investigator.
+    VIEW_REPORTS = "view_reports"
+    FILE_REPORTS = "file_reports"
+    MANAGE_HOLDS = "manage_holds"
 
 
 READ_ONLY: frozenset[Permission] = frozenset(p for p in Permission if p.startswith("view_"))

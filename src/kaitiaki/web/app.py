@@ -170,9 +170,14 @@ def create_app(store: Store | str | None = None, settings: WebSettings | None = 
         elif settings.start_jobs:
             from kaitiaki.exchanges.schedule import queue_due
             from kaitiaki.jobs import JobRunner
+            from kaitiaki.legal.retention import queue_due_retention
 
             # In this process ``submit`` wakes the runner's threads itself.
-            runner = JobRunner(opened.url, workers=settings.job_workers, periodic=(queue_due,))
+            runner = JobRunner(
+                opened.url,
+                workers=settings.job_workers,
+                periodic=(queue_due, queue_due_retention),
+            )
             runner.start()
         try:
             yield

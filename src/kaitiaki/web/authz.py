@@ -149,6 +149,9 @@ class Needs:
     RECORD_OUTCOMES: Any = requires(Permission.RECORD_OUTCOMES)
     RECEIVE_REFERRALS: Any = requires(Permission.RECEIVE_REFERRALS)
     MANAGE_USERS: Any = requires(Permission.MANAGE_USERS)
+    VIEW_REPORTS: Any = requires(Permission.VIEW_REPORTS)
+    FILE_REPORTS: Any = requires(Permission.FILE_REPORTS)
+    MANAGE_HOLDS: Any = requires(Permission.MANAGE_HOLDS)
 
 
 def requirement_of(route: APIRoute) -> Requirement | None:

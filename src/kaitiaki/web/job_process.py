@@ -44,6 +44,7 @@ def _child(
     from kaitiaki.exchanges.schedule import queue_due
     from kaitiaki.jobs import JobRunner
     from kaitiaki.jobs.queue import work_arrived
+    from kaitiaki.legal.retention import queue_due_retention
 
     logging.basicConfig(level=logging.INFO, format="kaitiaki jobs: %(levelname)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -55,8 +56,9 @@ def _child(
         poll_interval=POLL_INTERVAL,
         isolate=True,
         memory_limit=memory_limit,
-        # Scheduled exchange fetches are queued by every server's runner; each is taken once.
-        periodic=(queue_due,),
+        # Scheduled exchange fetches and the daily retention run (when a policy is configured,
+        # $KAITIAKI_RETENTION_POLICY) are queued by every server's runner; each is taken once.
+        periodic=(queue_due, queue_due_retention),
     )
     runner.start()
     try:
