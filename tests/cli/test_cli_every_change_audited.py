@@ -335,7 +335,7 @@ NCMEC_USER, NCMEC_PASSWORD = "esp-user", "not-a-real-password"
 
 def _report_submit(w: World) -> Change:
     """The drafted report sent to a stand-in for NCMEC (loopback HTTP, stopped by the next
-    scenario); no files chosen, so: opened, files done, finished."""
+    scenario); no files chosen, so: opened, files done, the year's hold placed, finished."""
     from kaitiaki.cybertip.standin import StandIn, serve_in_thread
     from kaitiaki.store.models import CyberTipReport
 
@@ -345,7 +345,7 @@ def _report_submit(w: World) -> Change:
     w.found["cybertip"] = _first(w.store, CyberTipReport.id)
     return Change(
         ["report", "submit", w.found["cybertip"]],
-        ("cybertip.submitted", "cybertip.files_sent", "cybertip.finished"),
+        ("cybertip.submitted", "cybertip.files_sent", "hold.placed", "cybertip.finished"),
     )
 
 

@@ -22,8 +22,9 @@ from kaitiaki.cybertip.credentials import (
     set_credentials,
 )
 from kaitiaki.cybertip.errors import CyberTipConflictError, CyberTipError
+from kaitiaki.cybertip.reports import list_reports
 from kaitiaki.cybertip.submit import retract_report, status_check, submit_report
-from kaitiaki.cybertip.tracking import Upload, evidence_upload, list_reports, report_view
+from kaitiaki.cybertip.tracking import Upload, evidence_upload, report_view
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, CyberTipReport, ExchangeApiCredentials
 
@@ -74,7 +75,7 @@ def test_a_report_and_its_files_reach_ncmec_once(store: Store, evidence: list[Ev
         "cybertip.files_sent",
         "cybertip.finished",
     ]
-    assert [v.id for v in list_reports(store, state="finished", subject="S-1")] == [report]
+    assert [v.id for v in list_reports(store, state="finished", subject_id="S-1")] == [report]
 
 
 def test_files_are_not_sent_unless_the_provider_chose_to(
@@ -141,7 +142,7 @@ def test_a_server_error_leaves_a_state_to_retry(store: Store, evidence: list[Evi
             assert transient.value.code == 1000
             assert report_view(store, report).state != "failed"
         view = submit_report(store, report, actor=ACTOR, client=api)
-    assert view.state == "finished" and view.abandoned_report_ids == []
+    assert view.state == "finished" and view.abandoned_report_ids == ()
     assert standin.count("submit") == standin.count("finish") == 1
     assert standin.count("upload") == 2 and len(standin.reports) == 1
 

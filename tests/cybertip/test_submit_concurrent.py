@@ -10,8 +10,9 @@ from pathlib import Path
 
 from submit_world import client, draft, scan_evidence, served
 
+from kaitiaki.cybertip.reports import ReportView
 from kaitiaki.cybertip.submit import retract_report, submit_report
-from kaitiaki.cybertip.tracking import CyberTipBusyError, ReportView, Upload, evidence_upload
+from kaitiaki.cybertip.tracking import CyberTipBusyError, Upload, evidence_upload
 from kaitiaki.store import Store
 
 

@@ -98,7 +98,7 @@ def test_a_crash_at_any_step_resumes(
         assert opened == 2 and len(view.abandoned_report_ids) == 1
         assert _audited(store, "cybertip.restarted") == 1
     else:
-        assert opened == 1 and view.abandoned_report_ids == []
+        assert opened == 1 and view.abandoned_report_ids == ()
     if call == "finish" and when != "before":
         assert standin.count("finish", 5102) == 1  # "already finished" means finished
 

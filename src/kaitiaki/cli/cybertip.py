@@ -23,7 +23,7 @@ from kaitiaki.cli.provider import report_app
 
 if TYPE_CHECKING:
     from kaitiaki.cybertip.client import CyberTiplineClient
-    from kaitiaki.cybertip.tracking import ReportView
+    from kaitiaki.cybertip.reports import ReportView
 
 # soft_wrap: the lines `report show` prints are read by scripts; never broken mid-line.
 console = Console(highlight=False, soft_wrap=True)
@@ -111,9 +111,9 @@ def list_cmd(
     db: DbOption = None,
 ) -> None:
     """CyberTipline reports, with their state and NCMEC's report id."""
-    from kaitiaki.cybertip.tracking import list_reports
+    from kaitiaki.cybertip.reports import list_reports
 
-    views = list_reports(store_from(db), state=state, subject=subject)
+    views = list_reports(store_from(db), state=state, subject_id=subject)
     if not views:
         console.print("no CyberTipline reports")
         return
@@ -138,10 +138,10 @@ def list_cmd(
 def show(report: ReportId, db: DbOption = None) -> None:
     """A report's state, NCMEC's ids, its files and any error."""
     from kaitiaki.cybertip.errors import CyberTipError
-    from kaitiaki.cybertip.tracking import report_view
+    from kaitiaki.cybertip.reports import get_report
 
     with user_errors(CyberTipError):
-        _show(report_view(store_from(db), report))
+        _show(get_report(store_from(db), report))
 
 
 @report_app.command("credentials")

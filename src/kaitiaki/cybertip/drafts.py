@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,39 +35,23 @@ from kaitiaki.cybertip.document import (
 from kaitiaki.cybertip.errors import CyberTipConflictError, CyberTipError, CyberTipNotFoundError
 from kaitiaki.cybertip.gather import gather
 from kaitiaki.cybertip.profile import check_reporter, get_profile
+from kaitiaki.cybertip.reports import ReportView, get_report, list_reports, report_document
 from kaitiaki.cybertip.schema import check_rules, validate
 from kaitiaki.store import Store
 from kaitiaki.store.models import CyberTipReport, CyberTipReportFile, FileInstance, utcnow
 
+# The read model lives in ``reports``; named here too, where callers of the drafts look.
+__all__ = [
+    "ReportView",
+    "draft_report",
+    "get_report",
+    "list_reports",
+    "report_document",
+    "revise_draft",
+]
+
 DRAFT = "draft"
 _KEEP = object()  # revise_draft: leave this setting as the draft has it
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFileView:
-    id: int
-    object_id: str
-    sha256: str | None
-    instance_id: int | None
-    state: str
-    ncmec_file_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReportView:
-    id: int
-    subject_id: str
-    profile: str
-    state: str
-    document_sha256: str
-    escalate: str | None
-    annotations: tuple[str, ...]
-    include_files: bool
-    environment: str
-    ncmec_report_id: int | None
-    created_by: str
-    created_at: datetime
-    files: tuple[ReportFileView, ...]
 
 
 def checked(document: Any, what: Literal["report", "fileDetails"] = "report") -> bytes:
@@ -266,66 +249,3 @@ def revise_draft(
             target_id=row.subject_id,
             details={"report": report_id, "before": before, "sha256": row.document_sha256},
         )
-
-
-def _report_view(row: CyberTipReport, files: Iterable[CyberTipReportFile]) -> ReportView:
-    return ReportView(
-        id=row.id,
-        subject_id=row.subject_id,
-        profile=row.profile,
-        state=row.state,
-        document_sha256=row.document_sha256,
-        escalate=row.escalate,
-        annotations=tuple(row.annotations or ()),
-        include_files=row.include_files,
-        environment=row.environment,
-        ncmec_report_id=row.ncmec_report_id,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        files=tuple(
-            ReportFileView(f.id, f.object_id, f.sha256, f.instance_id, f.state, f.ncmec_file_id)
-            for f in files
-        ),
-    )
-
-
-def _files(session: Any, report_ids: Sequence[int]) -> dict[int, list[CyberTipReportFile]]:
-    found: dict[int, list[CyberTipReportFile]] = {i: [] for i in report_ids}
-    if report_ids:
-        for file in session.scalars(
-            select(CyberTipReportFile)
-            .where(CyberTipReportFile.report_id.in_(report_ids))
-            .order_by(CyberTipReportFile.id)
-        ):
-            found[file.report_id].append(file)
-    return found
-
-
-def get_report(store: Store, report_id: int) -> ReportView:
-    with store.session() as session:
-        row = session.get(CyberTipReport, report_id)
-        if row is None:
-            raise CyberTipNotFoundError(f"no CyberTipline report {report_id}")
-        return _report_view(row, _files(session, [report_id])[report_id])
-
-
-def list_reports(
-    store: Store, *, subject_id: str | None = None, state: str | None = None
-) -> list[ReportView]:
-    query = select(CyberTipReport).order_by(CyberTipReport.id)
-    if subject_id is not None:
-        query = query.where(CyberTipReport.subject_id == subject_id)
-    if state is not None:
-        query = query.where(CyberTipReport.state == state)
-    with store.session() as session:
-        rows = session.scalars(query).all()
-        files = _files(session, [r.id for r in rows])
-        return [_report_view(r, files[r.id]) for r in rows]
-
-
-def report_document(store: Store, report_id: int) -> bytes:
-    with store.session() as session:
-        row = session.get(CyberTipReport, report_id)
-        if row is None:
-            raise CyberTipNotFoundError(f"no CyberTipline report {report_id}")
-        return row.document.encode("utf-8")

@@ -28,6 +28,7 @@ from kaitiaki.cybertip.client import (
 )
 from kaitiaki.cybertip.errors import CyberTipConflictError, CyberTipError
 from kaitiaki.cybertip.tracking import ReadFile
+from kaitiaki.legal.holds import place_report_hold
 from kaitiaki.store import Store
 from kaitiaki.store.models import CyberTipReport, CyberTipReportFile, File, FileInstance, utcnow
 
@@ -89,6 +90,13 @@ class Sender:
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise CyberTipConflictError(f"report {self.id} changed while it was being sent")
+        if dst == "finished":
+            # A provider must preserve what it reported for a year (18 U.S.C. 2258A(h)): the
+            # hold is placed in the transaction that records the report finished, so there is
+            # never a finished report that retention could delete.
+            row = session.get(CyberTipReport, self.id, populate_existing=True)
+            assert row is not None
+            place_report_hold(session, report=row, actor=self.actor)
 
     def move_file(self, session: Session, file_id: int, src: str, dst: str, **values: Any) -> None:
         done = session.execute(

@@ -36,6 +36,7 @@ from kaitiaki.cybertip.client import (
     CyberTiplineTransportError,
 )
 from kaitiaki.cybertip.errors import CyberTipConflictError, CyberTipError
+from kaitiaki.cybertip.reports import ReportView
 from kaitiaki.cybertip.sender import (
     IN_FLIGHT_FILE,
     REPORT_MISSING,
@@ -43,14 +44,7 @@ from kaitiaki.cybertip.sender import (
     RestartError,
     Sender,
 )
-from kaitiaki.cybertip.tracking import (
-    ReadFile,
-    ReportView,
-    evidence_upload,
-    exclusive,
-    load,
-    report_view,
-)
+from kaitiaki.cybertip.tracking import ReadFile, evidence_upload, exclusive, load, report_view
 from kaitiaki.store import Store
 from kaitiaki.store.models import CyberTipReport, CyberTipReportFile, FileInstance, utcnow
 

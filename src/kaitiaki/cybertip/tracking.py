@@ -1,4 +1,4 @@
-"""What the sending of a CyberTipline report stands on: views of a report's state, the one lock
+"""What the sending of a CyberTipline report stands on: the report as committed, the one lock
 a submission holds, and the evidence a file is streamed from.
 
 The lock answers the question a state column cannot: is a report found mid-call ("submitting",
@@ -18,13 +18,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
 
 from kaitiaki.content.readback import SEPARATOR, ContentUnavailableError, read_instance
 from kaitiaki.cybertip.errors import CyberTipConflictError, CyberTipNotFoundError
+from kaitiaki.cybertip.reports import ReportView, get_report
 from kaitiaki.store import Store
 from kaitiaki.store.models import CyberTipReport, CyberTipReportFile
 
@@ -35,56 +35,6 @@ _local_guard = threading.Lock()
 
 class CyberTipBusyError(CyberTipConflictError):
     """Another process or thread is sending or retracting this report right now."""
-
-
-@dataclass(frozen=True)
-class FileView:
-    id: int
-    object_id: str
-    state: str
-    ncmec_file_id: str | None
-    received_md5: str | None
-
-
-@dataclass(frozen=True)
-class ReportView:
-    """A report's state as a person reads it; ``note`` says what the last call did."""
-
-    id: int
-    subject_id: str
-    state: str
-    environment: str
-    base_url: str | None
-    ncmec_report_id: int | None
-    error_code: int | None
-    error_message: str | None
-    abandoned_report_ids: list[int]
-    submitted_at: datetime | None
-    finished_at: datetime | None
-    retracted_at: datetime | None
-    files: list[FileView]
-    note: str = ""
-
-
-def _view(row: CyberTipReport, files: list[CyberTipReportFile], note: str = "") -> ReportView:
-    return ReportView(
-        id=row.id,
-        subject_id=row.subject_id,
-        state=row.state,
-        environment=row.environment,
-        base_url=row.base_url,
-        ncmec_report_id=row.ncmec_report_id,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        abandoned_report_ids=[int(i) for i in row.abandoned_report_ids or []],
-        submitted_at=row.submitted_at,
-        finished_at=row.finished_at,
-        retracted_at=row.retracted_at,
-        files=[
-            FileView(f.id, f.object_id, f.state, f.ncmec_file_id, f.received_md5) for f in files
-        ],
-        note=note,
-    )
 
 
 def load(store: Store, report_id: int) -> tuple[CyberTipReport, list[CyberTipReportFile]]:
@@ -105,31 +55,7 @@ def load(store: Store, report_id: int) -> tuple[CyberTipReport, list[CyberTipRep
 
 
 def report_view(store: Store, report_id: int, note: str = "") -> ReportView:
-    row, files = load(store, report_id)
-    return _view(row, files, note)
-
-
-def list_reports(
-    store: Store, *, state: str | None = None, subject: str | None = None
-) -> list[ReportView]:
-    with store.session() as session:
-        query = select(CyberTipReport).order_by(CyberTipReport.id)
-        if state:
-            query = query.where(CyberTipReport.state == state)
-        if subject:
-            query = query.where(CyberTipReport.subject_id == subject)
-        rows = list(session.scalars(query))
-        files = list(
-            session.scalars(
-                select(CyberTipReportFile)
-                .where(CyberTipReportFile.report_id.in_([r.id for r in rows]))
-                .order_by(CyberTipReportFile.id)
-            )
-        )
-    by_report: dict[int, list[CyberTipReportFile]] = {}
-    for found in files:
-        by_report.setdefault(found.report_id, []).append(found)
-    return [_view(row, by_report.get(row.id, [])) for row in rows]
+    return get_report(store, report_id, note)
 
 
 @contextmanager
