@@ -66,19 +66,28 @@ def _client(db: str | None, timeout: float) -> CyberTiplineClient:
     return load_connection(store_from(db)).client(timeout=timeout)
 
 
-@report_app.command("submit")
-def submit(report: ReportId, timeout: TimeoutOption = 120.0, db: DbOption = None) -> None:
-    """Send a drafted report to NCMEC, or resume sending it after a failure or a crash."""
+def send_reports(reports: list[int], *, timeout: float, db: str | None) -> None:
+    """Send each report in turn (``report submit``, ``report cybertipline --submit``); exit 1
+    after the last if any failed, so a script sees it while every report still got its try."""
     from kaitiaki.audit import cli_actor
     from kaitiaki.cybertip.client import CyberTiplineError
     from kaitiaki.cybertip.errors import CyberTipError
     from kaitiaki.cybertip.submit import submit_report
 
+    failed = 0
     with user_errors(CyberTipError, CyberTiplineError), _client(db, timeout) as client:
-        view = submit_report(store_from(db), report, actor=cli_actor(), client=client)
-    _show(view)
-    if view.state == "failed":
+        for report in reports:
+            view = submit_report(store_from(db), report, actor=cli_actor(), client=client)
+            _show(view)
+            failed += view.state == "failed"
+    if failed:
         raise typer.Exit(1)
+
+
+@report_app.command("submit")
+def submit(report: ReportId, timeout: TimeoutOption = 120.0, db: DbOption = None) -> None:
+    """Send a drafted report to NCMEC, or resume sending it after a failure or a crash."""
+    send_reports([report], timeout=timeout, db=db)
 
 
 @report_app.command("retract")

@@ -109,7 +109,9 @@ def _override(
 
 @report_app.command("cybertipline")
 def cybertipline(
-    subject: Annotated[str, typer.Option("--subject", help="Subject id (S-...).")],
+    subjects: Annotated[
+        list[str], typer.Option("--subject", help="Subject id (S-...); repeatable.")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write the <report> XML here.")
     ] = None,
@@ -140,39 +142,59 @@ def cybertipline(
     esp_name: Annotated[
         str | None, typer.Option(envvar="KAITIAKI_ESP_NAME", help="The provider's name.")
     ] = None,
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help="Send each report to NCMEC once drafted (`kaitiaki report submit ID` resumes "
+            "one that stopped).",
+        ),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for NCMEC per call.")] = 120.0,
     db: DbOption = None,
 ) -> None:
-    """Draft a CyberTipline report of a subject, valid against NCMEC's schema."""
+    """Draft a CyberTipline report per subject, valid against NCMEC's schema; with --submit,
+    send each to NCMEC (the test environment unless production is configured)."""
     from kaitiaki.audit import cli_actor
     from kaitiaki.cybertip import CyberTipError
     from kaitiaki.cybertip.drafts import draft_report, get_report, report_document
 
+    if out is not None and len(subjects) > 1:
+        err.print("[bold red]error:[/] --out takes one subject's report; give one --subject")
+        raise typer.Exit(2)
     folder = _workspace(analysis, workspace)
     override = _override(reporter_name, reporter_email, esp_name, db, profile)
     store = store_from(db)
-    with user_errors(CyberTipError, FileNotFoundError):
-        report_id = draft_report(
-            store,
-            folder,
-            subject,
-            actor=cli_actor(),
-            profile=profile,
-            escalate=escalate,
-            annotations=annotate or (),
-            include_files=files,
-            reporter_override=override,
+    drafted: list[int] = []
+    for subject in subjects:
+        with user_errors(CyberTipError, FileNotFoundError):
+            report_id = draft_report(
+                store,
+                folder,
+                subject,
+                actor=cli_actor(),
+                profile=profile,
+                escalate=escalate,
+                annotations=annotate or (),
+                include_files=files,
+                reporter_override=override,
+            )
+        view = get_report(store, report_id)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_bytes(report_document(store, report_id))
+            tmp.replace(out)  # never a half-written report where a reader looks
+        # Plain echo: a line scripts read is never wrapped or read as markup.
+        typer.echo(
+            f"drafted CyberTipline report {report_id} for {subject} ({len(view.files)} files), "
+            "valid against NCMEC's schema"
         )
-    view = get_report(store, report_id)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_bytes(report_document(store, report_id))
-        tmp.replace(out)  # never a half-written report where a reader looks
-    # Plain echo: a line scripts read is never wrapped or read as markup.
-    typer.echo(
-        f"drafted CyberTipline report {report_id} for {subject} ({len(view.files)} files), "
-        "valid against NCMEC's schema"
-    )
+        drafted.append(report_id)
+    if submit:
+        from kaitiaki.cli.cybertip import send_reports
+
+        send_reports(drafted, timeout=timeout, db=db)
 
 
 @profile_app.command("set")
