@@ -30,7 +30,7 @@ from kaitiaki.cybertip.document import (
 from kaitiaki.cybertip.drafts import checked, list_reports
 from kaitiaki.cybertip.profile import check_reporter, get_profile, set_profile
 from kaitiaki.store import Store
-from kaitiaki.store.models import AuditEvent
+from kaitiaki.store.models import AuditEvent, CyberTipReportFile
 
 PROFILE = [
     *("report", "profile", "set", "--first-name", "Ana", "--last-name", "Trust"),
@@ -125,6 +125,23 @@ def test_cli_drafts_a_report(
     assert unknown.exit_code == 1 and "csamSolicitation" in unknown.stderr
     nobody = kaitiaki(*base[:3], "S-nobody", *base[4:])
     assert nobody.exit_code == 1 and "no flagged accounts" in nobody.stderr
+    # A file annotation a person set goes in that file's fileDetails, and nowhere else.
+    (first, *others) = list_reports(a.store, subject_id=subject)[-1].files
+    annotated = kaitiaki(*base, "--file-annotation", f"{first.object_id}=generativeAi")
+    assert annotated.exit_code == 0, annotated.output
+    with a.store.session() as session:
+        details = dict(
+            session.execute(
+                select(CyberTipReportFile.object_id, CyberTipReportFile.details).where(
+                    CyberTipReportFile.report_id == list_reports(a.store)[-1].id
+                )
+            ).all()
+        )
+    assert "<fileAnnotations>" in details[first.object_id]
+    assert "<generativeAi/>" in details[first.object_id]
+    assert all("generativeAi" not in details[f.object_id] for f in others)
+    bad = kaitiaki(*base, "--file-annotation", "no-equals-sign")
+    assert bad.exit_code == 2 and "OBJECT=NAME" in bad.stderr
 
 
 # Text of any kind, the surrogates excluded (not encodable, so never in a database row).

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kaitiaki.cli.errors import err, user_errors
@@ -125,6 +126,14 @@ def cybertipline(
         list[str] | None,
         typer.Option("--annotate", help="A report annotation (e.g. sextortion); repeatable."),
     ] = None,
+    file_annotations: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--file-annotation",
+            metavar="OBJECT=NAME",
+            help="A file annotation a person set (e.g. obj-17=generativeAi); repeatable.",
+        ),
+    ] = None,
     files: Annotated[
         bool,
         typer.Option(
@@ -162,6 +171,15 @@ def cybertipline(
     if out is not None and len(subjects) > 1:
         err.print("[bold red]error:[/] --out takes one subject's report; give one --subject")
         raise typer.Exit(2)
+    per_file: dict[str, list[str]] = {}
+    for given in file_annotations or ():
+        object_id, sep, name = given.rpartition("=")
+        if not sep or not object_id.strip() or not name.strip():
+            err.print(
+                f"[bold red]error:[/] --file-annotation {escape(repr(given))}: expected OBJECT=NAME"
+            )
+            raise typer.Exit(2)
+        per_file.setdefault(object_id.strip(), []).append(name.strip())
     folder = _workspace(analysis, workspace)
     override = _override(reporter_name, reporter_email, esp_name, db, profile)
     store = store_from(db)
@@ -178,6 +196,7 @@ def cybertipline(
                 annotations=annotate or (),
                 include_files=files,
                 reporter_override=override,
+                file_annotations=per_file or None,
             )
         view = get_report(store, report_id)
         if out is not None:
