@@ -28,7 +28,7 @@ from kaitiaki.cybertip.drafts import (
 from kaitiaki.cybertip.gather import classification, gather
 from kaitiaki.cybertip.profile import set_profile
 from kaitiaki.records import ingested_files
-from kaitiaki.store.models import AuditEvent, CyberTipReport, CyberTipReportFile
+from kaitiaki.store.models import AuditEvent, CyberTipReport, CyberTipReportFile, Subject
 
 REVIEWED_CLASS = "A2"
 ACTOR = "test:analyst"
@@ -90,10 +90,21 @@ def test_every_subjects_report_is_valid_ncmec(analysed: tuple[Analysed, str, str
     schema = ncmec_schema()
     subjects = sorted(subject_accounts(a.store))
     assert len(subjects) > 50
+    attributed = 0
     for n, subject in enumerate(subjects):
         report_id = draft_report(a.store, a.workspace, subject, actor=ACTOR)
         doc = _doc(a, report_id)
         assert doc.tag == "report" and schema.validate(doc), (subject, schema.error_log)
+        # The attributed country as NCMEC's estimatedLocation, never claimed verified.
+        with a.store.session() as session:
+            country = session.get(Subject, subject).country  # type: ignore[union-attr]
+        located = doc.find("personOrUserReported/estimatedLocation")
+        if country is None:
+            assert located is None
+        else:
+            assert located is not None and located.get("verified") == "false"
+            assert located.findtext("countryCode") == country
+            attributed += 1
         stored = get_report(a.store, report_id)
         assert stored.state == "draft" and stored.environment == "test"
         assert (
@@ -106,6 +117,7 @@ def test_every_subjects_report_is_valid_ncmec(analysed: tuple[Analysed, str, str
             assert (file.findtext("reportId"), file.findtext("fileId")) == ("0", "pending")
             filled = with_ids(etree.tostring(file), 4564654 + n, f"{k:032x}")
             assert schema.validate(filled), (subject, schema.error_log)
+    assert attributed > 0
 
 
 def test_the_report_holds_the_subjects_records(analysed: tuple[Analysed, str, str]) -> None:

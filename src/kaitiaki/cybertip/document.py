@@ -35,7 +35,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from kaitiaki.cybertip.errors import CyberTipError
-from kaitiaki.cybertip.schema import MAX_LENGTHS, annotation_names
+from kaitiaki.cybertip.schema import MAX_LENGTHS, annotation_names, country_codes
 
 INCIDENT_TYPE = "Child Pornography (possession, manufacture, and distribution)"
 SCHEMA_LOCATION = "https://report.cybertip.org/ispws/xsd"
@@ -108,6 +108,8 @@ class ReportContent:
     accounts: tuple[ReportedAccount, ...]
     files: tuple[ReportedFile, ...]
     prior_reports: tuple[int, ...] = ()
+    # The country the operation attributed the subject's activity to (ISO 3166-1 alpha-2).
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +282,11 @@ def build_report(
     held = _account(user, first, "personOrUserReported", reporter.esp_service)
     for prior in content.prior_reports:
         _sub(user, "priorCTReports", str(prior))
+    if content.country and content.country.upper() in country_codes():
+        # Where the attribution placed the activity (geolocated addresses): an estimate,
+        # so never "verified"; a code NCMEC's list lacks is left out rather than refused.
+        located = _sub(user, "estimatedLocation", verified="false")
+        _sub(located, "countryCode", content.country.upper())
     for other in others:
         linked = _sub(user, "associatedAccount", type="Linked")
         _held(linked, _account(linked, other, "associatedAccount", reporter.esp_service))

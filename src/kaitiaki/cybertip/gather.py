@@ -284,4 +284,5 @@ def gather(store: Store, workspace: Path, subject_id: str) -> ReportContent:
         accounts=tuple(reported),
         files=tuple(files),
         prior_reports=tuple(int(p) for p in prior if p is not None),
+        country=region,
     )

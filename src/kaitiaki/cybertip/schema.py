@@ -68,6 +68,16 @@ def _schema() -> Any:
 
 
 @cache
+def country_codes() -> frozenset[str]:
+    """The country codes NCMEC's ``country`` type enumerates (ISO 3166-1 alpha-2 and a few of
+    its own), read from the XSD."""
+    root = etree.fromstring(_xsd_bytes())
+    found = root.find(f"{_XS}simpleType[@name='country']")
+    assert found is not None, f"country is missing from {XSD_NAME}"
+    return frozenset(str(e.get("value")) for e in found.iter(f"{_XS}enumeration") if e.get("value"))
+
+
+@cache
 def annotation_names(kind: Literal["reportAnnotations", "fileAnnotations"]) -> tuple[str, ...]:
     """The tags NCMEC allows in ``reportAnnotations`` or ``fileAnnotations``, read from the XSD
     itself so that a new tag in a new schema is allowed without a code change."""
