@@ -51,6 +51,8 @@ NAV_PAGES = (
     "accounts",
     "referrals",
     "received",
+    "reports",
+    "holds",
     "jobs",
     "audit",
     "users",

@@ -11,7 +11,9 @@ so a new route cannot slip in unaudited. Runs on SQLite and PostgreSQL (the ``st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,8 @@ class World:
     headers: dict[str, str]
     scanned: dict[str, Any]
     clients: dict[str, TestClient] = field(default_factory=dict)
+    # What a scenario leaves running until the test ends (the CyberTipline stand-in).
+    stack: ExitStack = field(default_factory=ExitStack)
 
 
 Call = Callable[[], httpx.Response]
@@ -465,6 +469,130 @@ def _exchange_feedback(w: World) -> tuple[Call, Expect]:
     return call, Expect("exchange.feedback")
 
 
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    was = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = was
+
+
+def _reportable(w: World) -> str:
+    """A subject of the analysis a CyberTipline report can be drafted for (one whose accounts
+    have events on flagged files), with the provider profile a draft needs."""
+    from kaitiaki.cybertip.errors import CyberTipError
+    from kaitiaki.cybertip.gather import gather
+    from kaitiaki.cybertip.profile import set_profile
+
+    set_profile(
+        w.store, actor="test:setup", first_name="Ana", last_name="Trust",
+        email="ana.trust@example.org", esp_name="ExampleCloud",
+    )  # fmt: skip
+    with w.store.session() as session:
+        subjects = sorted(session.scalars(select(Subject.id)))
+    for subject in subjects:
+        try:
+            gather(w.store, _analysis(w) / "workspace", subject)
+        except CyberTipError:
+            continue
+        return str(subject)
+    raise AssertionError("no subject of the analysis can be reported")
+
+
+def _report_draft(w: World) -> tuple[Call, Expect]:
+    body = {"subject_id": _reportable(w), "analysis": str(_analysis(w))}
+    return _post(w, "/api/cybertip/reports", json=body), Expect("cybertip.drafted")
+
+
+def _first_report(w: World) -> int:
+    from kaitiaki.store.models import CyberTipReport
+
+    with w.store.session() as session:
+        found = session.scalar(select(func.min(CyberTipReport.id)))
+    assert found is not None, "the draft scenario drafted no report"
+    return int(found)
+
+
+def _report_revise(w: World) -> tuple[Call, Expect]:
+    body = {"escalate": "the child is at immediate risk"}
+    path = f"/api/cybertip/reports/{_first_report(w)}/revise"
+    return _post(w, path, json=body), Expect("cybertip.revised")
+
+
+def _report_submit(w: World) -> tuple[Call, Expect]:
+    """Sent by the job to NCMEC's stand-in on loopback; the finished report holds itself."""
+    from kaitiaki.cybertip.credentials import set_credentials
+    from kaitiaki.cybertip.standin import StandIn, serve_in_thread
+
+    user, password = "esp-audited", "Not-A-Real-Password-audit"
+    url = w.stack.enter_context(serve_in_thread(StandIn(user, password).app))
+    w.stack.enter_context(_env("KAITIAKI_CYBERTIP_URL", url))
+    set_credentials(w.store, user, password, production=False, actor="test:setup")
+    path = f"/api/cybertip/reports/{_first_report(w)}/submit"
+    return _post(w, path), Expect(
+        "job_submitted",
+        job_actions=("cybertip.submitted", "cybertip.finished", "hold.placed"),
+    )
+
+
+def _report_retract(w: World) -> tuple[Call, Expect]:
+    """A second draft, never opened at NCMEC, retracted here (a job all the same)."""
+    from kaitiaki.cybertip.drafts import draft_report
+
+    workspace = _analysis(w) / "workspace"
+    report = draft_report(w.store, workspace, _reportable(w), actor="test:setup")
+    path = f"/api/cybertip/reports/{report}/retract"
+    return _post(w, path), Expect("job_submitted", job_actions=("cybertip.retracted",))
+
+
+PRESERVATION = "PR-2026-AUDITED"
+
+
+def _hold_place(w: World) -> tuple[Call, Expect]:
+    body = {
+        "target_type": "subject",
+        "target_id": _first_subject(w.store),
+        "basis_kind": "preservation_request",
+        "basis_text": "2703(f) request from the county sheriff",
+        "reference": PRESERVATION,
+    }
+    return _post(w, "/api/holds", json=body), Expect("hold.placed")
+
+
+def _hold_id(w: World) -> int:
+    from kaitiaki.store.models import LegalHold
+
+    with w.store.session() as session:
+        found = session.scalar(select(LegalHold.id).where(LegalHold.reference == PRESERVATION))
+    assert found is not None, "the hold scenario placed no hold"
+    return int(found)
+
+
+def _hold_extend(w: World) -> tuple[Call, Expect]:
+    return _post(w, f"/api/holds/{_hold_id(w)}/extend"), Expect("hold.extended")
+
+
+def _hold_release(w: World) -> tuple[Call, Expect]:
+    body = {"reason": "the sheriff withdrew the request in writing"}
+    return _post(w, f"/api/holds/{_hold_id(w)}/release", json=body), Expect("hold.released")
+
+
+def _disclose(w: World) -> tuple[Call, Expect]:
+    """Legal process answered for an account, signed with the server's key (made by the
+    referral build scenario, which runs first)."""
+    from kaitiaki.store.models import Account
+
+    with w.store.session() as session:
+        account = session.scalar(select(func.min(Account.account_id)))
+    body = {"account_id": account, "request_ref": "SW/2026/AUDIT", "analysis": str(_analysis(w))}
+    return _post(w, "/api/disclosures", json=body), Expect("disclosure.written")
+
+
 # In the order they run: sign-ins first, a cancel before any job is run, the analysis before
 # what needs its subjects, links and workspace, sign-outs last.
 SCENARIOS: dict[tuple[str, str], Scenario] = {
@@ -567,6 +695,14 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("POST", "/api/quarantine/{entry_id}/release"): _release,
     ("DELETE", "/c/bank/{bank_name}"): _hma("DELETE", "/c/bank/{bank_name}", "hashset.removed"),
     ("POST", "/api/exchanges/{name}/feedback"): _exchange_feedback,
+    ("POST", "/api/cybertip/reports"): _report_draft,
+    ("POST", "/api/cybertip/reports/{report_id}/revise"): _report_revise,
+    ("POST", "/api/cybertip/reports/{report_id}/submit"): _report_submit,
+    ("POST", "/api/cybertip/reports/{report_id}/retract"): _report_retract,
+    ("POST", "/api/holds"): _hold_place,
+    ("POST", "/api/disclosures"): _disclose,
+    ("POST", "/api/holds/{hold_id}/extend"): _hold_extend,
+    ("POST", "/api/holds/{hold_id}/release"): _hold_release,
     ("POST", "/api/auth/logout"): _api_logout,
     ("POST", "/logout"): _page_logout,
 }
@@ -657,6 +793,7 @@ def test_every_change_writes_one_entry_as_its_user(
             failures += [f"{where}: {p}" for p in _run_job(w, response.json()["id"], expect)]
     for client in (admin, *w.clients.values()):
         client.close()
+    w.stack.close()
     assert not failures, "\n".join(failures)
 
 

@@ -33,6 +33,10 @@ class DisclosureError(ValueError):
     """A disclosure that cannot be written as asked; the message says why."""
 
 
+class DisclosureNotFoundError(DisclosureError):
+    """The account is unknown to the workspace and the store."""
+
+
 def utc_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -173,7 +177,7 @@ def gather(store: Store, workspace: Path, account_id: str, platform: str) -> Gat
         subjects = {s for s in ours if s is not None}
         subject_id = subjects.pop() if len(subjects) == 1 else None
         if not (subscriber or events or held):
-            raise DisclosureError(
+            raise DisclosureNotFoundError(
                 f"account {account_id!r} is in neither the workspace's accounts or records "
                 "nor the store: check the id and the workspace"
             )

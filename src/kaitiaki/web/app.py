@@ -23,10 +23,13 @@ from kaitiaki.store import Store, open_store
 from kaitiaki.web.api import (
     audit,
     auth,
+    cybertip,
+    disclosures,
     evidence,
     exchanges,
     files,
     hashsets,
+    holds,
     imports,
     jobs,
     quarantine,
@@ -77,6 +80,9 @@ API_ROUTERS = (
     imports,
     trust,
     series,
+    cybertip,
+    holds,
+    disclosures,
 )
 
 

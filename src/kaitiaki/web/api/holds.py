@@ -85,13 +85,14 @@ def list_holds(request: Request, *, all_holds: bool, days: int | None) -> list[H
 @router.get("", response_model=list[HoldOut], responses=errors())
 def holds_list(
     request: Request,
-    all: bool = Query(False, description="Released and expired holds too."),
+    # Named ``all`` in the URL, as ``kaitiaki hold list --all``; not a shadowed builtin here.
+    all_holds: bool = Query(False, alias="all", description="Released and expired holds too."),
     expiring_within_days: int | None = Query(None, ge=0, le=36_500),
     user: CurrentUser = Needs.VIEW_REPORTS,
 ) -> list[HoldOut]:
     """Standing holds (or all), oldest first; with ``expiring_within_days``, the standing holds
     expiring within that many days, soonest first."""
-    return list_holds(request, all_holds=all, days=expiring_within_days)
+    return list_holds(request, all_holds=all_holds, days=expiring_within_days)
 
 
 @router.post("", response_model=HoldOut, status_code=201, responses=errors(404, 409))

@@ -16,8 +16,25 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> HTMLResponse:
+    from kaitiaki.legal.holds import expiring_holds
+    from kaitiaki.users.roles import Permission
+    from kaitiaki.web.api import cybertip, holds
+
+    store = store_of(request)
+    # The provider's desk only for those who may read it: a hold names what it preserves.
+    desk = user.can(Permission.VIEW_REPORTS)
     return page(
-        request, "dashboard.html", user, figures=stats.dashboard(store_of(request), user.scope)
+        request,
+        "dashboard.html",
+        user,
+        figures=stats.dashboard(store, user.scope),
+        desk=desk,
+        expiring=[
+            holds.HoldOut.model_validate(h, from_attributes=True) for h in expiring_holds(store)
+        ]
+        if desk
+        else [],
+        report_states=cybertip.counts_by_state(store) if desk else {},
     )
 
 

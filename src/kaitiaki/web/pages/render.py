@@ -27,6 +27,8 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("Accounts", "/accounts", Permission.VIEW_SUBJECTS),
     ("Referrals", "/referrals", Permission.VIEW_REFERRALS),
     ("Received cases", "/received", Permission.VIEW_REFERRALS),
+    ("CyberTipline", "/reports", Permission.VIEW_REPORTS),
+    ("Holds", "/holds", Permission.VIEW_REPORTS),
     ("Jobs", "/jobs", Permission.VIEW_STATISTICS),
     ("Audit log", "/audit", Permission.VIEW_AUDIT),
     ("Users", "/users", Permission.VIEW_USERS),
