@@ -155,7 +155,19 @@ def _merged_rejects_csv(tmp: Path) -> Path:
     return out
 
 
+def _disclosure_csv(tmp: Path) -> Path:
+    # ip_log.csv and flagged_files.csv of a disclosure package: the provider's ids and
+    # addresses, opened by the receiving agency in a spreadsheet.
+    from kaitiaki.legal.disclosure import IP_LOG_COLUMNS, _write_csv
+
+    out = tmp / "ip_log.csv"
+    rows = [{"time_utc": "-2+3", "action": "upload", "object_id": HOSTILE[0], "ip": HOSTILE[1]}]
+    _write_csv(out, IP_LOG_COLUMNS, rows)
+    return out
+
+
 WRITERS: dict[str, Callable[[Path], Path]] = {
+    "legal.disclosure._write_csv": _disclosure_csv,
     "refer.render.write_events_csv": _events_csv,
     "scan.export.write_csv": _scan_export_csv,
     "engines.duckdb_engine._copy": _duckdb_copy_csv,
@@ -241,6 +253,7 @@ KNOWN = {
     "scan/export.py": (3, "write_csv (defined, called) and csvcells.DictWriter: _scan_export_csv"),
     "engines/duckdb_engine.py": (1, "COPY through duckdb_safe_query: _duckdb_copy_csv"),
     "records/ingest.py": (1, "COPY with duckdb_cell: _records_rejects_csv"),
+    "legal/disclosure.py": (4, "_write_csv (defined, called twice), csvcells.DictWriter"),
     # Exempt: the simulator writes synthetic inputs for `records ingest` from its own
     # vocabularies (nothing from outside); a quote would change the test data it feeds in.
     "simulate/operation/__init__.py": (3, "synthetic data (simulator)"),
