@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import OperationalError
+
 from kaitiaki.jobs import claims
 from kaitiaki.jobs.claims import Claim
 from kaitiaki.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class JobStopped(Exception):  # noqa: N818 - a signal to unwind, not an error
@@ -92,5 +97,17 @@ class JobContext:
 
     def _write(self) -> None:
         self._last_write = time.monotonic()
-        if not claims.report(self.store, self.claim, self.done, self.total, self.message):
+        try:
+            reported = claims.report(self.store, self.claim, self.done, self.total, self.message)
+        except OperationalError as exc:
+            # SQLite has one writer: a job whose own work holds a long write transaction (a
+            # hash-set import writing its entries) blocks its progress row until that commits.
+            # Progress is a report, not the work: skip this one, the next report writes it.
+            if self.store.engine.dialect.name != "sqlite" or "locked" not in str(exc.orig):
+                raise
+            log.debug(
+                "job %s: progress not written (store busy); next report writes it", self.job_id
+            )
+            return
+        if not reported:
             self._lost = True
