@@ -399,6 +399,12 @@ CHANGES: dict[str, Scenario] = {
     "hashset release": _hashset_release,
     "jobs cancel": _jobs_cancel,
     "scan": _scan,
+    # Its entries queue their retroactive match in the same transaction.
+    "hashset create": _fixed(
+        ["hashset", "create", "ev-set", "--from-evidence", "ev"],
+        "hashset.imported",
+        "job_submitted",
+    ),
     "hashset retro-match": _fixed(
         ["hashset", "retro-match", "operation-set"], "hashset.retro_matched"
     ),

@@ -32,7 +32,8 @@ from kaitiaki.content.archives import (
     ExpansionBudget,
     iter_members,
 )
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
+from kaitiaki.signals.record import FileRecord
 
 
 def png(seed: int) -> bytes:

@@ -24,7 +24,8 @@ import pytest
 
 from kaitiaki.content.archives import ENCRYPTED
 from kaitiaki.content.kinds import ContentKind, detect
-from kaitiaki.scan.hasher import ARCHIVE_SEPARATOR, FileRecord, hash_path
+from kaitiaki.scan.hasher import ARCHIVE_SEPARATOR, hash_path
+from kaitiaki.signals.record import FileRecord
 from nothing_skips import external
 
 CPYTHON = "usr/lib/python3.11/test"

@@ -16,7 +16,8 @@ from typing import Any
 from kaitiaki.content.archivebase import ArchiveMember
 from kaitiaki.content.disk import NOT_RECOVERABLE, iter_disk_files
 from kaitiaki.content.diskmagic import RAW_DISK_MIME
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
+from kaitiaki.signals.record import FileRecord
 from nothing_skips import external, require
 
 

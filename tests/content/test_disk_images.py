@@ -36,8 +36,9 @@ from kaitiaki.content.diskmagic import (
     disk_image_mime,
 )
 from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
 from kaitiaki.signals.pdq import hash_image_bytes
+from kaitiaki.signals.record import FileRecord
 
 WHEN = datetime.fromtimestamp(MTIME, UTC)
 

@@ -39,13 +39,14 @@ from disk_samples import (
 from in_process import kaitiaki
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.scan import plan as plan_module
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
 from kaitiaki.scan.runner import ensure_evidence, pending_entries, run_scan
 from kaitiaki.scan.units import ImageSlice, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 from kaitiaki.store.models import FileInstance
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
 from kaitiaki.signals.pdq import hamming
+from kaitiaki.signals.record import FileRecord
 
 # The reference README: different decoders land within 10 bits for images of quality >= 80.
 DRIFT_LIMIT = 10

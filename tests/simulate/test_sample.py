@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kaitiaki.scan.hasher import FileRecord, hash_path
+from kaitiaki.scan.hasher import hash_path
 from kaitiaki.signals.pdq import hamming
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.simulate import SampleManifest, build_sample
 from kaitiaki.simulate.sample import ARCHIVE_SEPARATOR, IMAGE_SET, VICS_CONTEXT, VIDEO_SET
 

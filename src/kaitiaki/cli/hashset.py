@@ -215,6 +215,48 @@ def add_cmd(
     )
 
 
+@app.command("create")
+def create_cmd(
+    name: Annotated[str, typer.Argument(help="Name of the new hash set.")],
+    from_evidence: Annotated[
+        str,
+        typer.Option(
+            "--from-evidence", help="The scanned evidence item whose pictures and videos it holds."
+        ),
+    ],
+    category: Annotated[
+        str | None, typer.Option("--category", help="Category of every entry (needs --profile).")
+    ] = None,
+    series: Annotated[str | None, typer.Option("--series", help="Series of every entry.")] = None,
+    profile: Annotated[
+        str, typer.Option("--profile", help=f"Category profile: {', '.join(PROFILES)}.")
+    ] = "none",
+    db: DbOption = None,
+) -> None:
+    """Make a hash set from the pictures and videos of a scanned evidence item. Its entries
+    carry the robust signal as well as the hashes, so scans against it find cropped, rotated
+    and overlaid copies; an export still holds hashes only."""
+    from kaitiaki.hashsets.from_evidence import create_from_evidence
+
+    with _session(db) as store:
+        row = create_from_evidence(
+            store,
+            name,
+            from_evidence,
+            profile=profile,
+            category=category,
+            series=series,
+            actor=cli_actor(),
+        )
+        with store.session() as session:
+            signatures = hashsets.robust_count(session, row.id)
+    typer.echo(
+        f"created hash set {row.name!r} from evidence {from_evidence!r}: "
+        f"{row.entry_count} entries, {signatures} with robust signatures "
+        f"(profile {row.profile}, PDQ threshold {row.pdq_threshold})"
+    )
+
+
 @app.command("list")
 def list_cmd(db: DbOption = None) -> None:
     """Show every hash set."""

@@ -51,7 +51,8 @@ def match(
 ) -> None:
     """Print one JSON object per match: query, hash_set, entry_id, signal, distance, category."""
     from kaitiaki.match import HashSetNotFoundError, Matcher
-    from kaitiaki.scan.hasher import FileRecord, hash_path
+    from kaitiaki.scan.hasher import hash_path
+    from kaitiaki.signals.record import FileRecord
 
     store = store_from(db)
     with user_errors(HashSetNotFoundError):

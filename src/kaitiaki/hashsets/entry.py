@@ -11,11 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from kaitiaki.signals import MD5, PDQ, SHA1, SHA256
+
 HashKind = Literal["md5", "sha1", "sha256", "pdq"]
 
-# Length of each digest in hex characters. SHA-256 and PDQ are both 64: a bare 64-hex value is
-# ambiguous and the caller decides (see ``classify_hash``).
-HEX_LENGTHS: dict[HashKind, int] = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+# Length of each digest in hex characters, from its signal type. SHA-256 and PDQ are both 64:
+# a bare 64-hex value is ambiguous and the caller decides (see ``classify_hash``).
+HEX_LENGTHS: dict[HashKind, int] = {
+    "md5": MD5.hex_length,
+    "sha1": SHA1.hex_length,
+    "sha256": SHA256.hex_length,
+    "pdq": PDQ.hex_length,
+}
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 # Column widths of ``hash_set_entries``; longer values are refused rather than truncated (and
@@ -47,6 +54,8 @@ class Entry:
     is_distributed: bool | None = None
     # vPDQ frames of a video entry: [frame, quality, 64-hex, seconds] each (kaitiaki's own sets).
     vpdq: list[list[Any]] | None = None
+    # The robust signal's signature (sets made from images kaitiaki scanned; never exported).
+    robust: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod

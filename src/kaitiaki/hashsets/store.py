@@ -36,13 +36,15 @@ from kaitiaki.hashsets.summary import ImportSummary, check_map_syntax, parse_map
 from kaitiaki.hashsets.versions import touch
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
 from kaitiaki.match.retro_trigger import request_retro_match
+from kaitiaki.signals import PDQ
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
 ImportFormat = Literal["vics", "list", "csv"]
 ExportFormat = Literal["vics", "list"]
-DEFAULT_THRESHOLD = 31
-MAX_THRESHOLD = 256  # PDQ hashes are 256 bits
+# A set's PDQ threshold: the signal type's default, at most its largest.
+DEFAULT_THRESHOLD = PDQ.threshold
+MAX_THRESHOLD = PDQ.max_threshold
 # A batch is flushed with one bulk INSERT at BATCH rows or BATCH_BYTES of input, whichever
 # comes first: enough to amortise round trips, while the rows held in memory stay a few MB
 # however large the file and however big its records (Exifs, MediaFiles) are.
@@ -201,6 +203,18 @@ def _write(
     return row
 
 
+def robust_count(session: Session, set_id: int) -> int:
+    """How many of a set's entries carry a robust signature."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(HashSetEntry)
+            .where(HashSetEntry.hash_set_id == set_id, HashSetEntry.robust.is_not(None))
+        )
+        or 0
+    )
+
+
 def entry_row(
     set_id: int, entry: Entry, category: str | None, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -212,6 +226,7 @@ def entry_row(
         "sha256": entry.sha256,
         "pdq": entry.pdq,
         "vpdq": entry.vpdq,
+        "robust": entry.robust,
         "photodna": entry.photodna,
         "category": category,
         "series": entry.series,

@@ -14,8 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kaitiaki.index.pdq import PdqIndex, RangeResult
+from kaitiaki.signals import PDQ
 
-DEFAULT_THRESHOLD = 31
+DEFAULT_THRESHOLD = PDQ.threshold
 
 
 @dataclass

@@ -15,12 +15,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kaitiaki.index.bank import DEFAULT_THRESHOLD
 from kaitiaki.index.pdq import hex_to_bytes
 from kaitiaki.match.controls import ENTRY_STATE, BankHit, BankLike, bank_hits, with_allowlists
 from kaitiaki.match.flood import count_matches
 from kaitiaki.match.serving import BankState, server_for
-from kaitiaki.signals.pdq import hamming
+from kaitiaki.signals import PDQ
 from kaitiaki.signals.vpdq_hma import normalise_vpdq
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
@@ -213,8 +212,8 @@ def compare_signals(signal_type: str, left: str, right: str) -> tuple[bool, dict
     a, b = normalise_signal(signal_type, left), normalise_signal(signal_type, right)
     if column_for(signal_type) != "pdq":
         return a == b, {}
-    distance = hamming(a, b)
-    return distance <= DEFAULT_THRESHOLD, {"distance": distance}
+    distance = PDQ.compare(a, b)
+    return PDQ.matches(distance), {"distance": distance}
 
 
 def _normalise_vpdq(value: str) -> str:

@@ -8,25 +8,30 @@ threshold; vPDQ entries are few (an operation's own videos) and are compared dir
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.index import PdqBank
 from kaitiaki.index.pdq import hex_to_bytes
+from kaitiaki.index.robust import RobustIndex
 from kaitiaki.match.controls import is_active, suppress, with_allowlists
 from kaitiaki.match.indexes import index_cache_dir, set_index
 from kaitiaki.match.videos import match_videos, unique_frames
-from kaitiaki.scan.hasher import FileRecord
+from kaitiaki.signals import DIGESTS, PDQ, ROBUST, signal_type
+from kaitiaki.signals import robust as robust_signal
+from kaitiaki.signals.base import SignalError
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
-PDQ_QUALITY_FLOOR = 50
+PDQ_QUALITY_FLOOR = PDQ.quality_floor or 0
 _LOOKUP_CHUNK = 500
 
 
@@ -66,6 +71,9 @@ class MatchHit:
     allowlist: bool = False
     # The allowlist set whose entry cancelled this hit, if one did.
     suppressed_by: str | None = None
+    # The view of the file that matched when not the file as it is: a trimmed view's name
+    # ("border", "letterbox", ...; see ``signals.views``).
+    view: str | None = None
 
     @property
     def counts(self) -> bool:
@@ -85,6 +93,7 @@ class MatchHit:
             "victim_identified": self.victim_identified,
             **({"allowlist": True} if self.allowlist else {}),
             **({"suppressed_by": self.suppressed_by} if self.suppressed_by else {}),
+            **({"view": self.view} if self.view else {}),
         }
 
 
@@ -94,15 +103,31 @@ class _Set:
     videos: list[tuple[int, NDArray[np.uint64]]]
 
 
+# Per query: entry id -> (signal, score) of the strongest evidence, and the view it came from
+# when that was not the file as it is.
+Found = dict[int, tuple[str, int]]
+Views = dict[int, str]
+
+
 class Matcher:
     """Matches batches of hashed files against a fixed choice of hash sets."""
 
-    def __init__(self, store: Store, sets: Sequence[_Set], bank: PdqBank) -> None:
+    def __init__(
+        self, store: Store, sets: Sequence[_Set], bank: PdqBank, robust: RobustIndex | None = None
+    ) -> None:
         self._store = store
         self._sets = {s.row.id: s for s in sets}
         # PDQ indexes by hash-set id (as text), each answering at its set's own threshold.
         self._bank = bank
+        # The robust signatures of the chosen sets' entries (sets made from images kaitiaki
+        # scanned); None when no chosen set carries any.
+        self._robust = robust
         self._entries: dict[int, HashSetEntry] = {}
+
+    @property
+    def wants_robust(self) -> bool:
+        """Whether a chosen set carries robust signatures (worth computing for the files)."""
+        return self._robust is not None and len(self._robust) > 0
 
     @property
     def hash_sets(self) -> list[HashSet]:
@@ -133,7 +158,8 @@ class Matcher:
                 if index is not None:
                     bank.put(str(row.id), index, row.pdq_threshold)
             sets = [cls._load_videos(session, row) for row in rows]
-        return cls(store, sets, bank)
+            robust = load_robust(session, [row.id for row in rows])
+        return cls(store, sets, bank, robust)
 
     @staticmethod
     def _load_videos(session: Any, row: HashSet) -> _Set:
@@ -146,20 +172,29 @@ class Matcher:
         return _Set(row, videos)
 
     def match(self, records: Sequence[FileRecord]) -> list[list[MatchHit]]:
-        """Hits for each record, best first (exact before perceptual, then by distance)."""
-        found: list[dict[int, tuple[str, int]]] = [{} for _ in records]
+        """Hits for each record, best first (exact, then perceptual by distance, then robust).
+
+        A picture is asked with its 8 dihedral PDQ hashes, then with those of each trimmed
+        view (an added border taken off); a view's hit is kept only where it is closer than
+        the file's own, and says which view it was.
+        """
+        found: list[Found] = [{} for _ in records]
+        views: list[Views] = [{} for _ in records]
         if self._sets:
             self._exact(records, found)
             self._pdq([r.pdq_dihedral if _usable(r) else None for r in records], found)
+            for name, queries in _view_queries(records).items():
+                self._pdq(queries, found, views, name)
             self._videos(records, found)
-        return self._hits(found)
+            self._robust_matches(records, found, views)
+        return self._hits(found, views)
 
     def match_digests(self, items: Sequence[Digested]) -> list[list[MatchHit]]:
         """Hits for hash records without content (a provider's catalog): digests and one PDQ.
 
         A catalog's PDQ comes without a quality score or rotations; it is used as given.
         """
-        found: list[dict[int, tuple[str, int]]] = [{} for _ in items]
+        found: list[Found] = [{} for _ in items]
         if self._sets:
             self._exact(items, found)
             self._pdq([[i.pdq] if i.pdq else None for i in items], found)
@@ -167,14 +202,14 @@ class Matcher:
 
     def match_pdq(self, hexes: Sequence[str]) -> list[list[MatchHit]]:
         """Hits for bare PDQ hashes (as typed by a user): the hash itself, not its rotations."""
-        found: list[dict[int, tuple[str, int]]] = [{} for _ in hexes]
+        found: list[Found] = [{} for _ in hexes]
         self._pdq([[h] for h in hexes], found)
         return self._hits(found)
 
-    def _exact(self, records: Sequence[Digested], found: list[dict[int, tuple[str, int]]]) -> None:
+    def _exact(self, records: Sequence[Digested], found: list[Found]) -> None:
         set_ids = list(self._sets)
         with self._store.session() as session:
-            for signal in ("sha256", "sha1", "md5"):
+            for signal in (d.name for d in DIGESTS):
                 column = getattr(HashSetEntry, signal)
                 wanted: dict[str, list[int]] = {}
                 for i, record in enumerate(records):
@@ -194,7 +229,11 @@ class Matcher:
                             keep_strongest(found[i], entry_id, signal, 0)
 
     def _pdq(
-        self, queries: Sequence[Sequence[str] | None], found: list[dict[int, tuple[str, int]]]
+        self,
+        queries: Sequence[Sequence[str] | None],
+        found: list[Found],
+        views: list[Views] | None = None,
+        view: str | None = None,
     ) -> None:
         owners: list[int] = []
         hexes: list[str] = []
@@ -210,11 +249,13 @@ class Matcher:
             for q, entry_id, distance in zip(
                 result.query.tolist(), result.ids.tolist(), result.distance.tolist(), strict=True
             ):
-                keep_strongest(found[int(owner[q])], int(entry_id), "pdq", int(distance))
+                i = int(owner[q])
+                before = found[i].get(int(entry_id))
+                keep_strongest(found[i], int(entry_id), "pdq", int(distance))
+                if views is not None and view and found[i][int(entry_id)] is not before:
+                    views[i][int(entry_id)] = view
 
-    def _videos(
-        self, records: Sequence[FileRecord], found: list[dict[int, tuple[str, int]]]
-    ) -> None:
+    def _videos(self, records: Sequence[FileRecord], found: list[Found]) -> None:
         for i, record in enumerate(records):
             if not record.vpdq:
                 continue
@@ -225,13 +266,32 @@ class Matcher:
                     if hit is not None:
                         keep_strongest(found[i], entry_id, "vpdq", hit.distance)
 
-    def _hits(self, found: list[dict[int, tuple[str, int]]]) -> list[list[MatchHit]]:
+    def _robust_matches(
+        self, records: Sequence[FileRecord], found: list[Found], views: list[Views]
+    ) -> None:
+        if self._robust is None or not len(self._robust):
+            return
+        for i, record in enumerate(records):
+            if record.robust is None:
+                continue
+            try:
+                signature = robust_signal.from_bytes(record.robust)
+            except SignalError:
+                continue  # made by this scan: cannot happen short of a bug; never fail a batch
+            for entry_id, inliers in self._robust.query(signature):
+                before = found[i].get(entry_id)
+                keep_strongest(found[i], entry_id, ROBUST.name, inliers)
+                if found[i][entry_id] is not before:
+                    views[i].pop(entry_id, None)
+
+    def _hits(self, found: list[Found], views: list[Views] | None = None) -> list[list[MatchHit]]:
         self._fetch_entries({e for f in found for e in f})
         out: list[list[MatchHit]] = []
         now = datetime.now(UTC)
-        for per_record in found:
+        for n, per_record in enumerate(found):
+            seen = views[n] if views is not None else {}
             hits = [
-                self._hit(entry_id, sig, dist)
+                replace(self._hit(entry_id, sig, dist), view=seen.get(entry_id))
                 for entry_id, (sig, dist) in per_record.items()
                 if is_active(self._entries[entry_id], now)  # quarantined or disabled: no match
             ]
@@ -254,9 +314,6 @@ class Matcher:
         return hit_for(self._sets[entry.hash_set_id].row, entry, signal, distance)
 
 
-_EXACT = frozenset({"sha256", "sha1", "md5"})
-
-
 def hit_for(row: HashSet, entry: HashSetEntry, signal: str, distance: int) -> MatchHit:
     """The hit of a file on ``entry`` of set ``row`` (also how retroactive matching sees it)."""
     profile = get_profile(row.profile)
@@ -276,21 +333,57 @@ def hit_for(row: HashSet, entry: HashSetEntry, signal: str, distance: int) -> Ma
     )
 
 
-def hit_order(hit: MatchHit) -> tuple[bool, int, int, int]:
-    """Best first: an exact digest before a perceptual match, then by distance."""
-    return (hit.signal not in _EXACT, hit.distance, hit.hash_set_id, hit.entry_id)
+def hit_order(hit: MatchHit) -> tuple[int, int, int, int]:
+    """Best first: by the signal's rank (an exact digest, then a perceptual hash, then the
+    robust signal; within one, the closest), then by set and entry."""
+    tier, score = signal_type(hit.signal).rank(hit.distance)
+    return (tier, score, hit.hash_set_id, hit.entry_id)
 
 
 def _usable(record: FileRecord) -> bool:
-    return bool(record.pdq_dihedral) and (record.pdq_quality or 0) >= PDQ_QUALITY_FLOOR
+    return bool(record.pdq_dihedral) and PDQ.usable(record.pdq_quality)
+
+
+def _view_queries(records: Sequence[FileRecord]) -> dict[str, list[list[str] | None]]:
+    """Each trimmed view's dihedral hashes, by view name, one query list per record."""
+    out: dict[str, list[list[str] | None]] = {}
+    for i, record in enumerate(records):
+        for view in record.pdq_views or ():
+            if not PDQ.usable(view.get("quality")):
+                continue
+            queries = out.setdefault(str(view["view"]), [None] * len(records))
+            queries[i] = [*(queries[i] or ()), *view["dihedral"]]
+    return out
+
+
+def load_robust(session: Session, set_ids: Sequence[int]) -> RobustIndex | None:
+    """The robust signatures of the sets' entries in one index; None when they carry none."""
+    rows = session.execute(
+        select(HashSetEntry.id, HashSetEntry.robust).where(
+            HashSetEntry.hash_set_id.in_(set_ids), HashSetEntry.robust.is_not(None)
+        )
+    ).all()
+    if not rows:
+        return None
+    ids: list[int] = []
+    signatures: list[robust_signal.RobustSignature] = []
+    for entry_id, data in rows:
+        try:
+            signatures.append(robust_signal.from_bytes(data or b""))
+        except SignalError:
+            continue  # a damaged signature matches nothing; the entry's hashes still do
+        ids.append(int(entry_id))
+    index = RobustIndex()
+    index.add(ids, signatures)
+    return index
 
 
 def keep_strongest(
     found: dict[int, tuple[str, int]], entry_id: int, signal: str, distance: int
 ) -> None:
-    """Keep the strongest evidence per entry: an exact digest, else the smallest distance."""
+    """Keep the strongest evidence per entry: the best-ranked signal, then the closest."""
     current = found.get(entry_id)
-    if current is None or (
-        current[0] not in _EXACT and (signal in _EXACT or distance < current[1])
+    if current is None or signal_type(signal).rank(distance) < signal_type(current[0]).rank(
+        current[1]
     ):
         found[entry_id] = (signal, distance)

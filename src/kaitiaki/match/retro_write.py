@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from kaitiaki.match.classify import Label, classify
 from kaitiaki.match.matcher import MatchHit, hit_for, hit_order
+from kaitiaki.match.results import LABEL_COLUMNS, label_row, write_labels, write_matches
 from kaitiaki.match.retro_find import Found
-from kaitiaki.scan.writer import LABEL_COLUMNS, label_row, write_labels, write_matches
 from kaitiaki.store.models import (
     Classification,
     Evidence,

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-FRAME_DISTANCE = 31
-QUALITY_FLOOR = 50
-QUERY_SHARE = 0.80
-ENTRY_SHARE = 0.0
+from kaitiaki.signals import VPDQ
+
+FRAME_DISTANCE = VPDQ.threshold
+QUALITY_FLOOR = VPDQ.quality_floor or 0
+QUERY_SHARE = VPDQ.query_share
+ENTRY_SHARE = VPDQ.entry_share
 
 
 @dataclass(frozen=True, slots=True)

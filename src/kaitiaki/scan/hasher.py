@@ -7,8 +7,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -26,6 +24,7 @@ from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
 from kaitiaki.signals import SIGNALS
 from kaitiaki.signals.base import Content, SignalError
 from kaitiaki.signals.crypto import CHUNK, DigestAccumulator
+from kaitiaki.signals.record import FileRecord
 
 # Kinds whose content is read again after digesting: by a signal or a container reader.
 _REREAD = (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE, ContentKind.DISK_IMAGE)
@@ -33,51 +32,6 @@ _REREAD = (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE, ContentKin
 # signal or the archive reader must read again are spooled to a temporary file.
 KEEP_IN_MEMORY = 64 << 20
 ARCHIVE_SEPARATOR = "!/"
-
-
-@dataclass(slots=True)
-class FileRecord:
-    """One file instance with the hashes of its content; ``error`` says why hashes are missing."""
-
-    path: str
-    source: str
-    depth: int = 0
-    kind: str | None = None
-    mime: str | None = None
-    size: int | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    pdq_dihedral: list[str] | None = None
-    vpdq: list[list[Any]] | None = None
-    exif: dict[str, Any] | None = None
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    # Set for files read out of a disk image's file system (UTC; None where it keeps none).
-    deleted: bool = False
-    # The file system's own file ($MFT, exFAT's $UPCASE_TABLE): hashed, not analysed.
-    fs_metadata: bool = False
-    modified_at: datetime | None = None
-    accessed_at: datetime | None = None
-    changed_at: datetime | None = None
-    created_on_fs_at: datetime | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``kaitiaki hash`` view: ``type`` for the kind, empty signals left out."""
-        out = {
-            k: v.isoformat() if isinstance(v, datetime) else v
-            for k, v in asdict(self).items()
-            if v not in (None, []) and not (k in ("deleted", "fs_metadata") and v is False)
-        }
-        if "kind" in out:
-            out["type"] = out.pop("kind")
-        if self.vpdq is not None:
-            out["vpdq"] = [
-                dict(zip(("frame", "quality", "hex", "seconds"), f, strict=True)) for f in self.vpdq
-            ]
-        return out
 
 
 def display_path(path: Path | str) -> str:
@@ -171,7 +125,9 @@ def _signals(record: FileRecord, data: bytes | None, copy: BinaryIO) -> None:
                 for key, value in signal.compute(content).items():
                     setattr(record, key, value)
             except SignalError as exc:
-                record.error = f"{signal.name}: {exc}"
+                # The first failure names the cause; a later signal over the same undecodable
+                # picture would only repeat it.
+                record.error = record.error or f"{signal.name}: {exc}"
 
 
 class _Unclosable(io.RawIOBase):

@@ -27,14 +27,10 @@ from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.content.disk import DiskEntry, list_disk_files
 from kaitiaki.content.diskmagic import ewf_segment_number
 from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
-from kaitiaki.scan.hasher import (
-    ARCHIVE_SEPARATOR,
-    FileRecord,
-    display_path,
-    image_not_fully_read,
-)
+from kaitiaki.scan.hasher import ARCHIVE_SEPARATOR, display_path, image_not_fully_read
 from kaitiaki.scan.units import ImageSlice, TopLevelFiles, WorkUnit
 from kaitiaki.scan.walk import WalkEntry
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 from kaitiaki.store.models import FileInstance
 

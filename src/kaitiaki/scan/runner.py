@@ -24,12 +24,13 @@ from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
 from kaitiaki.scan.acquisition import AcquisitionChecker, RecordedCheck, VerifyProgress
 from kaitiaki.scan.evidence import begin_scan, check_reuse, finish_scan
-from kaitiaki.scan.hasher import FileRecord, display_path
+from kaitiaki.scan.hasher import display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
 from kaitiaki.scan.units import TopLevelFiles, hash_files, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, FileInstance
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.scan.acquisition import AcquisitionChecker, VerifyProgress
 from kaitiaki.scan.evidence import finish_scan
-from kaitiaki.scan.hasher import FileRecord, display_path
+from kaitiaki.scan.hasher import display_path
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.runner import (
     BATCH_RECORDS,
@@ -37,6 +37,7 @@ from kaitiaki.scan.runner import (
 )
 from kaitiaki.scan.walk import walk
 from kaitiaki.scan.writer import write_batch
+from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ RESULT_SCHEMA = pa.schema(
         ("pdq", pa.string()),
         ("pdq_quality", pa.int32()),
         ("pdq_dihedral", pa.list_(pa.string())),
+        ("pdq_views", pa.string()),  # JSON: [{"view", "box", "quality", "dihedral"}, ...]
+        ("robust", pa.binary()),
         ("vpdq", pa.string()),  # JSON: [[frame, quality, hex, seconds], ...]
         ("exif", pa.string()),  # JSON object
         ("error", pa.string()),
@@ -83,6 +86,8 @@ def _row(entry: int, seq: int, record: FileRecord) -> dict[str, Any]:
         "pdq": record.pdq,
         "pdq_quality": record.pdq_quality,
         "pdq_dihedral": record.pdq_dihedral,
+        "pdq_views": None if record.pdq_views is None else json.dumps(record.pdq_views),
+        "robust": record.robust,
         "vpdq": None if record.vpdq is None else json.dumps(record.vpdq),
         "exif": None if record.exif is None else json.dumps(record.exif, sort_keys=True),
         "error": record.error,
@@ -104,6 +109,8 @@ def _record(row: dict[str, Any]) -> FileRecord:
         pdq=row["pdq"],
         pdq_quality=row["pdq_quality"],
         pdq_dihedral=row["pdq_dihedral"],
+        pdq_views=None if row["pdq_views"] is None else json.loads(row["pdq_views"]),
+        robust=None if row["robust"] is None else bytes(row["robust"]),
         vpdq=None if row["vpdq"] is None else json.loads(row["vpdq"]),
         exif=None if row["exif"] is None else json.loads(row["exif"]),
         error=row["error"],

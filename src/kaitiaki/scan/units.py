@@ -15,13 +15,8 @@ from pathlib import Path
 from kaitiaki.content.archivebase import ArchiveError, describe
 from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.content.disk import DiskEntry, OpenDiskImage
-from kaitiaki.scan.hasher import (
-    FileRecord,
-    disk_file_error,
-    disk_file_records,
-    display_path,
-    hash_path,
-)
+from kaitiaki.scan.hasher import disk_file_error, disk_file_records, display_path, hash_path
+from kaitiaki.signals.record import FileRecord
 
 # Disk images a worker keeps open between slices (two: a walk may reach the next image while
 # slices of the last one are still being read).

@@ -12,31 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kaitiaki.match import Classified, MatchHit, classify
-from kaitiaki.scan.hasher import FileRecord
-from kaitiaki.store.models import Classification, File, FileInstance, Match
-
-
-def _insert(
-    session: Session, table: Any, rows: Sequence[dict[str, Any]], update: Sequence[str] = ()
-) -> None:
-    """INSERT ... ON CONFLICT: ignore, or update ``update`` columns (the row's primary key)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    if update:
-        keys = [c.name for c in table.primary_key.columns]
-        statement = statement.on_conflict_do_update(
-            index_elements=keys, set_={c: statement.excluded[c] for c in update}
-        )
-    else:
-        statement = statement.on_conflict_do_nothing()
-    session.execute(statement, list(rows))
+from kaitiaki.match import MatchHit, classify
+from kaitiaki.match.results import label_row, write_labels, write_matches
+from kaitiaki.signals.record import FileRecord
+from kaitiaki.store.models import File, FileInstance
+from kaitiaki.store.rows import insert_rows
 
 
 def write_batch(
@@ -86,6 +68,8 @@ def write_batch(
             "pdq": record.pdq,
             "pdq_quality": record.pdq_quality,
             "pdq_dihedral": " ".join(record.pdq_dihedral) if record.pdq_dihedral else None,
+            "pdq_views": record.pdq_views,
+            "robust": record.robust,
             "vpdq": record.vpdq,
             "exif": record.exif,
             "error": record.error,
@@ -98,49 +82,11 @@ def write_batch(
                 "entry_id": hit.entry_id,
                 "signal": hit.signal,
                 "distance": hit.distance,
+                "view": hit.view,
             }
         verdict = classify(record_hits, record.error)
         labels[record.sha256] = label_row(evidence_id, record.sha256, verdict)
-    _insert(session, File.__table__, list(files.values()))
-    _insert(session, FileInstance.__table__, instances)
+    insert_rows(session, File.__table__, list(files.values()))
+    insert_rows(session, FileInstance.__table__, instances)
     write_matches(session, list(matches.values()))
     write_labels(session, list(labels.values()))
-
-
-def label_row(evidence_id: int, sha256: str, verdict: Classified) -> dict[str, Any]:
-    """A file's classification row in one evidence item, from its verdict."""
-    best = verdict.best
-    return {
-        "evidence_id": evidence_id,
-        "sha256": sha256,
-        "label": verdict.label.value,
-        "category": best.category if best else None,
-        "hash_set_id": best.hash_set_id if best else None,
-        "entry_id": best.entry_id if best else None,
-        "signal": best.signal if best else None,
-        "distance": best.distance if best else None,
-        "series": best.series if best else None,
-        "victim_identified": best.victim_identified if best else None,
-    }
-
-
-def write_matches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Match rows; one already recorded (``uq_match``) is left as it is."""
-    _insert(session, Match.__table__, rows)
-
-
-def write_labels(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Classification rows, replacing the label a file had in its evidence item."""
-    _insert(session, Classification.__table__, rows, update=LABEL_COLUMNS)
-
-
-LABEL_COLUMNS = (
-    "label",
-    "category",
-    "hash_set_id",
-    "entry_id",
-    "signal",
-    "distance",
-    "series",
-    "victim_identified",
-)

@@ -1,10 +1,12 @@
-"""MD5, SHA-1 and SHA-256 of a stream in one pass."""
+"""MD5, SHA-1 and SHA-256 of a stream in one pass, and their signal types (exact matches)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from kaitiaki.signals.base import TIER_EXACT, HexSignal
 
 CHUNK = 1 << 20
 
@@ -46,3 +48,27 @@ def digest_stream(stream: BinaryIO) -> Digests:
     while chunk := stream.read(CHUNK):
         accumulator.update(chunk)
     return accumulator.finish()
+
+
+class _DigestSignal(HexSignal):
+    """A cryptographic digest: equal or not. Computed by the scan's single read, not here."""
+
+    tier = TIER_EXACT
+
+    def compare(self, a: str, b: str) -> int:
+        return 0 if a == b else 1
+
+
+class Md5Signal(_DigestSignal):
+    name = "md5"
+    hex_length = 32
+
+
+class Sha1Signal(_DigestSignal):
+    name = "sha1"
+    hex_length = 40
+
+
+class Sha256Signal(_DigestSignal):
+    name = "sha256"
+    hex_length = 64

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pdqhash
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from kaitiaki.content.kinds import ContentKind
-from kaitiaki.signals.base import Content, SignalError, SignalType
+from kaitiaki.signals.base import Content, HexSignal, SignalError
 
 REDUCED_SIZE = 512
 # JPEGs decode at the smallest DCT scale (1/2, 1/4, 1/8) that keeps both sides >= this; PDQ's
@@ -119,8 +119,9 @@ def open_image(data: bytes) -> Image.Image:
         raise SignalError(f"cannot decode image: {exc}") from exc
 
 
-def hash_image(image: Image.Image) -> PdqHash:
-    """PDQ of an opened (not yet decoded) image, through the reduced-scale fast path."""
+def reduce_image(image: Image.Image) -> NDArray[np.uint8]:
+    """An opened (not yet decoded) image's pixels, reduced as PDQ hashes them (``load_reduced``);
+    ``SignalError`` saying why when it cannot be decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -131,7 +132,28 @@ def hash_image(image: Image.Image) -> PdqHash:
         raise SignalError(f"decompression bomb: {exc}") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise SignalError(f"corrupt or truncated image: {exc}") from exc
-    return hash_pixels(np.asarray(rgb))
+    return np.asarray(rgb)
+
+
+def hash_image(image: Image.Image) -> PdqHash:
+    """PDQ of an opened (not yet decoded) image, through the reduced-scale fast path."""
+    return hash_pixels(reduce_image(image))
+
+
+def reduced_pixels(content: Content) -> tuple[Image.Image, NDArray[np.uint8]]:
+    """The content opened as an image and its reduced pixels, decoded once per file and shared
+    by the signals computed from them; a failure is remembered and raised again."""
+    cached = content.shared.get("reduced")
+    if cached is None:
+        try:
+            image = open_image(content.read())
+            cached = (image, reduce_image(image))
+        except SignalError as exc:
+            cached = exc
+        content.shared["reduced"] = cached
+    if isinstance(cached, SignalError):
+        raise cached
+    return cast(tuple[Image.Image, NDArray[np.uint8]], cached)
 
 
 def hash_image_bytes(data: bytes) -> PdqHash:
@@ -160,23 +182,42 @@ def exif_summary(image: Image.Image) -> dict[str, Any] | None:
     return summary or None
 
 
-class PdqSignal(SignalType):
+class PdqSignal(HexSignal):
     name = "pdq"
     kinds = frozenset({ContentKind.IMAGE})
+    hex_length = 64
+    # Meta's PDQ documentation: within 31 bits false matches are rare for hashes of quality
+    # >= 50; below 50 the image is too flat or small for its hash to say much.
+    threshold = 31
+    max_threshold = 256
+    quality_floor = 50
+
+    def compare(self, a: str, b: str) -> int:
+        return hamming(a, b)
 
     def compute(self, content: Content) -> dict[str, Any]:
-        data = content.data
-        if data is None:
-            with content.reopen() as stream:
-                data = stream.read()
-        image = open_image(data)
-        # Hash first: for a PNG, getexif() loads the pixels, and a decode error swallowed there
-        # would leave a half-decoded image that then hashes without complaint.
-        result = hash_image(image)
-        exif = exif_summary(image)
+        # Decode and hash first: for a PNG, getexif() loads the pixels, and a decode error
+        # swallowed there would leave a half-decoded image that then hashes without complaint.
+        from kaitiaki.signals.views import trimmed_views  # it builds on this module
+
+        image, rgb = reduced_pixels(content)
+        result = hash_pixels(rgb)
+        # Query-side normalisation: the picture with an added border taken off is asked too
+        # (hash sets from partners hold hashes only; this is what can be done for them).
+        trimmed = [
+            {
+                "view": v.name,
+                "box": list(v.box),
+                "quality": v.pdq.quality,
+                "dihedral": list(v.pdq.dihedral),
+            }
+            for v in trimmed_views(rgb, result.hex)
+            if v.box is not None
+        ]
         return {
             "pdq": result.hex,
             "pdq_quality": result.quality,
             "pdq_dihedral": list(result.dihedral),
-            "exif": exif,
+            "pdq_views": trimmed or None,
+            "exif": exif_summary(image),
         }

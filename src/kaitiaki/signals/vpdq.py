@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from kaitiaki.content.kinds import ContentKind
-from kaitiaki.signals.base import Content, SignalError, SignalType
-from kaitiaki.signals.pdq import hash_pixels
+from kaitiaki.signals.base import Content, HexSignal, SignalError
+from kaitiaki.signals.pdq import hamming, hash_pixels
 
 DEFAULT_SECONDS_PER_HASH = 1.0
 # Frames past this one are not decoded: an hour at 30 fps is plenty to match a video by.
@@ -65,9 +65,23 @@ def hash_video(stream: Any, seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH) 
     return frames
 
 
-class VpdqSignal(SignalType):
+class VpdqSignal(HexSignal):
+    """vPDQ. A value is one frame's PDQ hash; two videos match when enough of their usable
+    frames are within ``threshold`` of a frame of the other (``kaitiaki.match.videos``)."""
+
     name = "vpdq"
     kinds = frozenset({ContentKind.VIDEO})
+    hex_length = 64
+    # The vPDQ reference's frame rule: PDQ's 31 bits and quality floor of 50 per frame, and a
+    # match when this share of the query's unique frames (and of the entry's) find a match.
+    threshold = 31
+    max_threshold = 256
+    quality_floor = 50
+    query_share = 0.80
+    entry_share = 0.0
+
+    def compare(self, a: str, b: str) -> int:
+        return hamming(a, b)
 
     def __init__(self, seconds_per_hash: float = DEFAULT_SECONDS_PER_HASH) -> None:
         self.seconds_per_hash = seconds_per_hash

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -20,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from kaitiaki.signals import PDQ
 
 
 def utcnow() -> datetime:
@@ -80,6 +83,10 @@ class File(Base):
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
     # The 8 dihedral hashes, space separated, in pdqhash's order (original first).
     pdq_dihedral: Mapped[str | None] = mapped_column(Text)
+    # The image with an added border taken off: [{"view", "box", "quality", "dihedral"}, ...]
+    pdq_views: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The robust signal's signature (``signals.robust``); None where not computed.
+    robust: Mapped[bytes | None] = mapped_column(LargeBinary)
     # [[frame, quality, hex, seconds], ...]
     vpdq: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
     exif: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
@@ -158,7 +165,7 @@ class HashSet(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[str] = mapped_column(String(200), default="")
     profile: Mapped[str] = mapped_column(String(40))
-    pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
+    pdq_threshold: Mapped[int] = mapped_column(Integer, default=PDQ.threshold)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # SHA-256 of the imported file (chain of custody for the set itself).
@@ -194,6 +201,8 @@ class HashSetEntry(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))
     vpdq: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The robust signal's signature, for sets made from images kaitiaki scanned.
+    robust: Mapped[bytes | None] = mapped_column(LargeBinary)
     photodna: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(20))
     series: Mapped[str | None] = mapped_column(String(200))
@@ -232,7 +241,11 @@ class Match(Base):
         ForeignKey("hash_set_entries.id", ondelete="CASCADE"), index=True
     )
     signal: Mapped[str] = mapped_column(String(16))
+    # For the robust signal the number of verified feature matches (more is closer).
     distance: Mapped[int] = mapped_column(Integer)
+    # Which view of the file matched: a trimmed view's name ("border", "letterbox", ...);
+    # None for the file as it is.
+    view: Mapped[str | None] = mapped_column(String(16))
 
 
 class Classification(Base):

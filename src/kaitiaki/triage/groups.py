@@ -27,7 +27,7 @@ same on every run; and no two representatives are within the threshold of each o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -39,13 +39,17 @@ from sqlalchemy.orm import Session
 from kaitiaki.audit import record
 from kaitiaki.index import PdqIndex
 from kaitiaki.index.pdq import hex_to_bytes
+from kaitiaki.index.robust import RobustIndex
 from kaitiaki.match.videos import FRAME_DISTANCE, QUALITY_FLOOR, match_videos, unique_frames
+from kaitiaki.signals import PDQ, ROBUST
+from kaitiaki.signals import robust as robust_signal
+from kaitiaki.signals.base import SignalError
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, Classification, File, FileGroup
 
-DEFAULT_THRESHOLD = 31
+DEFAULT_THRESHOLD = PDQ.threshold
 VIDEO_SHARE = 0.80
-PDQ_QUALITY_FLOOR = 50
+PDQ_QUALITY_FLOOR = PDQ.quality_floor or 0
 GROUP_ACTION = "triage.groups_built"
 _INSERT_BATCH = 5_000
 
@@ -81,33 +85,45 @@ def _leaders(
     pairs: NDArray[np.int64],
     dist: NDArray[np.int64],
     signal: str,
+    signals: Sequence[str] | None = None,
 ) -> list[Assignment]:
     """Leader clustering over an undirected graph given as unique pairs (i < j) and distances.
 
     ``keys`` must be sorted: a node's index is then its rank by SHA-256, the last tie-break.
+    ``signals`` names each pair's signal where pairs came from more than one (else ``signal``).
     """
     n = len(keys)
+    names = sorted({signal, *(signals or ())})
+    code = np.asarray([names.index(x) for x in signals], np.int64) if signals else None
+    kinds = np.full(len(pairs), names.index(signal), np.int64) if code is None else code
     src = np.concatenate([pairs[:, 0], pairs[:, 1]]) if len(pairs) else np.empty(0, np.int64)
     dst = np.concatenate([pairs[:, 1], pairs[:, 0]]) if len(pairs) else np.empty(0, np.int64)
     both = np.concatenate([dist, dist]) if len(pairs) else np.empty(0, np.int64)
+    via = np.concatenate([kinds, kinds]) if len(pairs) else np.empty(0, np.int64)
     order = np.argsort(src, kind="stable")
-    src, dst, both = src[order], dst[order], both[order]
+    src, dst, both, via = src[order], dst[order], both[order], via[order]
     starts = np.searchsorted(src, np.arange(n + 1))
     degree = np.diff(starts)
     # np.lexsort sorts by the last key first: degree (desc), quality (desc), then rank.
     visit = np.lexsort((np.arange(n), -quality, -degree))
     group = np.full(n, -1, dtype=np.int64)
     to_rep = np.zeros(n, dtype=np.int64)
+    rep_via = np.full(n, names.index(signal), dtype=np.int64)
     for node in visit.tolist():
         if group[node] >= 0:
             continue
         group[node] = node
         near = dst[starts[node] : starts[node + 1]]
         near_d = both[starts[node] : starts[node + 1]]
+        near_via = via[starts[node] : starts[node + 1]]
         free = group[near] < 0
         group[near[free]] = node
         to_rep[near[free]] = near_d[free]
-    return [Assignment(keys[i], keys[int(group[i])], int(to_rep[i]), signal) for i in range(n)]
+        rep_via[near[free]] = near_via[free]
+    return [
+        Assignment(keys[i], keys[int(group[i])], int(to_rep[i]), names[int(rep_via[i])])
+        for i in range(n)
+    ]
 
 
 def pdq_pairs(
@@ -134,12 +150,66 @@ def pdq_pairs(
     return np.stack([lo[first], hi[first]], axis=1), d[first]
 
 
-def group_pdq(items: Sequence[PdqItem], threshold: int = DEFAULT_THRESHOLD) -> list[Assignment]:
-    """Groups of images (see the module docstring); one assignment per distinct item."""
+def group_pdq(
+    items: Sequence[PdqItem],
+    threshold: int = DEFAULT_THRESHOLD,
+    robust: Mapping[str, bytes] | None = None,
+) -> list[Assignment]:
+    """Groups of images (see the module docstring); one assignment per distinct item.
+
+    With ``robust`` (SHA-256 -> the robust signal's signature) two images are also near
+    duplicates when their signatures verify (a cropped, rotated or overlaid copy); a pair
+    PDQ already joins keeps its PDQ distance.
+    """
     unique = sorted({i.sha256: i for i in items}.values(), key=lambda i: i.sha256)
     pairs, dist = pdq_pairs(unique, threshold)
     quality = np.asarray([i.quality for i in unique], dtype=np.int64)
-    return _leaders([i.sha256 for i in unique], quality, pairs, dist, "pdq")
+    keys = [i.sha256 for i in unique]
+    if not robust:
+        return _leaders(keys, quality, pairs, dist, "pdq")
+    extra, inliers = robust_pairs([robust.get(k) for k in keys])
+    held = {(int(a), int(b)) for a, b in pairs.tolist()}
+    new = [n for n, (a, b) in enumerate(extra.tolist()) if (a, b) not in held]
+    signals = ["pdq"] * len(pairs) + [ROBUST.name] * len(new)
+    return _leaders(
+        keys,
+        quality,
+        np.concatenate([pairs, extra[new]]).reshape(-1, 2),
+        np.concatenate([dist, inliers[new]]),
+        "pdq",
+        signals,
+    )
+
+
+def robust_pairs(
+    signatures: Sequence[bytes | None],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every pair (i < j) whose robust signatures verify, asked both ways round, with the
+    larger number of verified feature matches."""
+    ids: list[int] = []
+    parsed: list[robust_signal.RobustSignature] = []
+    for i, data in enumerate(signatures):
+        if data is None:
+            continue
+        try:
+            parsed.append(robust_signal.from_bytes(data))
+        except SignalError:
+            continue  # a damaged signature groups nothing; the file's PDQ still does
+        ids.append(i)
+    best: dict[tuple[int, int], int] = {}
+    if len(ids) > 1:
+        index = RobustIndex()
+        index.add(ids, parsed)
+        for i, signature in zip(ids, parsed, strict=True):
+            for j, inliers in index.query(signature):
+                if j != i:
+                    key = (min(i, j), max(i, j))
+                    best[key] = max(best.get(key, 0), inliers)
+    keys = sorted(best)
+    return (
+        np.asarray(keys, dtype=np.int64).reshape(-1, 2),
+        np.asarray([best[k] for k in keys], dtype=np.int64),
+    )
 
 
 def group_videos(
@@ -198,6 +268,17 @@ def _new_material(session: Session, eid: int) -> tuple[list[PdqItem], list[tuple
     return images, videos
 
 
+def _signatures(session: Session, eid: int) -> dict[str, bytes]:
+    """The robust signatures of the evidence's new images, by SHA-256."""
+    rows = session.execute(
+        select(File.sha256, File.robust)
+        .join(Classification, Classification.sha256 == File.sha256)
+        .where(Classification.evidence_id == eid, Classification.label == "new")
+        .where(File.kind == "image", File.robust.is_not(None))
+    )
+    return {str(sha256): data for sha256, data in rows if data is not None}
+
+
 def groupable_count(session: Session, eid: int) -> int:
     images, videos = _new_material(session, eid)
     return len(images) + len(videos)
@@ -220,9 +301,13 @@ def build_groups(
         raise ValueError(f"group threshold must be 0-256, not {threshold}")
     with store.session() as session:
         images, videos = _new_material(session, eid)
+        robust = _signatures(session, eid)
     if on_stage:
-        on_stage(f"grouping {len(images):,} images (PDQ) and {len(videos):,} videos (vPDQ)")
-    assignments = group_pdq(images, threshold) + group_videos(videos)
+        on_stage(
+            f"grouping {len(images):,} images (PDQ, and {len(robust):,} robust signatures) "
+            f"and {len(videos):,} videos (vPDQ)"
+        )
+    assignments = group_pdq(images, threshold, robust) + group_videos(videos)
     rows = [
         {
             "evidence_id": eid,
