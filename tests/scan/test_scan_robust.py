@@ -194,3 +194,19 @@ def test_near_duplicate_groups_put_an_edited_copy_with_its_original(
     assert len({groups[n][0] for n in coffee}) == 1, groups
     assert {groups[n][1] for n in coffee if groups[n][0] != n} == {"robust"}
     assert groups["rocket.jpg"][0] == "rocket.jpg" and groups["camera.jpg"][0] == "camera.jpg"
+
+
+def test_a_scan_can_leave_the_robust_signal_out(store: Store, tmp_path: Path) -> None:
+    from kaitiaki.store.models import File
+
+    _write(tmp_path / "a", {"coffee.jpg": jpeg(photo("coffee"))})
+    _write(tmp_path / "b", {"rocket.jpg": jpeg(photo("rocket"))})
+    run_scan(store, [tmp_path / "a"], "with", workers=1, actor="test:setup")
+    done = kaitiaki(
+        "scan", str(tmp_path / "b"), "-e", "without", "-w", "1", "--no-robust", "--db", store.url
+    )
+    assert done.exit_code == 0, done.output
+    with store.session() as session:
+        rows = session.execute(select(File.sha256, File.robust, File.pdq)).all()
+    assert len(rows) == 2 and all(pdq for _, _, pdq in rows)
+    assert sorted(robust is not None for _, robust, _ in rows) == [False, True]

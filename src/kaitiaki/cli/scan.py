@@ -137,6 +137,7 @@ def scan_with_progress(
     add_to_existing: bool = False,
     instances_viewed: bool | None = None,
     expected_sha256: dict[str, str] | None = None,
+    robust: bool = True,
 ) -> ScanResult:
     """Run a scan under a Rich progress bar (files done, files/s, time left); each E01's media,
     read for its acquisition hash, has a bar of its own (bytes)."""
@@ -182,6 +183,7 @@ def scan_with_progress(
             instances_viewed=instances_viewed,
             expected_sha256=expected_sha256,
             on_verify=on_verify,
+            robust=robust,
         )
     if result.sources_skipped:
         console.print(f"resumed: {result.sources_skipped:,} files were already recorded")
@@ -248,6 +250,14 @@ def scan(
             " MD5/SHA-1 they store.",
         ),
     ] = None,
+    no_robust: Annotated[
+        bool,
+        typer.Option(
+            "--no-robust",
+            help="Leave out the robust signal (faster): edited copies are then found through"
+            " PDQ and its trimmed views only, and near-duplicate groups use PDQ alone.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Hash, match and classify every file under PATHS; resumes an interrupted scan.
@@ -319,6 +329,7 @@ def scan(
             add_to_existing=add_to_existing,
             instances_viewed=instances_viewed,
             expected_sha256=expected,
+            robust=not no_robust,
         )
     _mark_viewed(store, result, viewed_by_provider, paths)
     print_summary(summarise(store, evidence), console)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -22,9 +22,20 @@ from kaitiaki.content.disk import iter_disk_files
 from kaitiaki.content.diskmagic import ewf_segment_number
 from kaitiaki.content.kinds import HEADER_SIZE, ContentKind, detect
 from kaitiaki.signals import SIGNALS
-from kaitiaki.signals.base import Content, SignalError
+from kaitiaki.signals.base import Content, SignalError, SignalType
 from kaitiaki.signals.crypto import CHUNK, DigestAccumulator
 from kaitiaki.signals.record import FileRecord
+
+# The signals this process computes: all of them, unless a scan's worker was told to leave
+# one out (``leave_out``; a scan without the robust signal, say).
+_computed: tuple[SignalType, ...] = SIGNALS
+
+
+def leave_out(names: Collection[str]) -> None:
+    """Compute every signal but ``names`` in this process (a scan's worker initialiser)."""
+    global _computed
+    _computed = tuple(s for s in SIGNALS if s.name not in names)
+
 
 # Kinds whose content is read again after digesting: by a signal or a container reader.
 _REREAD = (ContentKind.IMAGE, ContentKind.VIDEO, ContentKind.ARCHIVE, ContentKind.DISK_IMAGE)
@@ -119,7 +130,7 @@ def _signals(record: FileRecord, data: bytes | None, copy: BinaryIO) -> None:
         return io.BufferedReader(_Unclosable(copy))
 
     content = Content(kind, record.mime or "", record.size or 0, data, reopen)
-    for signal in SIGNALS:
+    for signal in _computed:
         if signal.applies_to(kind):
             try:
                 for key, value in signal.compute(content).items():

@@ -24,12 +24,13 @@ from kaitiaki.content.archives import ArchiveLimits
 from kaitiaki.match import Matcher
 from kaitiaki.scan.acquisition import AcquisitionChecker, RecordedCheck, VerifyProgress
 from kaitiaki.scan.evidence import begin_scan, check_reuse, finish_scan
-from kaitiaki.scan.hasher import display_path
+from kaitiaki.scan.hasher import display_path, leave_out
 from kaitiaki.scan.manifest import manifest_sha256
 from kaitiaki.scan.plan import ScanPlan, Task
 from kaitiaki.scan.units import TopLevelFiles, hash_files, run_unit
 from kaitiaki.scan.walk import WalkEntry, walk
 from kaitiaki.scan.writer import write_batch
+from kaitiaki.signals import ROBUST
 from kaitiaki.signals.record import FileRecord
 from kaitiaki.store import Store
 from kaitiaki.store.models import Evidence, FileInstance
@@ -171,6 +172,7 @@ def run_scan(
     instances_viewed: bool | None = None,
     expected_sha256: Mapping[str, str] | None = None,
     on_verify: VerifyProgress | None = None,
+    robust: bool = True,
 ) -> ScanResult:
     """Scan ``roots`` into evidence item ``evidence``; a run started again after an
     interruption resumes it. Files go into an existing item only with ``add_to_existing``.
@@ -179,7 +181,8 @@ def run_scan(
     ``viewed_by_provider`` new instances get (``scan.provider_views``).
     Acquisition hashes (E01s' own, and ``expected_sha256``: root as shown -> SHA-256) are
     checked and recorded as ``actor`` (``scan.acquisition``); ``on_verify`` follows the
-    reading of each E01's media."""
+    reading of each E01's media. ``robust=False`` leaves the robust signal out (faster; edited
+    copies are then found through PDQ and its trimmed views only)."""
     started = time.perf_counter()
     matcher, evidence_id, scan_id = start_scan(
         store,
@@ -223,7 +226,12 @@ def run_scan(
     context.set_forkserver_preload(["kaitiaki.scan.units"])
     with (
         checker_closed(checker),
-        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+        ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=leave_out,
+            initargs=((() if robust else (ROBUST.name,)),),
+        ) as pool,
     ):
         in_flight: dict[Future[list[list[FileRecord]]], Task] = {}
 
