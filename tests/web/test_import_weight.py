@@ -8,8 +8,9 @@ import json
 import subprocess
 import sys
 
-# Top-level modules the web app must not import (pyarrow.dataset brings pandas).
-HEAVY = ("pandas", "pyarrow", "duckdb", "faiss", "av")
+# Top-level modules the web app must not import (pyarrow.dataset brings pandas; OpenCV only
+# the robust signal's hashing and verification use).
+HEAVY = ("pandas", "pyarrow", "duckdb", "faiss", "av", "cv2")
 
 # Runs in a fresh interpreter: a finder that never finds anything, but notes, on the first
 # import of each heavy module, the kaitiaki frames that led to it.

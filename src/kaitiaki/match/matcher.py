@@ -1,8 +1,11 @@
-"""The matcher: exact digests, PDQ with dihedral queries, and vPDQ, against chosen hash sets.
+"""The matcher: exact digests, PDQ with dihedral queries over each view, vPDQ and the robust
+signal, against chosen hash sets.
 
 Exact lookups go to the store's indexes batch by batch, so memory does not grow with the size
 of the sets; PDQ goes through one in-memory range index per hash set, each with its own
-threshold; vPDQ entries are few (an operation's own videos) and are compared directly.
+threshold, asked with the picture's hashes and its trimmed views' (``signals.views``); vPDQ
+entries are few (an operation's own videos) and are compared directly; robust signatures
+(sets made from images kaitiaki scanned) go through one ``RobustIndex`` over the chosen sets.
 """
 
 from __future__ import annotations

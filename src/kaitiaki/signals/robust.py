@@ -38,9 +38,8 @@ import struct
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
@@ -77,8 +76,16 @@ _HEADER = struct.Struct("<3sBHHH")  # magic, version, width, height, rows
 # score (rather than Harris) measured both cheaper and more repeatable under overlays.
 _LOCAL = threading.local()
 
+if TYPE_CHECKING:
+    import cv2
+
+# OpenCV is imported where it is used, not here: every process that matches or lists signal
+# types imports this module (the web server's workers too), and only hashing needs OpenCV.
+
 
 def _orb() -> cv2.ORB:
+    import cv2
+
     orb: cv2.ORB | None = getattr(_LOCAL, "orb", None)
     if orb is None:
         orb = cv2.ORB.create(
@@ -107,6 +114,8 @@ class Verification:
 
 
 def _normalise(grey: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    import cv2
+
     height, width = grey.shape
     scale = SIDE / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -123,6 +132,8 @@ def _select(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[cv2.
     KEYPOINTS by response alone would spend them all there. Taking cells in turn keeps most of
     them on the picture. (Suppressing neighbours within a radius instead measured worse.)
     """
+    import cv2
+
     if not keypoints:
         return []
     pts = np.asarray(cv2.KeyPoint.convert(keypoints), np.float64).reshape(-1, 2)
@@ -142,6 +153,8 @@ def _select(keypoints: list[cv2.KeyPoint], width: int, height: int) -> list[cv2.
 
 def compute(rgb: NDArray[np.uint8]) -> RobustSignature:
     """The signature of an RGB (or greyscale) array, as ``np.asarray(load_reduced(image))``."""
+    import cv2
+
     if rgb.ndim == 3:
         grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
     elif rgb.ndim == 2:
@@ -251,16 +264,18 @@ def from_bytes(data: bytes) -> RobustSignature:
     )
 
 
-_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
-
-
 def verify(
     query: RobustSignature, reference: RobustSignature, min_inliers: int = MIN_INLIERS
 ) -> Verification:
     """How many keypoint matches agree on one similarity transform, and whether that is a match."""
+    import cv2
+
     if len(query.descriptors) < 2 or len(reference.descriptors) < 2:
         return Verification(0, False)
-    pairs = _MATCHER.knnMatch(query.descriptors, reference.descriptors, k=2)
+    matcher = getattr(_LOCAL, "matcher", None)
+    if matcher is None:
+        matcher = _LOCAL.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    pairs = matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
     good = [
         p[0]
         for p in pairs

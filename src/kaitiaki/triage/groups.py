@@ -9,6 +9,13 @@ frames find a frame of the other within 31 bits (the matcher's frame rule, asked
 directions so the relation is symmetric); their distance is the larger of the two mean frame
 distances.
 
+Edited copies. Where the scan kept the robust signal's signatures (``signals.robust``), two
+images are also near duplicates when their signatures verify: a copy cropped, rotated, captioned
+or with stickers over it, which PDQ puts far apart, joins its original's group (the member's
+``signal`` is then ``robust`` and its ``distance`` the number of verified feature matches). A
+pair PDQ already joins keeps its PDQ distance. Caution from the signal: two different pictures
+sharing a large overlay (the same caption or watermark) verify too; the reviewer sees them.
+
 Threshold. 31 bits by default, the threshold DESIGN.md sets for matching a file against a
 hash set: a decision applied to a group member on the strength of its distance to the
 representative then rests on the same evidence as a category taken from a hash-set match.
