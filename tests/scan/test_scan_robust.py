@@ -126,6 +126,17 @@ def test_a_set_made_from_scanned_images_finds_cropped_rotated_and_overlaid_copie
         if name != "astronaut-caption.jpg":  # a caption may still be within PDQ's reach
             assert match.signal == "robust", (name, match.signal, match.distance)
 
+    # The set's robust index was saved beside the PDQ one; the next scan opens it, same hits.
+    from kaitiaki.match.indexes import index_cache_dir
+
+    cache = index_cache_dir(store.url)
+    assert cache is not None and len(list(cache.glob("robust-set-*/index.json"))) == 1
+    run_scan(store, [tmp_path / "device"], "device-2", ["own"], workers=1, actor="test:setup")
+    again = _matches_by_path(store, "device-2")
+    assert {n: [(m.entry_id, m.signal) for m in ms] for n, ms in again.items()} == {
+        n: [(m.entry_id, m.signal) for m in ms] for n, ms in found.items()
+    }
+
 
 def test_the_command_line_makes_the_set_and_says_what_it_holds(
     store: Store, tmp_path: Path

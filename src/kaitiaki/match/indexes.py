@@ -1,4 +1,5 @@
-"""Each hash set's PDQ index, built once from the store and then memory-mapped from disk.
+"""Each hash set's PDQ index (and robust index, for sets that carry robust signatures), built
+once from the store and then memory-mapped from disk.
 
 An index is keyed by the set's id, import time, source digest and version (bumped by every
 change to its entries): the first scan or match builds and saves it; later ones open it in
@@ -22,6 +23,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from kaitiaki.index.pdq import PdqIndex, hex_to_bytes
+from kaitiaki.index.robust import RobustIndex
+from kaitiaki.signals import robust as robust_signal
+from kaitiaki.signals.base import SignalError
 from kaitiaki.store.models import HashSet, HashSetEntry
 
 _EMPTY = "empty"
@@ -83,6 +87,55 @@ def set_index(session: Session, row: HashSet, cache: Path | None) -> PdqIndex | 
             (path / _EMPTY).touch()
         else:
             cache.mkdir(parents=True, exist_ok=True)
+            index.save(path)
+    except OSError:
+        pass  # a read-only or full disk only costs the next run a rebuild
+    return index
+
+
+def _build_robust(session: Session, row: HashSet) -> RobustIndex | None:
+    rows = session.execute(
+        select(HashSetEntry.id, HashSetEntry.robust).where(
+            HashSetEntry.hash_set_id == row.id, HashSetEntry.robust.is_not(None)
+        )
+    )
+    ids: list[int] = []
+    signatures: list[robust_signal.RobustSignature] = []
+    for entry_id, data in rows:
+        try:
+            signatures.append(robust_signal.from_bytes(data or b""))
+        except SignalError:
+            continue  # a damaged signature matches nothing; the entry's hashes still do
+        ids.append(int(entry_id))
+    if not ids:
+        return None
+    index = RobustIndex()
+    index.add(ids, signatures)
+    return index
+
+
+def set_robust_index(session: Session, row: HashSet, cache: Path | None) -> RobustIndex | None:
+    """The robust index of one hash set (None when no entry carries a robust signature):
+    rebuilt only when the set changed, as the PDQ index is (a million signatures take minutes
+    to read and index, and a mapped index opens at once)."""
+    if cache is None:
+        return _build_robust(session, row)
+    path = cache / f"robust-{_key(row)}"
+    if (path / _EMPTY).exists():
+        return None
+    try:
+        return RobustIndex.load(path)
+    except SignalError:
+        pass  # not built yet, or left half-written by a killed process: build it again
+    index = _build_robust(session, row)
+    try:
+        for stale in cache.glob(f"robust-set-{row.id}-*"):
+            if stale != path:
+                shutil.rmtree(stale, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+        if index is None:
+            (path / _EMPTY).touch()
+        else:
             index.save(path)
     except OSError:
         pass  # a read-only or full disk only costs the next run a rebuild

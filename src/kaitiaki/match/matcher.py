@@ -18,14 +18,13 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.index import PdqBank
 from kaitiaki.index.pdq import hex_to_bytes
 from kaitiaki.index.robust import RobustIndex
 from kaitiaki.match.controls import is_active, suppress, with_allowlists
-from kaitiaki.match.indexes import index_cache_dir, set_index
+from kaitiaki.match.indexes import index_cache_dir, set_index, set_robust_index
 from kaitiaki.match.videos import match_videos, unique_frames
 from kaitiaki.signals import DIGESTS, PDQ, ROBUST, signal_type
 from kaitiaki.signals import robust as robust_signal
@@ -116,21 +115,21 @@ class Matcher:
     """Matches batches of hashed files against a fixed choice of hash sets."""
 
     def __init__(
-        self, store: Store, sets: Sequence[_Set], bank: PdqBank, robust: RobustIndex | None = None
+        self, store: Store, sets: Sequence[_Set], bank: PdqBank, robust: Sequence[RobustIndex] = ()
     ) -> None:
         self._store = store
         self._sets = {s.row.id: s for s in sets}
         # PDQ indexes by hash-set id (as text), each answering at its set's own threshold.
         self._bank = bank
-        # The robust signatures of the chosen sets' entries (sets made from images kaitiaki
-        # scanned); None when no chosen set carries any.
-        self._robust = robust
+        # The robust indexes of the chosen sets that carry signatures (sets made from images
+        # kaitiaki scanned).
+        self._robust = [index for index in robust if len(index)]
         self._entries: dict[int, HashSetEntry] = {}
 
     @property
     def wants_robust(self) -> bool:
         """Whether a chosen set carries robust signatures (worth computing for the files)."""
-        return self._robust is not None and len(self._robust) > 0
+        return bool(self._robust)
 
     @property
     def hash_sets(self) -> list[HashSet]:
@@ -156,12 +155,15 @@ class Matcher:
             rows = with_allowlists(session, rows, names or None)  # they cancel even unasked
             cache = index_cache_dir(store.url)
             bank = PdqBank()
+            robust: list[RobustIndex] = []
             for row in rows:
                 index = set_index(session, row, cache)
                 if index is not None:
                     bank.put(str(row.id), index, row.pdq_threshold)
+                signatures = set_robust_index(session, row, cache)
+                if signatures is not None:
+                    robust.append(signatures)
             sets = [cls._load_videos(session, row) for row in rows]
-            robust = load_robust(session, [row.id for row in rows])
         return cls(store, sets, bank, robust)
 
     @staticmethod
@@ -272,7 +274,7 @@ class Matcher:
     def _robust_matches(
         self, records: Sequence[FileRecord], found: list[Found], views: list[Views]
     ) -> None:
-        if self._robust is None or not len(self._robust):
+        if not self._robust:
             return
         for i, record in enumerate(records):
             if record.robust is None:
@@ -281,11 +283,12 @@ class Matcher:
                 signature = robust_signal.from_bytes(record.robust)
             except SignalError:
                 continue  # made by this scan: cannot happen short of a bug; never fail a batch
-            for entry_id, inliers in self._robust.query(signature):
-                before = found[i].get(entry_id)
-                keep_strongest(found[i], entry_id, ROBUST.name, inliers)
-                if found[i][entry_id] is not before:
-                    views[i].pop(entry_id, None)
+            for index in self._robust:
+                for entry_id, inliers in index.query(signature):
+                    before = found[i].get(entry_id)
+                    keep_strongest(found[i], entry_id, ROBUST.name, inliers)
+                    if found[i][entry_id] is not before:
+                        views[i].pop(entry_id, None)
 
     def _hits(self, found: list[Found], views: list[Views] | None = None) -> list[list[MatchHit]]:
         self._fetch_entries({e for f in found for e in f})
@@ -357,28 +360,6 @@ def _view_queries(records: Sequence[FileRecord]) -> dict[str, list[list[str] | N
             queries = out.setdefault(str(view["view"]), [None] * len(records))
             queries[i] = [*(queries[i] or ()), *view["dihedral"]]
     return out
-
-
-def load_robust(session: Session, set_ids: Sequence[int]) -> RobustIndex | None:
-    """The robust signatures of the sets' entries in one index; None when they carry none."""
-    rows = session.execute(
-        select(HashSetEntry.id, HashSetEntry.robust).where(
-            HashSetEntry.hash_set_id.in_(set_ids), HashSetEntry.robust.is_not(None)
-        )
-    ).all()
-    if not rows:
-        return None
-    ids: list[int] = []
-    signatures: list[robust_signal.RobustSignature] = []
-    for entry_id, data in rows:
-        try:
-            signatures.append(robust_signal.from_bytes(data or b""))
-        except SignalError:
-            continue  # a damaged signature matches nothing; the entry's hashes still do
-        ids.append(int(entry_id))
-    index = RobustIndex()
-    index.add(ids, signatures)
-    return index
 
 
 def keep_strongest(
