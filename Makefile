@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench bench-api clean
+.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench bench-api bench-robust clean
 
 setup:
 ifndef UV
@@ -68,6 +68,14 @@ bench: setup
 BENCH_API_ARGS ?=
 bench-api: setup system
 	uv run python benchmarks/bench_api.py $(BENCH_API_ARGS)
+
+# Recall of PDQ, PDQ with trimmed views, the robust signal, perception and imagehash on AugLy's
+# edits of benign photos (scikit-image, scikit-learn, Debian's wallpaper packages), at a
+# false-match rate of 1e-5; and the cost. BENCH_ROBUST_ARGS, e.g. "--quick" or "--tiles 2".
+BENCH_ROBUST_ARGS ?= --tiles 2
+bench-robust: setup
+	bash scripts/bench-robust-deps.sh
+	uv run --group bench python benchmarks/bench_robust.py $(BENCH_ROBUST_ARGS)
 
 clean:
 	rm -rf demo demo-web .venv .mypy_cache .ruff_cache .pytest_cache

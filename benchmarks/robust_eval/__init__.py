@@ -1,0 +1,1 @@
+"""Helpers for ``benchmarks/bench_robust.py``: images, transformations, methods, metrics."""
