@@ -88,6 +88,9 @@ def _orb() -> cv2.ORB:
 
     orb: cv2.ORB | None = getattr(_LOCAL, "orb", None)
     if orb is None:
+        # kaitiaki runs one hashing process per core; OpenCV's own thread pool in each would
+        # only contend with the others (measured: scaling from 1 to 2 scan workers fell).
+        cv2.setNumThreads(1)
         orb = cv2.ORB.create(
             nfeatures=1000,
             scoreType=cv2.ORB_FAST_SCORE,
