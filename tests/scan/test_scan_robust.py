@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from edited_copies import (
     blurred_fill,
     border,
@@ -221,3 +222,24 @@ def test_a_scan_can_leave_the_robust_signal_out(store: Store, tmp_path: Path) ->
         rows = session.execute(select(File.sha256, File.robust, File.pdq)).all()
     assert len(rows) == 2 and all(pdq for _, _, pdq in rows)
     assert sorted(robust is not None for _, robust, _ in rows) == [False, True]
+
+
+def test_a_robust_signal_failure_is_a_note_and_the_pdq_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    from kaitiaki.scan.hasher import hash_path
+    from kaitiaki.signals import robust
+
+    def refuse(_rgb: object) -> object:
+        raise cv2.error("simulated: OpenCV refused the picture")
+
+    monkeypatch.setattr(robust, "compute", refuse)
+    (tmp_path / "coffee.jpg").write_bytes(jpeg(photo("coffee")))
+    (record,) = hash_path(tmp_path / "coffee.jpg")
+    assert record.error is None and record.pdq is not None and record.robust is None
+    assert [n for n in record.notes if n.startswith("robust: cannot compute")], record.notes
+    (tmp_path / "broken.jpg").write_bytes(jpeg(photo("coffee"))[:300])
+    (broken,) = hash_path(tmp_path / "broken.jpg")
+    assert broken.error is not None and broken.error.startswith("pdq: ")

@@ -5,7 +5,7 @@ Exact lookups go to the store's indexes batch by batch, so memory does not grow 
 of the sets; PDQ goes through one in-memory range index per hash set, each with its own
 threshold, asked with the picture's hashes and its trimmed views' (``signals.views``); vPDQ
 entries are few (an operation's own videos) and are compared directly; robust signatures
-(sets made from images kaitiaki scanned) go through one ``RobustIndex`` over the chosen sets.
+(sets made from images kaitiaki scanned) go through each such set's ``RobustIndex``.
 """
 
 from __future__ import annotations
@@ -125,11 +125,6 @@ class Matcher:
         # kaitiaki scanned).
         self._robust = [index for index in robust if len(index)]
         self._entries: dict[int, HashSetEntry] = {}
-
-    @property
-    def wants_robust(self) -> bool:
-        """Whether a chosen set carries robust signatures (worth computing for the files)."""
-        return bool(self._robust)
 
     @property
     def hash_sets(self) -> list[HashSet]:

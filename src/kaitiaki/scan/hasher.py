@@ -136,9 +136,12 @@ def _signals(record: FileRecord, data: bytes | None, copy: BinaryIO) -> None:
                 for key, value in signal.compute(content).items():
                     setattr(record, key, value)
             except SignalError as exc:
-                # The first failure names the cause; a later signal over the same undecodable
-                # picture would only repeat it.
-                record.error = record.error or f"{signal.name}: {exc}"
+                if signal.supplementary and record.error is None:
+                    record.notes.append(f"{signal.name}: {exc}")
+                else:
+                    # The first failure names the cause; a later signal over the same
+                    # undecodable picture would only repeat it.
+                    record.error = record.error or f"{signal.name}: {exc}"
 
 
 class _Unclosable(io.RawIOBase):

@@ -69,6 +69,9 @@ class SignalType(ABC):
     higher_is_closer: ClassVar[bool] = False
     # Values of a lower quality are not matched (they say little: flat or tiny images).
     quality_floor: ClassVar[int | None] = None
+    # Computed beside another signal of the same content (the robust signal beside PDQ): a
+    # failure is noted on the file, not made its error, while the other signal stands.
+    supplementary: ClassVar[bool] = False
 
     @property
     def exact(self) -> bool:

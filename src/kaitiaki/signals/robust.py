@@ -320,10 +320,16 @@ class RobustSignal(SignalType):
     threshold = MIN_INLIERS
     max_threshold = MAX_ROWS
     higher_is_closer = True
+    supplementary = True
 
     def compute(self, content: Content) -> dict[str, Any]:
+        import cv2
+
         _image, rgb = reduced_pixels(content)
-        return {"robust": to_bytes(compute(rgb))}
+        try:
+            return {"robust": to_bytes(compute(rgb))}
+        except cv2.error as exc:  # OpenCV refusing a picture PDQ could hash: say so, go on
+            raise SignalError(f"cannot compute the robust signal: {exc}") from None
 
     def parse(self, value: str) -> str:
         try:
