@@ -23,12 +23,16 @@ def test_second_load_opens_the_saved_index(
 
     first = Matcher.load(sqlite_store).match(records)
     cache = indexes.index_cache_dir(sqlite_store.url)
-    assert cache is not None and len(list(cache.iterdir())) == 2  # one index, one "empty" mark
+    # Per set: its PDQ index (one index, one "empty" mark) and its robust index (no entry of
+    # either set carries a robust signature: two "empty" marks).
+    assert cache is not None and len(list(cache.glob("set-*"))) == 2
+    assert [(p / "empty").exists() for p in cache.glob("robust-set-*")] == [True, True]
 
     def refuse(*_: object) -> None:
         raise AssertionError("the index was rebuilt from the store instead of loaded")
 
     monkeypatch.setattr(indexes, "_build", refuse)
+    monkeypatch.setattr(indexes, "_build_robust", refuse)
     again = Matcher.load(sqlite_store).match(records)
     assert [(h.hash_set, h.signal, h.distance) for h in again[0]] == [
         (h.hash_set, h.signal, h.distance) for h in first[0]
@@ -43,7 +47,7 @@ def test_a_damaged_cache_is_rebuilt(sqlite_store: Store, tmp_path: Path) -> None
     Matcher.load(sqlite_store)
     cache = indexes.index_cache_dir(sqlite_store.url)
     assert cache is not None
-    (saved,) = cache.iterdir()
+    (saved,) = cache.glob("set-*")
     (saved / "index.json").write_text("not json")
     hits = Matcher.load(sqlite_store).match(list(hash_path(picture)))
     assert hits[0] and hits[0][0].distance == 0
