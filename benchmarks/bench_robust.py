@@ -59,6 +59,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn  # noqa: E402
 
 from kaitiaki.signals import pdq  # noqa: E402
+from kaitiaki.signals.robust import MIN_INLIERS  # noqa: E402
 from robust_eval import images, methods, metrics, robust_scoring  # noqa: E402
 from robust_eval.transforms import Transform, apply, transforms  # noqa: E402
 
@@ -310,30 +311,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         columns.append(m.name)
         shown = f"inliers > {-op.cut:g}" if m.metric == "robust" else f"distance < {op.cut:g}"
         fmr_lines.append(f"- {m.name}: {shown}; false matches {metrics.fmt_fmr(op)}{how}")
+        # kaitiaki's own operating points beside the calibrated one: PDQ's distance <= 31, the
+        # robust signal's MIN_INLIERS (scores are negated inliers, so lower is closer).
+        operating: list[tuple[str, float, str]] = []
         if m.op_threshold is not None:
-            at = metrics.at_cut(impostor, m.op_threshold + 1)
-            label = f"{m.name} @{m.op_threshold}"
-            cells[label] = np.array(
-                [metrics.recall(genuine[edit_of == e], at.cut) for e in range(t)]
-            )
-            columns.append(label)
-            fmr_lines.append(
-                f"- {label}: distance <= {m.op_threshold}; false matches {metrics.fmt_fmr(at)}"
+            operating.append(
+                (f"{m.name} @{m.op_threshold}", m.op_threshold + 1, f"distance <= {m.op_threshold}")
             )
         if m.metric == "robust":
-            import importlib
-
-            min_inliers = importlib.import_module("kaitiaki.signals.robust").MIN_INLIERS
-            at = metrics.at_cut(impostor, -min_inliers + 1)
-            label = f"robust @{min_inliers}"
+            operating.append(
+                (
+                    f"robust @{MIN_INLIERS}",
+                    -MIN_INLIERS + 1,
+                    f"inliers >= {MIN_INLIERS} (robust.MIN_INLIERS)",
+                )
+            )
+        for label, cut, described in operating:
+            at = metrics.at_cut(impostor, cut)
             cells[label] = np.array(
                 [metrics.recall(genuine[edit_of == e], at.cut) for e in range(t)]
             )
             columns.append(label)
-            fmr_lines.append(
-                f"- {label}: inliers >= {min_inliers} (robust.MIN_INLIERS); "
-                f"false matches {metrics.fmt_fmr(at)}"
-            )
+            fmr_lines.append(f"- {label}: {described}; false matches {metrics.fmt_fmr(at)}")
 
     pairs = int(mask.sum())
     sources = sorted({name.split("/", 1)[0] for name in names})

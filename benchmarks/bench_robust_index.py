@@ -26,51 +26,18 @@ import tracemalloc
 
 import cv2
 import numpy as np
-import skimage.data
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from kaitiaki.index.robust import RobustIndex
 from kaitiaki.signals import robust
 from kaitiaki.signals.pdq import hash_pixels, load_reduced
+from kaitiaki.simulate.edits import crop, jpeg, meme, photo, rotate, stickers, text_banner
 
 PHOTOS = [
     *("astronaut", "camera", "chelsea", "coffee", "coins", "rocket", "hubble_deep_field"),
     *("immunohistochemistry", "moon", "retina", "clock", "brick", "grass", "gravel", "cell"),
     *("page", "text"),
 ]
-
-
-def photo(name: str) -> Image.Image:
-    a = getattr(skimage.data, name)()
-    if a.ndim == 2:
-        a = np.stack([a] * 3, -1)
-    return Image.fromarray(np.asarray(a[..., :3], np.uint8))
-
-
-def crop(im: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
-    w, h = im.size
-    return im.crop((int(w * left), int(h * top), int(w * (1 - right)), int(h * (1 - bottom))))
-
-
-def rotate(im: Image.Image, degrees: float, corners: bool) -> Image.Image:
-    if corners:
-        return im.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-    w, h = im.size
-    a = np.radians(abs(degrees))
-    f = 1 / (np.cos(a) + np.sin(a) * max(w, h) / min(w, h))  # largest centred box, no corners
-    box = (int(w * (1 - f) / 2) + 1, int(h * (1 - f) / 2) + 1)
-    return im.rotate(degrees, Image.Resampling.BICUBIC).crop((*box, w - box[0], h - box[1]))
-
-
-def banner(im: Image.Image) -> Image.Image:
-    im = im.copy()
-    w, h = im.size
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((0, int(h * 0.75), w, h), fill=(0, 0, 0))  # a quarter of the image
-    draw.text(
-        (w * 0.05, h * 0.78), "LOREM IPSUM", fill="white", font=ImageFont.load_default(h // 8)
-    )
-    return im
 
 
 def meme_text(im: Image.Image) -> Image.Image:
@@ -85,45 +52,6 @@ def meme_text(im: Image.Image) -> Image.Image:
     return im
 
 
-def stickers(im: Image.Image, seed: int = 0) -> Image.Image:
-    im = im.copy()
-    w, h = im.size
-    draw = ImageDraw.Draw(im)
-    rng = np.random.default_rng(seed)
-    r = int(min(w, h) * 0.141)  # four discs of this radius cover ~25% of a square image
-    for _ in range(4):
-        cx, cy = int(rng.integers(r, w - r)), int(rng.integers(r, h - r))
-        draw.ellipse(
-            (cx - r, cy - r, cx + r, cy + r), fill=tuple(int(c) for c in rng.integers(0, 255, 3))
-        )
-        draw.ellipse((cx - r // 2, cy - r // 3, cx - r // 4, cy), fill="black")
-        draw.ellipse((cx + r // 4, cy - r // 3, cx + r // 2, cy), fill="black")
-        draw.arc(
-            (cx - r // 2, cy - r // 4, cx + r // 2, cy + r // 2), 20, 160, fill="black", width=4
-        )
-    return im
-
-
-def meme(im: Image.Image) -> Image.Image:
-    w, h = im.size
-    band = int(h * 0.25)
-    out = Image.new("RGB", (w, h + band), "white")
-    out.paste(im, (0, band))
-    ImageDraw.Draw(out).text(
-        (w * 0.05, band * 0.3),
-        "when the code works",
-        fill="black",
-        font=ImageFont.load_default(max(12, band // 3)),
-    )
-    return out
-
-
-def jpeg(im: Image.Image, quality: int = 30) -> Image.Image:
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
-
 FAMILIES = {
     "crop 10% each side": lambda im: crop(im, 0.1, 0.1, 0.1, 0.1),
     "crop asymmetric": lambda im: crop(im, 0.25, 0.05, 0.0, 0.2),
@@ -132,10 +60,10 @@ FAMILIES = {
     "rotate -10 corners": lambda im: rotate(im, -10, True),
     "rotate +10 cropped": lambda im: rotate(im, 10, False),
     "rotate -10 cropped": lambda im: rotate(im, -10, False),
-    "text banner 25%": banner,
+    "text banner 25%": text_banner,
     "meme text top+bottom": meme_text,
-    "stickers 25%": stickers,
-    "meme caption band": meme,
+    "stickers 25%": lambda im: stickers(im, seed=0),
+    "meme caption band": lambda im: meme(im, "when the code works"),
     "jpeg q30": jpeg,
     "scale 30%": lambda im: im.resize(
         (im.width * 3 // 10, im.height * 3 // 10), Image.Resampling.BILINEAR
@@ -145,7 +73,9 @@ FAMILIES = {
     "grayscale": lambda im: ImageOps.grayscale(im).convert("RGB"),
     "hflip": ImageOps.mirror,
     "hflip + crop": lambda im: crop(ImageOps.mirror(im), 0.1, 0.05, 0.05, 0.1),
-    "crop+rot5+caption": lambda im: meme(rotate(crop(im, 0.1, 0.1, 0.1, 0.1), 5, False)),
+    "crop+rot5+caption": lambda im: meme(
+        rotate(crop(im, 0.1, 0.1, 0.1, 0.1), 5, False), "when the code works"
+    ),
 }
 
 

@@ -26,8 +26,5 @@ compgen -G '/usr/lib/*/libmagic.so.1' >/dev/null || missing+=(libmagic1)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
-echo "installing Debian packages: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+source "$(dirname "$0")/apt-missing.sh"
+install_missing "${missing[@]}"

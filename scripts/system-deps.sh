@@ -31,9 +31,6 @@ fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
-echo "installing Debian packages: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+source "$(dirname "$0")/apt-missing.sh"
+install_missing "${missing[@]}"
 echo "java $(java_major), $(chromium --version 2>/dev/null || echo 'chromium missing')"

@@ -99,14 +99,7 @@ def _build_robust(session: Session, row: HashSet) -> RobustIndex | None:
             HashSetEntry.hash_set_id == row.id, HashSetEntry.robust.is_not(None)
         )
     )
-    ids: list[int] = []
-    signatures: list[robust_signal.RobustSignature] = []
-    for entry_id, data in rows:
-        try:
-            signatures.append(robust_signal.from_bytes(data or b""))
-        except SignalError:
-            continue  # a damaged signature matches nothing; the entry's hashes still do
-        ids.append(int(entry_id))
+    ids, signatures = robust_signal.readable((int(i), data) for i, data in rows)
     if not ids:
         return None
     index = RobustIndex()

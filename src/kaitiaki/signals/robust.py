@@ -36,17 +36,16 @@ import base64
 import binascii
 import struct
 import threading
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from kaitiaki.content.kinds import ContentKind
 from kaitiaki.signals.base import TIER_ROBUST, Content, SignalError, SignalType
-from kaitiaki.signals.pdq import load_reduced, open_image, reduced_pixels
+from kaitiaki.signals.pdq import open_image, reduce_image, reduced_pixels
 
 NAME = "robust"
 VERSION = 1
@@ -204,18 +203,7 @@ def _empty(width: int, height: int) -> RobustSignature:
 
 def compute_image_bytes(data: bytes) -> RobustSignature:
     """The signature of an encoded image; ``SignalError`` when it cannot be decoded."""
-    image = open_image(data)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            reduced = load_reduced(image)
-    except SignalError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SignalError(f"decompression bomb: {exc}") from exc
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise SignalError(f"corrupt or truncated image: {exc}") from exc
-    return compute(np.asarray(reduced))
+    return compute(reduce_image(open_image(data)))
 
 
 def to_bytes(sig: RobustSignature) -> bytes:
@@ -332,13 +320,34 @@ class RobustSignal(SignalType):
             raise SignalError(f"cannot compute the robust signal: {exc}") from None
 
     def parse(self, value: str) -> str:
-        try:
-            data = base64.b64decode(value.strip(), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise SignalError(f"robust signature is not base64: {exc}") from None
-        return base64.b64encode(to_bytes(from_bytes(data))).decode("ascii")
+        return base64.b64encode(to_bytes(_decode(value))).decode("ascii")
 
     def compare(self, a: str, b: str) -> int:
-        left = from_bytes(base64.b64decode(self.parse(a)))
-        right = from_bytes(base64.b64decode(self.parse(b)))
-        return verify(left, right).inliers
+        return verify(_decode(a), _decode(b)).inliers
+
+
+def _decode(value: str) -> RobustSignature:
+    """A signature written as base64 text, checked as ``from_bytes`` checks it."""
+    try:
+        data = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignalError(f"robust signature is not base64: {exc}") from None
+    return from_bytes(data)
+
+
+def readable(
+    rows: Iterable[tuple[int, bytes | None]],
+) -> tuple[list[int], list[RobustSignature]]:
+    """The ids and signatures of ``rows`` (id, stored bytes) that parse; a damaged or missing
+    signature is left out: it matches nothing, and its file's or entry's hashes still do."""
+    ids: list[int] = []
+    signatures: list[RobustSignature] = []
+    for key, data in rows:
+        if data is None:
+            continue
+        try:
+            signatures.append(from_bytes(data))
+        except SignalError:
+            continue
+        ids.append(key)
+    return ids, signatures

@@ -50,7 +50,6 @@ from kaitiaki.index.robust import RobustIndex
 from kaitiaki.match.videos import FRAME_DISTANCE, QUALITY_FLOOR, match_videos, unique_frames
 from kaitiaki.signals import PDQ, ROBUST
 from kaitiaki.signals import robust as robust_signal
-from kaitiaki.signals.base import SignalError
 from kaitiaki.store import Store
 from kaitiaki.store.models import AuditEvent, Classification, File, FileGroup
 
@@ -193,16 +192,7 @@ def robust_pairs(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Every pair (i < j) whose robust signatures verify, asked both ways round, with the
     larger number of verified feature matches."""
-    ids: list[int] = []
-    parsed: list[robust_signal.RobustSignature] = []
-    for i, data in enumerate(signatures):
-        if data is None:
-            continue
-        try:
-            parsed.append(robust_signal.from_bytes(data))
-        except SignalError:
-            continue  # a damaged signature groups nothing; the file's PDQ still does
-        ids.append(i)
+    ids, parsed = robust_signal.readable(enumerate(signatures))
     best: dict[tuple[int, int], int] = {}
     if len(ids) > 1:
         index = RobustIndex()
