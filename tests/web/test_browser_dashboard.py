@@ -34,7 +34,14 @@ from kaitiaki.users import Scope
 COLOURED = """id => {
   const canvas = document.getElementById(id);
   if (!canvas || !canvas.width || !canvas.height) return false;
-  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  // Read a copy, not the chart's own context: polling getImageData on it makes Chromium log a
+  // willReadFrequently warning, which this test counts as a console problem.
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const context = copy.getContext('2d', { willReadFrequently: true });
+  context.drawImage(canvas, 0, 0);
+  const px = context.getImageData(0, 0, copy.width, copy.height).data;
   for (let i = 0; i < px.length; i += 4) {
     if (px[i + 3] > 128 && Math.max(px[i], px[i + 1], px[i + 2])
         - Math.min(px[i], px[i + 1], px[i + 2]) > 60) return true;
