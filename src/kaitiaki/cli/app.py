@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from kaitiaki import __version__
@@ -22,15 +25,30 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file (default: $KAITIAKI_CONFIG, else kaitiaki.toml here or above).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """kaitiaki: a guardian's toolkit for child-exploitation investigations."""
+    if ctx.invoked_subcommand == "init":
+        return  # a new folder's settings must not depend on a broken file around it
+    from kaitiaki.cli.config import apply_settings
+
+    apply_settings(ctx, config)
 
 
 def _register() -> None:
     # Imported here so that each command module can import ``app`` without a cycle.
     from kaitiaki.cli import (
         audit,
+        config,
         cybertip,
         demo,
         disclose,
@@ -63,7 +81,7 @@ def _register() -> None:
         module.register(app)
     for module in (triage, series, exchange):
         module.register(app)
-    for module in (evidence, jobs, tokens, disclose, legal, cybertip):
+    for module in (evidence, jobs, tokens, disclose, legal, cybertip, config):
         module.register(app)
 
 

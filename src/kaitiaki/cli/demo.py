@@ -15,24 +15,9 @@ from kaitiaki.cli.scan import print_summary, scan_with_progress
 
 if TYPE_CHECKING:
     from kaitiaki.simulate.sample import SampleManifest
-    from kaitiaki.store import Store
 
 console = Console()
-EVIDENCE = "demo-sample"
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _has_hash_set(store: Store, name: str) -> bool:
-    from kaitiaki.hashsets import HashSetMissingError, get_hash_set
-
-    try:
-        get_hash_set(store, name)
-    except HashSetMissingError:
-        return False
-    return True
+EVIDENCE = "demo-sample"  # kaitiaki.demo.EVIDENCE: the CLI module stays light to import
 
 
 def _check(manifest: SampleManifest, store_rows: dict[str, dict[str, object]]) -> list[str]:
@@ -49,19 +34,35 @@ def _check(manifest: SampleManifest, store_rows: dict[str, dict[str, object]]) -
     return problems
 
 
+def _next_steps(folder: Path) -> None:
+    """What a user does next in the folder: no flag repeats what its settings say."""
+    typer.echo(f"operation folder ready: {folder} (settings in {folder / 'kaitiaki.toml'})")
+    typer.echo("next, inside it:")
+    for line in (
+        f"cd {folder}",
+        "kaitiaki config show",
+        "kaitiaki priority show",
+        "kaitiaki refer",
+        "kaitiaki report cybertipline --subject SUBJECT",
+        f"kaitiaki triage --evidence {EVIDENCE}",
+    ):
+        typer.echo(f"  {line}")
+
+
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the sample, store, exports.")] = (
+    out: Annotated[Path, typer.Option("--out", help="The demo operation's folder.")] = (
         Path("demo")
     ),
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1)] = None,
     db: DbOption = None,
 ) -> None:
-    """Build a benign sample, import its stand-in hash sets, scan it, summarise and export."""
+    """Make a demo operation folder: a benign sample scanned and checked against its manifest,
+    a simulated provider export analysed and prioritised, the settings to carry on from."""
     from kaitiaki.audit import cli_actor
-    from kaitiaki.hashsets import import_hash_set
+    from kaitiaki.demo import analyse_demo_operation, demo_folder, import_sample_sets
     from kaitiaki.scan.export import export, result_rows
     from kaitiaki.scan.summary import summarise
-    from kaitiaki.simulate.sample import IMAGE_SET, VIDEO_SET, build_sample
+    from kaitiaki.simulate.sample import build_sample
     from kaitiaki.store import open_store
 
     out.mkdir(parents=True, exist_ok=True)
@@ -72,22 +73,16 @@ def demo(
                 shutil.rmtree(leftover)
             else:
                 leftover.unlink()
-        db = f"sqlite:///{out / 'kaitiaki.db'}"
+    config = demo_folder(out, db)
+    url = config.get("store.url")
     sample = out / "sample"
     with console.status("building the benign sample"):
         manifest = build_sample(sample)
     console.print(f"sample: {len(manifest.files)} files and archive members under {sample}")
 
-    store = open_store(db)
-    for name, relative in (("standin-vics", IMAGE_SET), ("standin-video", VIDEO_SET)):
-        if _has_hash_set(store, name):
-            continue
-        imported = import_hash_set(
-            store, sample / relative, name, "vics", source="demo", actor=cli_actor()
-        )
-        console.print(
-            f"hash set {name!r}: {imported.entry_count} entries, profile {imported.profile}"
-        )
+    store = open_store(db or (url if isinstance(url, str) else None))
+    for name in import_sample_sets(store, sample, cli_actor()):
+        console.print(f"hash set {name!r} imported from the sample")
     roots = sorted(p for p in sample.iterdir() if p.is_dir() and p.name != "hashsets")
     from kaitiaki.scan.evidence import EvidenceExistsError, check_reuse
     from kaitiaki.scan.hasher import display_path
@@ -143,6 +138,9 @@ def demo(
         f"[green]demo check passed[/]: all {len(manifest.files)} sample files "
         "classified as the sample expects"
     )
+    with console.status("simulating and analysing a provider export"):
+        analyse_demo_operation(store, out, console.print, cli_actor())
+    _next_steps(out)
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,25 @@ console = Console()
 FileList = Annotated[list[Path], typer.Option("--records", "-r", help="Access records (repeat).")]
 
 
+# Without a secret, subject ids are still HMAC-namespaced, by this well-known constant: they
+# stay stable between runs but anyone can recompute them, so an operation folder makes a key.
+UNKEYED = "kaitiaki-operation"
+
+
+def _operation_key(key: str | None, key_file: Path | None) -> bytes:
+    if key is not None:
+        return key.encode()
+    if key_file is None:
+        return UNKEYED.encode()
+    try:
+        secret = key_file.read_bytes().rstrip(b"\r\n")  # an editor's line ending is not the key
+    except OSError as error:
+        raise typer.BadParameter(f"{key_file}: {error.strerror}", param_hint="--key-file") from None
+    if not secret:
+        raise typer.BadParameter(f"{key_file} is empty", param_hint="--key-file")
+    return secret
+
+
 @app.command("analyse")
 def analyse(
     records: FileList,
@@ -62,9 +81,17 @@ def analyse(
         bool, typer.Option(help="Also join accounts seen on one IP within minutes.")
     ] = False,
     key: Annotated[
-        str,
-        typer.Option(envvar="KAITIAKI_OPERATION_KEY", help="Secret that namespaces subject ids."),
-    ] = ("kaitiaki-operation"),
+        str | None,
+        typer.Option(
+            envvar="KAITIAKI_OPERATION_KEY",
+            help="Secret that namespaces subject ids (over --key-file).",
+            show_default=False,
+        ),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding that secret (an operation folder's keys/operation.key)."),
+    ] = None,
     engine: EngineOption = EngineChoice.duckdb,
     spark_master: SparkMasterOption = None,
     spark_driver_memory: DriverMemoryOption = None,
@@ -99,7 +126,7 @@ def analyse(
         agencies=agencies,
         reviewer_flags=reviewer_flags,
         weak_links=weak_links,
-        operation_key=key.encode(),
+        operation_key=_operation_key(key, key_file),
         engine=engine.value,
         spark=SparkSettings(master=spark_master, driver_memory=spark_driver_memory),
     )

@@ -138,17 +138,19 @@ def serve(
         demo.mkdir(parents=True, exist_ok=True)
         db = f"sqlite:///{demo.resolve() / 'kaitiaki.db'}"
     store = open_store(db)
+    folder = data_dir or Path("kaitiaki-web")
+    roots = list(evidence_root or [])
     if demo is not None:
-        from kaitiaki.web.demo import prepare_demo
+        from kaitiaki.web.demo import demo_evidence_roots, prepare_demo
 
         with console.status("preparing the demo operation (first run takes a minute)"):
-            prepare_demo(store, demo, say=console.print)
-    folder = data_dir or (demo / "web" if demo is not None else Path("kaitiaki-web"))
-    roots = list(evidence_root or [])
-    if demo is not None and not roots:
-        from kaitiaki.web.demo import demo_evidence_roots
-
-        roots = demo_evidence_roots(demo)
+            config = prepare_demo(store, demo, say=console.print)
+        # The demo folder's own settings, as if the server were started inside it.
+        work, key = config.get("paths.work"), config.get("keys.signing")
+        folder = data_dir or (work if isinstance(work, Path) else demo / "work")
+        roots = roots or demo_evidence_roots(config)
+        if signing_key is None and isinstance(key, Path):
+            signing_key = key
     if not roots:
         console.print(
             "no --evidence-root: scans and analyses from the web are refused "

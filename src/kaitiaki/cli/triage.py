@@ -32,9 +32,21 @@ def _write_atomically(target: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
+def _file_name(evidence: str) -> str:
+    """An evidence name made safe as part of a file name (names may hold / or spaces)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in evidence).strip(".") or "_"
+
+
 def triage(
     evidence: Annotated[str, typer.Option("--evidence", "-e", help="Evidence item name.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Report file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report file to write; an existing folder gets triage-EVIDENCE.FORMAT in it.",
+        ),
+    ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="html or pdf.")] = "html",
     profile: Annotated[
         str | None,
@@ -64,6 +76,8 @@ def triage(
     if fmt not in FORMATS:
         console.print(f"[red]error:[/] --format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(1)
+    if output.is_dir():  # an operation folder's reports folder: one report per evidence item
+        output = output / f"triage-{_file_name(evidence)}.{fmt}"
     # The audit actor is always the operator; ``--by`` only names the report's author.
     actor = cli_actor()
     store = store_from(db)
