@@ -161,3 +161,74 @@ def test_from_make_demo_to_a_referral_a_report_and_a_triage_report_without_a_fla
     triaged = kaitiaki("triage", "--evidence", "demo-sample")
     assert triaged.exit_code == 0, triaged.output
     assert (folder / "reports" / "triage-demo-sample.html").exists()
+
+
+def _subject_ids(analysis: Path) -> list[str]:
+    lines = (analysis / "subjects.csv").read_text().splitlines()[1:]
+    return sorted(line.split(",")[0] for line in lines)
+
+
+def test_the_folders_operation_key_namespaces_subject_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kaitiaki.simulate.operation import simulate_operation
+
+    folder = tmp_path / "op"
+    _init(folder, "--keys")
+    export = simulate_operation(
+        tmp_path / "export", accounts=80, flagged_accounts=12, events=1500, seed=3
+    )
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("KAITIAKI_DB", raising=False)
+    monkeypatch.delenv("KAITIAKI_OPERATION_KEY", raising=False)
+    imported = kaitiaki(
+        "hashset", "import", str(tmp_path / "export" / "hashset.json"), "--name", "op"
+    )
+    assert imported.exit_code == 0, imported.output
+    inputs = [
+        *(
+            a
+            for p in export.files.values()
+            if p.name.startswith("records.")
+            for a in ("-r", str(p))
+        ),
+        "--accounts",
+        str(tmp_path / "export" / "accounts.csv"),
+        "--catalog",
+        str(tmp_path / "export" / "catalog.csv"),
+    ]
+    keyed = kaitiaki("operation", "analyse", *inputs)  # out and key file from the folder
+    assert keyed.exit_code == 0, keyed.output
+    secret = (folder / "keys" / "operation.key").read_text().strip()
+    by_flag = kaitiaki("operation", "analyse", *inputs, "--key", secret, "--out", "by-flag")
+    unkeyed = kaitiaki("operation", "analyse", *inputs, "--key", "kaitiaki-operation", "-o", "u")
+    assert by_flag.exit_code == 0 and unkeyed.exit_code == 0
+    ids = _subject_ids(folder / "analysis")
+    assert ids and ids == _subject_ids(folder / "by-flag")
+    assert set(ids).isdisjoint(_subject_ids(folder / "u"))
+    missing = kaitiaki("operation", "analyse", *inputs, "--key-file", "keys/none.key", "-o", "m")
+    assert missing.exit_code != 0 and "keys/none.key" in missing.output
+
+
+def test_the_servers_jobs_read_the_keys_serve_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kaitiaki serve`` hands the folder's keys to its jobs through their environment."""
+    from kaitiaki.operation.secret import UNKEYED, OperationKeyError, server_operation_key
+    from kaitiaki.refer.signing import default_key_path
+
+    monkeypatch.delenv("KAITIAKI_OPERATION_KEY", raising=False)
+    monkeypatch.delenv("KAITIAKI_OPERATION_KEY_FILE", raising=False)
+    assert server_operation_key() == UNKEYED
+    key = tmp_path / "operation.key"
+    key.write_text("s3cret\n")
+    monkeypatch.setenv("KAITIAKI_OPERATION_KEY_FILE", str(key))
+    assert server_operation_key() == b"s3cret"
+    monkeypatch.setenv("KAITIAKI_OPERATION_KEY", "from-env")
+    assert server_operation_key() == b"from-env"
+    monkeypatch.delenv("KAITIAKI_OPERATION_KEY")
+    key.write_text("")
+    with pytest.raises(OperationKeyError, match="is empty"):
+        server_operation_key()
+    monkeypatch.setenv("KAITIAKI_SIGNING_KEY", str(tmp_path / "signing.pem"))
+    assert default_key_path() == tmp_path / "signing.pem"

@@ -61,7 +61,10 @@ BINDINGS: dict[str, tuple[Binding, ...]] = {
     # store.url feeds every command's --db; see _store_bindings.
     "operation.name": _bind("operation", "deconflict export"),
     "operation.contact": _bind("contact", "deconflict export"),
-    "operation.key_file": _bind("key_file", "operation analyse"),
+    "operation.key_file": (
+        *_bind("key_file", "operation analyse"),
+        *_bind("operation_key_file", "serve"),
+    ),
     "paths.analysis": (
         *_bind("analysis", *ANALYSED, "report cybertipline"),
         *_bind("out", "operation analyse", "operation evaluate"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -110,6 +111,14 @@ def serve(
             dir_okay=False,
         ),
     ] = None,
+    operation_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the secret that namespaces subject ids in analyses run from "
+            "the web ($KAITIAKI_OPERATION_KEY, when set, is used instead).",
+            dir_okay=False,
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -130,6 +139,8 @@ def serve(
     """Serve the web application (JSON API under /api, OpenAPI at /openapi.json)."""
     import uvicorn
 
+    from kaitiaki.operation.secret import KEY_FILE_ENV
+    from kaitiaki.refer.signing import SIGNING_KEY_ENV
     from kaitiaki.store import open_store
     from kaitiaki.web.app import create_app
     from kaitiaki.web.settings import WebSettings
@@ -151,6 +162,9 @@ def serve(
         roots = roots or demo_evidence_roots(config)
         if signing_key is None and isinstance(key, Path):
             signing_key = key
+        secret = config.get("operation.key_file")
+        if operation_key_file is None and isinstance(secret, Path):
+            operation_key_file = secret
     if not roots:
         console.print(
             "no --evidence-root: scans and analyses from the web are refused "
@@ -167,6 +181,11 @@ def serve(
     )
     if signing_key is not None:
         settings = dataclasses.replace(settings, signing_key=signing_key)
+        # Jobs sign referral packages in child processes: the same key, through their
+        # environment (never through a job's parameters, which a request could set).
+        os.environ[SIGNING_KEY_ENV] = str(signing_key.resolve())
+    if operation_key_file is not None:
+        os.environ[KEY_FILE_ENV] = str(operation_key_file.resolve())
     console.print(f"kaitiaki: http://{host}:{port}/  (Ctrl+C stops)")
     if workers > 1:
         from kaitiaki.web.workers import run_workers

@@ -44,8 +44,14 @@ def keys_dir() -> Path:
     return Path(env) if env else Path.home() / ".config" / "kaitiaki" / "keys"
 
 
+SIGNING_KEY_ENV = "KAITIAKI_SIGNING_KEY"
+
+
 def default_key_path() -> Path:
-    return keys_dir() / DEFAULT_KEY_NAME
+    """``$KAITIAKI_SIGNING_KEY`` (a key file: ``kaitiaki serve`` sets it for its jobs from an
+    operation folder's settings), else the keys folder's key."""
+    env = os.environ.get(SIGNING_KEY_ENV, "").strip()
+    return Path(env) if env else keys_dir() / DEFAULT_KEY_NAME
 
 
 def public_path(private: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +19,7 @@ from kaitiaki.jobs.paths import (
     require_evidence,
     with_confinement,
 )
+from kaitiaki.operation.secret import server_operation_key
 from kaitiaki.store import Store
 from kaitiaki.store.models import AccountLink
 
@@ -127,7 +127,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         engine=params.get("engine") or "duckdb",
         spark=SparkSettings(master=params.get("spark_master")),
         # The secret stays in the server's environment, as for the CLI; never in the job row.
-        operation_key=os.environ.get("KAITIAKI_OPERATION_KEY", "kaitiaki-operation").encode(),
+        operation_key=server_operation_key(),
     )
     stages = 0
     current = ""
