@@ -232,3 +232,13 @@ def test_the_servers_jobs_read_the_keys_serve_names(
         server_operation_key()
     monkeypatch.setenv("KAITIAKI_SIGNING_KEY", str(tmp_path / "signing.pem"))
     assert default_key_path() == tmp_path / "signing.pem"
+
+
+def test_the_default_hash_sets_are_what_match_asks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _init(tmp_path / "op", "--hash-set", "partner-set")
+    monkeypatch.chdir(tmp_path / "op")
+    monkeypatch.delenv("KAITIAKI_DB", raising=False)
+    result = kaitiaki("match", "pdq:" + "f" * 64)
+    assert result.exit_code != 0 and "no hash set named 'partner-set'" in result.output
