@@ -226,6 +226,6 @@ def test_web_form_field_is_split_and_checked() -> None:
     from kaitiaki.web.api.hashsets import _import_params
 
     fields = {"name": "nsrl", "category_map": "8=0, 9=0\n10=0"}
-    assert _import_params(fields)[3] == ["8=0", "9=0", "10=0"]
+    assert _import_params(fields).category_map == ["8=0", "9=0", "10=0"]
     with pytest.raises(HTTPException, match="category_map: category map item '8' is not"):
         _import_params({"name": "nsrl", "category_map": "8"})

@@ -106,10 +106,10 @@ def test_plain_list_with_bad_line_leaves_nothing(store: Store, tmp_path: Path) -
     path = tmp_path / "list.txt"
     path.write_text(f"{'a' * 32}\n{'b' * 40}\n{'c' * 64}\npdq:{'d' * 64}\nnot a hash\n")
     with pytest.raises(HashSetFormatError, match=r"list\.txt: line 5: 'not a hash'"):
-        hs.import_hash_set(store, path, "list", actor="cli:tester")
+        hs.import_hash_set(store, path, "list", hex64="sha256", actor="cli:tester")
     assert row_counts(store) == (0, 0)
     path.write_text(f"\ufeff{'a' * 32}\n{'b' * 40}\n{'c' * 64}\npdq:{'d' * 64}\n")
-    row = hs.import_hash_set(store, path, "list", actor="cli:tester")
+    row = hs.import_hash_set(store, path, "list", hex64="sha256", actor="cli:tester")
     assert (row.source_format, row.profile, row.entry_count) == ("list", "none", 4)
     got = [e.hashes() for e in hs.iter_entries(store, "list")]
     assert got == [{"md5": "a" * 32}, {"sha1": "b" * 40}, {"sha256": "c" * 64}, {"pdq": "d" * 64}]
@@ -166,7 +166,7 @@ def test_vics_export_of_set_without_md5_fails_without_leaving_a_file(
     store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "l.txt"
-    path.write_text("a" * 64 + "\n")
+    path.write_text("sha256:" + "a" * 64 + "\n")
     hs.import_hash_set(store, path, "sha", actor="cli:tester")
     out = tmp_path / "sha.json"
     with pytest.raises(HashSetError, match="no MD5"):

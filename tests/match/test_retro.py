@@ -294,7 +294,9 @@ def test_the_command_prints_the_report_and_refuses_an_unknown_set(sqlite_store: 
     assert "'bank': 2 new entries (0 quarantined, skipped)" in first.stdout
     assert "0 new matches" in first.stdout
     again = kaitiaki("hashset", "retro-match", "bank", "--db", sqlite_store.url)
-    assert again.stdout.strip() == "'bank': nothing new; nothing matched"
+    assert again.stdout.strip() == (
+        "'bank': nothing to match: no entries were added since its last retroactive match"
+    )
 
 
 def test_videos_match_and_file_system_metadata_never_does(sqlite_store: Store) -> None:

@@ -198,7 +198,9 @@ def test_the_command_prints_what_the_catalog_match_changed(
     assert "account newly flagged: carol" in result.stdout
     assert "priority " in result.stdout and " -> " in result.stdout
     again = kaitiaki("hashset", "retro-match", "fresh", "--db", sqlite_store.url)
-    assert again.stdout.strip() == "'fresh': nothing new; nothing matched"
+    assert again.stdout.strip() == (
+        "'fresh': nothing to match: no entries were added since its last retroactive match"
+    )
 
 
 def test_an_unreadable_workspace_is_reported_and_the_rest_still_matched(

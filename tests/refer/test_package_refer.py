@@ -137,3 +137,5 @@ def test_cli_keys_refer_verify(sim: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "events.csv" in bad.stdout
     rerun = run("refer", "--out", str(tmp_path / "out2"), "--analysis", str(tmp_path / "analysis"))
     assert rerun.exit_code == 0 and "already referred" in rerun.stdout
+    assert "nothing new to refer: all " in rerun.stdout
+    assert "subject(s) were referred already" in rerun.stdout

@@ -189,7 +189,7 @@ def fetch_cmd(
 
     taken = take_due(store_from(db))
     if not taken:
-        console.print("no exchange is due")
+        console.print(f"no exchange is due: {_none_due(db)}", soft_wrap=True)
     failed = []
     for each in taken:
         try:
@@ -198,6 +198,27 @@ def fetch_cmd(
             failed.append(each.name)
     if failed:
         raise typer.Exit(1)
+
+
+def _none_due(db: str | None) -> str:
+    """Why ``fetch --due`` found nothing to fetch."""
+    from kaitiaki.exchanges import list_exchanges
+
+    views = list_exchanges(store_from(db))
+    if not views:
+        return "there are no exchanges (add one with 'kaitiaki exchange add')"
+    scheduled = [v for v in views if v.enabled and v.next_fetch_at is not None]
+    if not scheduled:
+        return (
+            "none is enabled with a schedule (set one with 'kaitiaki exchange schedule NAME "
+            "--every 1h')"
+        )
+    taken = [v for v in scheduled if v.job is not None]
+    waiting = [v for v in scheduled if v.job is None]
+    if not waiting:
+        return f"the fetch of {', '.join(escape(v.name) for v in taken)} is already queued"
+    soonest = min(waiting, key=lambda v: v.next_fetch_at or datetime.max)
+    return f"the next is {escape(soonest.name)} at {_when(soonest.next_fetch_at)} UTC"
 
 
 def _fetch_one(name: str, db: str | None) -> None:

@@ -29,6 +29,16 @@ def _queries(items: list[str]) -> Iterator[str]:
             yield item
 
 
+def _check(query: str) -> bool:
+    """True for a PDQ hash, False for a file; exit 1 naming a query that is neither."""
+    if Path(query).exists():
+        return False
+    if PDQ_HEX.match(query):
+        return True
+    typer.echo(f"error: {query!r} is neither a file nor a 64-hex PDQ hash", err=True)
+    raise typer.Exit(1)
+
+
 def _emit(query: str, hits: list[MatchHit]) -> None:
     for hit in hits:
         typer.echo(json.dumps(hit.as_json(query), separators=(",", ":")))
@@ -50,11 +60,17 @@ def match(
     db: DbOption = None,
 ) -> None:
     """Print one JSON object per match: query, hash_set, entry_id, signal, distance, category."""
+    from kaitiaki.hashsets.enabled import NO_ENABLED_SET, no_enabled_set
     from kaitiaki.match import HashSetNotFoundError, Matcher
     from kaitiaki.scan.hasher import hash_path
     from kaitiaki.signals.record import FileRecord
 
     store = store_from(db)
+    if no_enabled_set(store, hash_set):
+        typer.echo(f"nothing to match against: {NO_ENABLED_SET}", err=True)
+        for query in _queries(queries):  # a wrong query is still an error; nothing is hashed
+            _check(query)
+        return
     with user_errors(HashSetNotFoundError):
         matcher = Matcher.load(store, hash_set)
     # Queries are answered in batches (one index probe for many hashes) but printed in order.
@@ -71,11 +87,8 @@ def match(
 
     for query in _queries(queries):
         path = Path(query)
-        if PDQ_HEX.match(query) and not path.exists():
+        if _check(query):
             pending.append((query, query.lower()))
-        elif not path.exists():
-            typer.echo(f"error: {query!r} is neither a file nor a 64-hex PDQ hash", err=True)
-            raise typer.Exit(1)
         else:
             for record in hash_path(path):
                 if record.error and not record.sha256:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,31 +26,16 @@ from kaitiaki.cli.engine_options import (
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
 
+if TYPE_CHECKING:
+    from kaitiaki.operation.analyse import AnalysisResult
+    from kaitiaki.store import Store
+
 app = typer.Typer(
     name="operation", help="From access records to attributed subjects.", no_args_is_help=True
 )
 console = Console()
 
 FileList = Annotated[list[Path], typer.Option("--records", "-r", help="Access records (repeat).")]
-
-
-# Without a secret, subject ids are still HMAC-namespaced, by this well-known constant: they
-# stay stable between runs but anyone can recompute them, so an operation folder makes a key.
-UNKEYED = "kaitiaki-operation"
-
-
-def _operation_key(key: str | None, key_file: Path | None) -> bytes:
-    if key is not None:
-        return key.encode()
-    if key_file is None:
-        return UNKEYED.encode()
-    try:
-        secret = key_file.read_bytes().rstrip(b"\r\n")  # an editor's line ending is not the key
-    except OSError as error:
-        raise typer.BadParameter(f"{key_file}: {error.strerror}", param_hint="--key-file") from None
-    if not secret:
-        raise typer.BadParameter(f"{key_file} is empty", param_hint="--key-file")
-    return secret
 
 
 @app.command("analyse")
@@ -107,6 +92,7 @@ def analyse(
     from kaitiaki.match import HashSetNotFoundError
     from kaitiaki.operation.analyse import AnalysisOptions, analyse_operation
     from kaitiaki.operation.flag import ReviewerFlagsError
+    from kaitiaki.operation.secret import OperationKeyError, operation_key
     from kaitiaki.records import IngestError, MappingError
     from kaitiaki.store.models import AccountLink
 
@@ -116,6 +102,8 @@ def analyse(
             (link.account_a, link.account_b)
             for link in session.scalars(select(AccountLink).where(AccountLink.rejected))
         ]
+    with user_errors(OperationKeyError):
+        secret = operation_key(key, key_file)
     options = AnalysisOptions(
         hash_sets=hash_set,
         mapping=mapping,
@@ -126,7 +114,7 @@ def analyse(
         agencies=agencies,
         reviewer_flags=reviewer_flags,
         weak_links=weak_links,
-        operation_key=_operation_key(key, key_file),
+        operation_key=secret,
         engine=engine.value,
         spark=SparkSettings(master=spark_master, driver_memory=spark_driver_memory),
     )
@@ -200,6 +188,26 @@ def analyse(
         console.print(f"series met: {met.name}: {met.objects:,} flagged object(s), {status}")
     for name in ("flagged_accounts.csv", "subjects.csv", "links.csv", "rejects.csv"):
         console.print(f"wrote {out / name}")
+    if not result.flagged_accounts:
+        console.print(_none_flagged(store, result, hash_set), highlight=False, soft_wrap=True)
+
+
+def _none_flagged(store: Store, result: AnalysisResult, hash_sets: list[str] | None) -> str:
+    """Why an analysis flagged no account (so made no subjects to refer)."""
+    from kaitiaki.hashsets.enabled import NO_ENABLED_SET, no_enabled_set
+
+    if not result.objects_checked:
+        why = "the catalog lists no object"
+    elif result.objects_flagged:
+        why = (
+            f"no access record matched one of the {result.objects_flagged:,} flagged catalog "
+            "objects"
+        )
+    elif no_enabled_set(store, hash_sets):
+        why = f"no catalog object could be flagged: {NO_ENABLED_SET}"
+    else:
+        why = f"none of the {result.objects_checked:,} catalog objects matched a hash set"
+    return f"no account is flagged: {why}; there are no subjects to refer"
 
 
 @app.command("evaluate")

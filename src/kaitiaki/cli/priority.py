@@ -56,6 +56,13 @@ def compute(
     with user_errors(PriorityError, WeightsError):
         chosen = load_weights(weights) if weights else None
         results = prioritise(store_from(db), actor=cli_actor(), weights=chosen, workspace=workspace)
+    if not results:
+        console.print(
+            "no subjects to score: 'kaitiaki operation analyse' makes them from flagged accounts",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     console.print(_table(results, f"Priorities of {len(results):,} subjects", top))
     console.print("The score helps a person decide; it decides nothing by itself.")
 

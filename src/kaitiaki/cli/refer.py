@@ -71,6 +71,28 @@ def refer(
     for subject_id, referral_id in sorted(batch.already_referred.items()):
         console.print(f"[yellow]skipped[/] {subject_id}: already referred in {referral_id}")
     console.print(f"{len(batch)} package(s); {len(batch.already_referred)} already referred")
+    if not batch:
+        why = _nothing_to_refer(batch.already_referred, subject, tier_at_least)
+        console.print(why, highlight=False, soft_wrap=True)
+
+
+def _nothing_to_refer(already: dict[str, str], subjects: list[str] | None, tier: str | None) -> str:
+    """Why ``refer`` built no package."""
+    if already:
+        chosen = f" at tier {tier} or above" if tier is not None else ""
+        why = f"all {len(already)} subject(s){chosen} were referred already"
+    elif tier is not None:
+        why = (
+            f"no subject is at tier {tier} or above (see 'kaitiaki priority show'; "
+            "'kaitiaki priority compute' scores them)"
+        )
+    elif subjects:
+        why = "no subject has the id(s) given"
+    else:
+        why = (
+            "there are no subjects ('kaitiaki operation analyse' makes them from flagged accounts)"
+        )
+    return f"nothing new to refer: {why}"
 
 
 EXIT_ALTERED = 1

@@ -267,6 +267,7 @@ def scan(
     """
     from kaitiaki.audit import cli_actor
     from kaitiaki.engines.spark_session import SparkUnavailableError
+    from kaitiaki.hashsets.enabled import NO_ENABLED_SET, no_enabled_set
     from kaitiaki.match import HashSetNotFoundError
     from kaitiaki.scan.acquisition import ExpectedHashError, parse_expected
     from kaitiaki.scan.evidence import EvidenceExistsError
@@ -283,6 +284,12 @@ def scan(
     # While the list is applied, new instances count as not viewed (the safe side).
     instances_viewed = False if viewed_by_provider is not None else None
     store = store_from(db)
+    if no_enabled_set(store, hash_set):
+        typer.echo(
+            f"note: {NO_ENABLED_SET}; the files are hashed and stored but nothing can match "
+            "now (a set imported later is matched against them)",
+            err=True,
+        )
     if engine is EngineChoice.spark:
         from kaitiaki.engines.spark_session import SparkSettings, spark_session
         from kaitiaki.scan.spark_scan import run_spark_scan

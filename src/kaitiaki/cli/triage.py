@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.options import DbOption, store_from
+
+if TYPE_CHECKING:
+    from kaitiaki.store import Store
 
 console = Console()
 FORMATS = ("html", "pdf")
@@ -126,6 +129,20 @@ def triage(
         f"{report.victim_id_without_series:,} new files/groups linked to no series"
     )
     console.print(f"wrote {output} (SHA-256 {digest}, also in {sidecar.name})", soft_wrap=True)
+    if not report.overview.files_by_verdict.get("known"):
+        console.print(_nothing_known(store, evidence), highlight=False, soft_wrap=True)
+
+
+def _nothing_known(store: Store, evidence: str) -> str:
+    """Why a triage report lists no known material."""
+    from kaitiaki.hashsets.enabled import NO_ENABLED_SET, no_enabled_set
+
+    why = (
+        NO_ENABLED_SET
+        if no_enabled_set(store)
+        else "a hash set imported later is matched against its files"
+    )
+    return f"note: no file of evidence {evidence!r} matched a hash set as known material; {why}"
 
 
 def review(

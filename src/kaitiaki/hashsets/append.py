@@ -17,22 +17,24 @@ from pathlib import Path
 
 from kaitiaki.audit import record
 from kaitiaki.hashsets.derived import add_entries
-from kaitiaki.hashsets.entry import Entry, HashSetError
-from kaitiaki.hashsets.plain import Hex64
+from kaitiaki.hashsets.entry import Entry, HashSetError, Hex64
 from kaitiaki.hashsets.profiles import get_profile
 from kaitiaki.hashsets.source import Progress, SourceFile
 from kaitiaki.hashsets.store import ImportFormat, detect_format, find_hash_set, open_reader
-from kaitiaki.hashsets.summary import ImportSummary
+from kaitiaki.hashsets.summary import ImportSummary, SignalCounts
 from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.store import Store
 
 
 @dataclass(frozen=True, slots=True)
 class Appended:
+    """What ``hashset add`` did: entries read (``signals``: by signal type), entries added."""
+
     name: str
     read: int
     added: int
     source_sha256: str
+    signals: SignalCounts
 
     @property
     def already_held(self) -> int:
@@ -46,7 +48,7 @@ def append_to_hash_set(
     fmt: ImportFormat | None = None,
     *,
     columns: Mapping[str, str] | None = None,
-    hex64: Hex64 = "sha256",
+    hex64: Hex64 | None = None,
     progress: Progress | None = None,
     actor: str,
 ) -> Appended:
@@ -93,4 +95,4 @@ def append_to_hash_set(
         )
         if added:
             request_retro_match(session, row, actor)
-    return Appended(name, len(entries), added, digest)
+    return Appended(name, len(entries), added, digest, summary.signals())

@@ -1,9 +1,13 @@
 """CSV hash sets with a column map: ``md5=Hash,category=Cat`` maps our fields to the headers.
 
 Without a map, headers that spell one of our fields (or its VICS name: MD5, SHA1, MediaID,
-VictimIdentified, ...) are used, ignoring case, spaces, ``-`` and ``_``. The ``hash`` field takes
-a digest of any kind, told by its length as in plain lists. The delimiter (comma, semicolon, tab
-or bar) is the one the header line uses most. Errors name the data row and its line.
+VictimIdentified, ...) are used, ignoring case, spaces, ``-`` and ``_``. A column named for its
+kind (``md5``, ``sha256``, ``pdq``, ...) holds that kind; a ``kind:`` prefix in it must agree.
+The ``hash`` field takes a digest of any kind, told by a ``hash_type`` column (``Hash Type``,
+``Signal Type``: md5, sha1, sha256 or pdq) where there is one, else as in plain lists: by a
+``sha256:``/``pdq:`` prefix or by its length, a bare 64-hex value only with ``hex64`` (refused
+otherwise, naming the row and both readings). The delimiter (comma, semicolon, tab or bar) is
+the one the header line uses most. Errors name the data row and its line.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from kaitiaki.hashsets.entry import (
     HashKind,
     HashSetError,
     HashSetFormatError,
+    Hex64,
     Parsed,
     bounded_text,
     classify_hash,
-    normalise_hex,
+    format_error,
+    hash_kind,
     parse_bool,
     parse_category,
+    typed_hex,
 )
-from kaitiaki.hashsets.plain import Hex64
 
 FIELDS = (
     "md5",
@@ -37,6 +43,7 @@ FIELDS = (
     "sha256",
     "pdq",
     "hash",
+    "hash_type",
     "photodna",
     "media_id",
     "category",
@@ -52,6 +59,8 @@ _HEADER_NAMES = {
     **{_f.replace("_", ""): _f for _f in FIELDS},
     "distributed": "is_distributed",
     "seriesname": "series",
+    "signaltype": "hash_type",
+    "hashkind": "hash_type",
 }
 _DELIMITERS = ",;\t|"
 
@@ -81,7 +90,7 @@ def read_csv(
     lines: Iterable[str],
     columns: Mapping[str, str] | None = None,
     *,
-    hex64: Hex64 = "sha256",
+    hex64: Hex64 | None = None,
 ) -> Iterator[Parsed]:
     reader = None
     try:
@@ -104,7 +113,7 @@ def read_csv(
             try:
                 entry = _entry({name: row[i] for name, i in positions.items()}, hex64)
             except EntryError as exc:
-                raise HashSetFormatError(path, where, str(exc)) from None
+                raise format_error(path, where, exc) from None
             yield Parsed(entry, where)
     except csv.Error as exc:
         where = f"line {reader.line_num}" if reader else "line 1"
@@ -139,13 +148,13 @@ def _positions(path: Path, header: list[str], columns: Mapping[str, str] | None)
     return positions
 
 
-def _entry(cells: dict[str, str], hex64: Hex64) -> Entry:
+def _entry(cells: dict[str, str], hex64: Hex64 | None) -> Entry:
     values: dict[str, Any] = {}
     for kind in _HASH_FIELDS:
         if kind in cells:
-            values[kind] = normalise_hex(cells[kind], kind)
+            values[kind] = typed_hex(cells[kind], kind)
     if cells.get("hash", "").strip():
-        kind, digest = classify_hash(cells["hash"], hex64=hex64)
+        kind, digest = _hash_cell(cells["hash"], cells.get("hash_type", ""), hex64)
         if values.get(kind) not in (None, digest):
             raise EntryError(f"hash column and {kind} column disagree")
         values[kind] = digest
@@ -162,3 +171,14 @@ def _entry(cells: dict[str, str], hex64: Hex64) -> Entry:
         category=parse_category(cells.get("category")),
         series=bounded_text(cells.get("series"), "series", MAX_SERIES),
     )
+
+
+def _hash_cell(value: str, type_cell: str, hex64: Hex64 | None) -> tuple[HashKind, str]:
+    """The ``hash`` column's digest: its kind from the row's ``hash_type`` cell when it has
+    one, else from a prefix or the length (``classify_hash``)."""
+    if not type_cell.strip():
+        return classify_hash(value, hex64=hex64, column=True)
+    kind = hash_kind(type_cell, "hash_type")
+    digest = typed_hex(value.strip(), kind, f"{kind} hash")
+    assert digest is not None  # the caller saw a value
+    return kind, digest

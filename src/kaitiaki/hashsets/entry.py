@@ -14,9 +14,11 @@ from typing import Any, Literal, NamedTuple
 from kaitiaki.signals import MD5, PDQ, SHA1, SHA256
 
 HashKind = Literal["md5", "sha1", "sha256", "pdq"]
+# What a bare 64-hex value is, when the user has said (``--hex64``); None: not said.
+Hex64 = Literal["sha256", "pdq"]
 
 # Length of each digest in hex characters, from its signal type. SHA-256 and PDQ are both 64:
-# a bare 64-hex value is ambiguous and the caller decides (see ``classify_hash``).
+# a bare 64-hex value is ambiguous and is never guessed (see ``classify_hash``).
 HEX_LENGTHS: dict[HashKind, int] = {
     "md5": MD5.hex_length,
     "sha1": SHA1.hex_length,
@@ -115,6 +117,47 @@ class EntryError(ValueError):
     """One value of one entry is invalid; the reader adds the file and the position."""
 
 
+# How the command line settles a bare 64-hex value; the web names its own field instead.
+HEX64_CHOICE = "--hex64 sha256 or --hex64 pdq"
+
+
+def undecided_reason(choice: str = HEX64_CHOICE, *, column: bool = False) -> str:
+    """Why a bare 64-hex value is refused, and the ways to say what it is."""
+    header = ", or name the column sha256 or pdq" if column else ""
+    return (
+        f"64 hex digits can be a SHA-256 or a PDQ hash; say which with {choice} "
+        f"(or prefix the value sha256:/pdq:{header})"
+    )
+
+
+class AmbiguousHexError(EntryError):
+    """A bare 64-hex value and nothing (prefix, column, ``--hex64``) to say what it is."""
+
+    def __init__(self, *, column: bool = False) -> None:
+        self.column = column
+        super().__init__(undecided_reason(column=column))
+
+
+class Hex64UndecidedError(HashSetFormatError):
+    """A file with a bare 64-hex value that could be a SHA-256 or a PDQ hash. Nothing was
+    stored: a PDQ list read as SHA-256 would import without a word and never match."""
+
+    def __init__(self, path: Path | str, where: str, *, column: bool = False) -> None:
+        self.column = column
+        super().__init__(path, where, undecided_reason(column=column))
+
+    def told(self, shown: str, choice: str) -> str:
+        """The message naming the file as ``shown`` and the choice as the caller offers it."""
+        return f"{shown}: {self.where}: {undecided_reason(choice, column=self.column)}"
+
+
+def format_error(path: Path | str, where: str, exc: EntryError) -> HashSetFormatError:
+    """A reader's error for ``exc`` at ``where`` in ``path``."""
+    if isinstance(exc, AmbiguousHexError):
+        return Hex64UndecidedError(path, where, column=exc.column)
+    return HashSetFormatError(path, where, str(exc))
+
+
 def normalise_hex(value: Any, kind: HashKind, field_name: str | None = None) -> str | None:
     """``value`` as lowercase hex of the length ``kind`` needs; None for null or empty."""
     label = field_name or kind.upper()
@@ -130,33 +173,59 @@ def normalise_hex(value: Any, kind: HashKind, field_name: str | None = None) -> 
     return text.lower()
 
 
-def classify_hash(
-    value: str, *, hex64: Literal["sha256", "pdq"] = "sha256"
-) -> tuple[HashKind, str]:
-    """The kind of a bare hex digest, told by its length; a 64-hex value is ``hex64``.
+def hash_kind(name: str, what: str = "hash kind") -> HashKind:
+    """``md5``, ``SHA-1``, ``sha256``, ``PDQ`` ... as a kind (case, ``-``, ``_`` and spaces
+    ignored); ``EntryError`` naming the known ones otherwise."""
+    kind = "".join(ch for ch in name.strip().lower() if ch not in "-_ ")
+    for known in HEX_LENGTHS:
+        if kind == known:
+            return known
+    raise EntryError(f"unknown {what} {name!r} (use md5, sha1, sha256 or pdq)")
 
-    An optional ``kind:`` prefix (``md5:``, ``sha1:``, ``sha256:``, ``pdq:``) settles the kind
-    explicitly, which is the only way to mix SHA-256 and PDQ in one list.
+
+def classify_hash(
+    value: str, *, hex64: Hex64 | None = None, column: bool = False
+) -> tuple[HashKind, str]:
+    """The kind of a hex digest, told by a ``kind:`` prefix or else by its length.
+
+    A prefix (``md5:``, ``sha1:``, ``sha256:``, ``pdq:``, any case) settles the kind, and is
+    the only way to mix SHA-256 and PDQ in one list. A bare 64-hex value is ``hex64``; when
+    the caller has not said, ``AmbiguousHexError`` (``column``: the value came from a CSV column,
+    whose header could have said).
     """
     text = value.strip()
     prefix, sep, rest = text.partition(":")
     if sep:
-        kind = prefix.strip().lower().replace("-", "")
-        if kind not in HEX_LENGTHS:
-            raise EntryError(f"unknown hash kind {prefix!r} (use md5, sha1, sha256 or pdq)")
+        kind = hash_kind(prefix)
         checked = normalise_hex(rest, kind)
         if checked is None:
             raise EntryError(f"empty {prefix} hash")
         return kind, checked
     if not _HEX.fullmatch(text):
         raise EntryError(f"{_show(text)} is not a hex digest")
-    by_length: dict[int, HashKind] = {32: "md5", 40: "sha1", 64: hex64}
+    by_length: dict[int, HashKind] = {32: "md5", 40: "sha1"}
+    if len(text) == HEX_LENGTHS["sha256"]:
+        if hex64 is None:
+            raise AmbiguousHexError(column=column)
+        return hex64, text.lower()
     found = by_length.get(len(text))
     if found is None:
         raise EntryError(
             f"{len(text)} hex digits is no known digest (MD5 32, SHA-1 40, SHA-256/PDQ 64)"
         )
     return found, text.lower()
+
+
+def typed_hex(value: str, kind: HashKind, field_name: str | None = None) -> str | None:
+    """A value of a column that names its kind (``md5``, ``pdq``, ...): a ``kind:`` prefix is
+    allowed when it agrees; None for an empty cell."""
+    prefix, sep, rest = value.partition(":")
+    if sep:
+        named = hash_kind(prefix)
+        if named != kind:
+            raise EntryError(f"{field_name or kind} column holds a {named} value ({prefix}:)")
+        value = rest
+    return normalise_hex(value, kind, field_name)
 
 
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})

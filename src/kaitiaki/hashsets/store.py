@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
 
@@ -27,12 +28,13 @@ from kaitiaki.hashsets.entry import (
     HashSetExistsError,
     HashSetFormatError,
     HashSetMissingError,
+    Hex64,
     Parsed,
 )
-from kaitiaki.hashsets.plain import Hex64, export_plain, read_plain
+from kaitiaki.hashsets.plain import export_plain, read_plain
 from kaitiaki.hashsets.profiles import get_profile, profile_for_vics_region
 from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
-from kaitiaki.hashsets.summary import ImportSummary, check_map_syntax, parse_map
+from kaitiaki.hashsets.summary import ImportSummary, SignalCounts, check_map_syntax, parse_map
 from kaitiaki.hashsets.versions import touch
 from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
 from kaitiaki.match.retro_trigger import request_retro_match
@@ -63,6 +65,16 @@ def detect_format(path: Path) -> ImportFormat:
     return "list"
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import made: the set's row, the entries read by signal type (``read.line()``
+    for the summary line) and what the examiner should know (unmapped codes, ...)."""
+
+    row: HashSet
+    read: SignalCounts
+    notes: tuple[str, ...]
+
+
 def import_hash_set(
     store: Store,
     path: Path | str,
@@ -73,18 +85,57 @@ def import_hash_set(
     source: str = "",
     *,
     columns: Mapping[str, str] | None = None,
-    hex64: Hex64 = "sha256",
+    hex64: Hex64 | None = None,
     progress: Progress | None = None,
     category_map: Sequence[str] = (),
     notes: list[str] | None = None,
     actor: str,
     allowlist: bool = False,
 ) -> HashSet:
-    """Import ``path`` as the hash set ``name``; return its stored row. An ``allowlist`` set
-    cancels other sets' matches of the content it lists (``match.controls``).
+    """Import ``path`` as the hash set ``name``; return its stored row (``import_file`` also
+    returns the counts). What the import has to tell the examiner is appended to ``notes``."""
+    done = import_file(
+        store,
+        path,
+        name,
+        fmt,
+        profile,
+        threshold,
+        source,
+        columns=columns,
+        hex64=hex64,
+        progress=progress,
+        category_map=category_map,
+        actor=actor,
+        allowlist=allowlist,
+    )
+    if notes is not None:
+        notes.extend(done.notes)
+    return done.row
 
-    ``category_map`` items (``"8=0"``) map codes the profile does not define onto its own; what
-    the import has to tell the examiner (unmapped codes, ...) is appended to ``notes``.
+
+def import_file(
+    store: Store,
+    path: Path | str,
+    name: str,
+    fmt: ImportFormat | None = None,
+    profile: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    source: str = "",
+    *,
+    columns: Mapping[str, str] | None = None,
+    hex64: Hex64 | None = None,
+    progress: Progress | None = None,
+    category_map: Sequence[str] = (),
+    actor: str,
+    allowlist: bool = False,
+) -> Imported:
+    """Import ``path`` as the hash set ``name``. An ``allowlist`` set cancels other sets'
+    matches of the content it lists (``match.controls``).
+
+    ``category_map`` items (``"8=0"``) map codes the profile does not define onto its own.
+    ``hex64`` says what a bare 64-hex value of a plain list or CSV hash column is; without it
+    such a value is refused (``Hex64UndecidedError``) rather than guessed.
 
     ``actor`` is who the audit log names; by default the person at the keyboard (``cli:<user>``).
 
@@ -136,9 +187,7 @@ def import_hash_set(
                     },
                 )
                 request_retro_match(session, row, actor)
-                if notes is not None:
-                    notes.extend(summary.notes())
-                return row
+                return Imported(row, summary.signals(), tuple(summary.notes()))
         except IntegrityError:
             # Another import took the name between our check and our commit.
             raise HashSetExistsError(name) from None
@@ -150,7 +199,7 @@ def open_reader(
     fmt: ImportFormat,
     profile: str | None,
     columns: Mapping[str, str] | None,
-    hex64: Hex64,
+    hex64: Hex64 | None,
 ) -> tuple[Iterator[Parsed], str]:
     if fmt == "vics":
         header = read_header(path)

@@ -10,6 +10,9 @@ define can be mapped: a map must never re-grade what the profile already names.
 
 A mapped entry stores the profile's code and keeps the code it was written with in
 ``extra["SourceCategory"]``, so the file's own grading is never lost (and an export carries it).
+
+The summary also counts the entries read and the signal types they carry (``SignalCounts``):
+every import says them, so a list read as the wrong type shows at once.
 """
 
 from __future__ import annotations
@@ -98,18 +101,56 @@ def parse_map(items: Iterable[str], profile: CategoryProfile) -> dict[str, str]:
     return mapping
 
 
+# The signal types an entry can carry, in the order a summary names them.
+SIGNAL_ORDER = ("pdq", "vpdq", "robust", "sha256", "sha1", "md5", "photodna")
+
+
+def entry_signals(entry: Entry) -> list[str]:
+    """The signal types ``entry`` carries, in ``SIGNAL_ORDER``."""
+    held = {
+        "pdq": entry.pdq,
+        "vpdq": entry.vpdq,
+        "robust": entry.robust,
+        "sha256": entry.sha256,
+        "sha1": entry.sha1,
+        "md5": entry.md5,
+        "photodna": entry.photodna,
+    }
+    return [name for name in SIGNAL_ORDER if held[name]]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalCounts:
+    """How many entries an import read, and how many of them carry each signal type (an
+    entry with an MD5 and a PDQ hash counts under both, so the counts can add up to more)."""
+
+    entries: int
+    by_type: dict[str, int]
+
+    def line(self) -> str:
+        """``read 120 entries: pdq 100, md5 20``."""
+        kinds = ", ".join(f"{name} {count:,}" for name, count in self.by_type.items())
+        return f"read {self.entries:,} {_entries(self.entries)}" + (f": {kinds}" if kinds else "")
+
+
 @dataclass
 class ImportSummary:
-    """Counts what the profile did not define while entries are stored; ``notes()`` says it."""
+    """Counts the entries and their signal types, and what the profile did not define, while
+    entries are stored; ``notes()`` and ``signals()`` say it."""
 
     profile: CategoryProfile
     mapping: dict[str, str] = field(default_factory=dict)
     unknown: Counter[str] = field(default_factory=Counter)
     mapped: Counter[str] = field(default_factory=Counter)
     media_size_text: int = 0
+    read: int = 0
+    by_signal: Counter[str] = field(default_factory=Counter)
 
     def category_of(self, entry: Entry) -> tuple[str | None, dict[str, Any]]:
-        """The category to store and the entry's ``extra`` (with SourceCategory if mapped)."""
+        """The category to store and the entry's ``extra`` (with SourceCategory if mapped);
+        the entry and its signal types are counted."""
+        self.read += 1
+        self.by_signal.update(entry_signals(entry))
         if isinstance(entry.extra.get("MediaSize"), str):
             self.media_size_text += 1
         code = entry.category
@@ -152,9 +193,16 @@ class ImportSummary:
             )
         return lines
 
+    def signals(self) -> SignalCounts:
+        """The entries read and how many carry each signal type, in ``SIGNAL_ORDER``."""
+        by_type = {name: self.by_signal[name] for name in SIGNAL_ORDER if self.by_signal[name]}
+        return SignalCounts(self.read, by_type)
+
     def details(self) -> dict[str, Any]:
-        """For the audit log: the map used and the codes left unmapped, with their counts."""
+        """For the audit log: the signal types read, the map used and the codes left unmapped,
+        with their counts."""
         return {
+            "signals": self.signals().by_type,
             "category_map": dict(self.mapping),
             "unmapped_categories": dict(self.unknown),
             "mapped_categories": dict(self.mapped),

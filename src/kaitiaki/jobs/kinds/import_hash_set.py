@@ -14,7 +14,7 @@ from kaitiaki.hashsets.store import (
     MAX_THRESHOLD,
     ImportFormat,
     detect_format,
-    import_hash_set,
+    import_file,
 )
 from kaitiaki.hashsets.summary import CategoryMapError, check_map_syntax
 from kaitiaki.jobs.context import JobContext
@@ -24,7 +24,9 @@ from kaitiaki.jobs.paths import Area, checked_path, confinement_of, with_confine
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet
 
-FIELDS = ("path", "name", "format", "profile", "threshold", "source", "category_map")
+FIELDS = ("path", "name", "format", "profile", "threshold", "source", "category_map", "hex64")
+# What a bare 64-hex value of a list or CSV is; without it such a value is refused.
+HEX64 = ("sha256", "pdq")
 
 
 def _path(params: Params) -> str:
@@ -43,6 +45,9 @@ def validate(store: Store, params: Params) -> Params:
     fmt = text(params, "format", required=False) or detect_format(Path(path))
     if fmt not in get_args(ImportFormat):
         raise JobParamsError("format", f"must be one of {', '.join(get_args(ImportFormat))}")
+    hex64 = text(params, "hex64", required=False)
+    if hex64 is not None and hex64 not in HEX64:
+        raise JobParamsError("hex64", f"must be one of {', '.join(HEX64)}")
     profile = text(params, "profile", required=False)
     if profile is not None:
         try:
@@ -67,6 +72,7 @@ def validate(store: Store, params: Params) -> Params:
         ),
         "source": text(params, "source", required=False) or "",
         "category_map": category_map,
+        "hex64": hex64,
     }
     return with_confinement(checked, confinement_of(params))
 
@@ -80,8 +86,7 @@ def run(ctx: JobContext, params: Params) -> Params:
         ctx.progress(read, size, f"read {read:,} of {size:,} bytes")
 
     ctx.stage("reading", 0, size)
-    notes: list[str] = []
-    row = import_hash_set(
+    done = import_file(
         ctx.store,
         path,
         params["name"],
@@ -89,12 +94,13 @@ def run(ctx: JobContext, params: Params) -> Params:
         params["profile"],
         params["threshold"],
         params["source"],
+        hex64=params.get("hex64"),
         progress=on_progress,
         category_map=params.get("category_map") or [],
-        notes=notes,
         actor=ctx.created_by,
     )
-    ctx.stage(f"imported {row.entry_count:,} entries", size, size)
+    row = done.row
+    ctx.stage(f"imported {row.entry_count:,} entries; {done.read.line()}", size, size)
     return {
         "hash_set_id": row.id,
         "name": row.name,
@@ -102,7 +108,8 @@ def run(ctx: JobContext, params: Params) -> Params:
         "profile": row.profile,
         "threshold": row.pdq_threshold,
         "source_sha256": row.source_sha256,
-        "notes": notes,
+        "signals": done.read.by_type,
+        "notes": list(done.notes),
     }
 
 
