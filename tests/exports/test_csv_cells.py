@@ -166,6 +166,17 @@ def _disclosure_csv(tmp: Path) -> Path:
     return out
 
 
+def _list_export_csv(tmp: Path) -> Path:
+    # Every list page's ``?format=csv`` (web.listing.export streams these lines).
+    from kaitiaki.web.listing import Column, csv_lines
+
+    out = tmp / "list.csv"
+    columns = (Column("id", lambda r: r[0]), Column("name", lambda r: r[1]))
+    rows = [(1, HOSTILE[0]), (2, HOSTILE[1]), (-5, "-2+3")]
+    out.write_text("".join(csv_lines(columns, rows)), encoding="utf-8")
+    return out
+
+
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "legal.disclosure._write_csv": _disclosure_csv,
     "refer.render.write_events_csv": _events_csv,
@@ -173,6 +184,7 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
     "engines.duckdb_engine._copy": _duckdb_copy_csv,
     "records.ingest.write_rejects": _records_rejects_csv,
     "operation.analyse._merge_rejects": _merged_rejects_csv,
+    "web.listing.csv_lines": _list_export_csv,
     # operation.analyse._write_subjects and _write_links: test_an_analysis_of_hostile_ids
 }
 

@@ -41,7 +41,6 @@ CHROMIUM_ARGS = [
 # Every page a signed-in person may find in the navigation, by its nav test id.
 NAV_PAGES = (
     "home",
-    "dashboard",
     "evidence",
     "files",
     "review",

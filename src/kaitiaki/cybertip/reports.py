@@ -5,11 +5,12 @@ sent report's state are never two shapes of the same record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.cybertip.errors import CyberTipNotFoundError
@@ -140,6 +141,32 @@ def list_reports(
         rows = list(session.scalars(query))
         files = files_of(session, [r.id for r in rows])
         return [view_of(r, files[r.id]) for r in rows]
+
+
+# A report's file count as a column of its row, so a list can sort and page by it in SQL.
+FILE_COUNT = (
+    select(func.count())
+    .where(CyberTipReportFile.report_id == CyberTipReport.id)
+    .correlate(CyberTipReport)
+    .scalar_subquery()
+)
+
+
+def page_reports(
+    store: Store,
+    *,
+    shape: Callable[[Select[Any]], Select[Any]],
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[ReportView]]:
+    """How many reports ``shape`` (a list's filters and order) keeps, and the ``limit`` of them
+    from ``offset`` (all with None)."""
+    query = shape(select(CyberTipReport))
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = list(session.scalars(query.offset(offset).limit(limit)))
+        files = files_of(session, [r.id for r in rows])
+        return total, [view_of(r, files[r.id]) for r in rows]
 
 
 def report_document(store: Store, report_id: int) -> bytes:

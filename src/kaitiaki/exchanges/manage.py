@@ -6,12 +6,13 @@ value, an audit entry or an error message: ``ExchangeView`` has no field for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
@@ -169,6 +170,23 @@ def list_exchanges(store: Store) -> list[ExchangeView]:
         jobs = fetch_jobs(session)
         rows = session.scalars(select(Exchange).order_by(Exchange.name))
         return [_view(session, row, jobs) for row in rows]
+
+
+def page_exchanges(
+    store: Store,
+    *,
+    shape: Callable[[Select[Any]], Select[Any]],
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[ExchangeView]]:
+    """How many exchanges ``shape`` (a list's filters and order) keeps, and the ``limit`` of
+    them from ``offset`` (all with None)."""
+    query = shape(select(Exchange))
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        jobs = fetch_jobs(session)
+        rows = session.scalars(query.offset(offset).limit(limit))
+        return total, [_view(session, row, jobs) for row in rows]
 
 
 def exchange_status(store: Store, name: str) -> ExchangeView:

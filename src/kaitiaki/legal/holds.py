@@ -17,11 +17,12 @@ its permission before calling. Each change takes the audit ``actor``, required.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.audit import record
@@ -299,6 +300,32 @@ def list_holds(
         views = [v for v in views if v.expires_at is not None and v.expires_at <= until]
         views.sort(key=lambda v: (v.expires_at or until, v.id))
     return views
+
+
+def standing_clause(at: datetime) -> Any:
+    """``coverage.standing`` in SQL: not released and not past its expiry at ``at``."""
+    return and_(
+        LegalHold.released_at.is_(None),
+        or_(LegalHold.expires_at.is_(None), LegalHold.expires_at > at),
+    )
+
+
+def page_holds(
+    store: Store,
+    *,
+    shape: Callable[[Select[Any]], Select[Any]],
+    offset: int = 0,
+    limit: int | None = None,
+    at: datetime | None = None,
+) -> tuple[int, list[HoldView]]:
+    """How many holds ``shape`` (a list's filters and order) keeps, and the ``limit`` of them
+    from ``offset`` (all with None), as they stand at ``at`` (now)."""
+    now = at or datetime.now(UTC)
+    query = shape(select(LegalHold))
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.offset(offset).limit(limit))
+        return total, [view_of(h, at=now) for h in rows]
 
 
 def expiring_holds(

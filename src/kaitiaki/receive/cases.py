@@ -7,11 +7,12 @@ for referrals); a case outside reach is "not found", exactly like one that does 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from kaitiaki.store import Store
@@ -197,6 +198,52 @@ def list_cases(store: Store, *, scope: Scope) -> list[CaseSummary]:
         hits = _hit_counts(session, [c.id for c, _ in rows])
         summaries = [_summary(c, n or 0, hits.get(c.id, 0)) for c, n in rows]
     return sorted(summaries, key=_priority_key)
+
+
+# A case's subject and hit counts, and its priority as one ordering (tier, then score, then
+# newest), as columns of its row: a list sorts and pages by them in SQL.
+SUBJECT_COUNT = (
+    select(func.count())
+    .where(ReceivedSubject.case_id == ReceivedCase.id)
+    .correlate(ReceivedCase)
+    .scalar_subquery()
+)
+HIT_COUNT = (
+    select(func.count())
+    .where(CaseHit.case_id == ReceivedCase.id)
+    .correlate(ReceivedCase)
+    .scalar_subquery()
+)
+TIER_RANK = case(
+    {tier: rank for rank, tier in enumerate(TIERS)}, value=ReceivedCase.priority_tier, else_=-1
+)
+
+
+def page_cases(
+    store: Store,
+    *,
+    scope: Scope,
+    shape: Callable[[Select[Any]], Select[Any]],
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[CaseSummary]]:
+    """How many received cases within reach ``shape`` (a list's filters and order) keeps, and
+    the ``limit`` of them from ``offset`` (all with None)."""
+    if not scope.can(Permission.VIEW_REFERRALS) or (scope.bounded and not scope.countries):
+        return 0, []
+    query = select(ReceivedCase, SUBJECT_COUNT.label("n"), HIT_COUNT.label("hits"))
+    if scope.bounded:
+        query = query.where(func.upper(ReceivedCase.country).in_(sorted(scope.countries)))
+    query = shape(query)
+    with store.session() as session:
+        if not scope.bounded:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.execute(query.offset(offset).limit(limit))
+            return total, [_summary(c, n or 0, h or 0) for c, n, h in rows]
+        # A liaison: ``covers`` decides each row (see ``refer.service.page_referrals``).
+        reached = [r for r in session.execute(query) if scope.covers(r[0].country, r[0].agency)]
+    end = None if limit is None else offset + limit
+    return len(reached), [_summary(c, n or 0, h or 0) for c, n, h in reached[offset:end]]
 
 
 def _evidence_matches(session: Session, hash_set: str | None) -> list[EvidenceMatches]:

@@ -9,7 +9,7 @@ cannot learn which referrals other jurisdictions have.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -121,6 +121,41 @@ def list_referrals(store: Store, *, scope: Scope) -> list[ReferralSummary]:
             for r, n in session.execute(query)
             if scope.covers(r.country, r.agency)
         ]
+
+
+# A referral's subject count as a column of its row, so a list can sort and page by it in SQL.
+SUBJECT_COUNT: Final = (
+    select(func.count())
+    .where(ReferralSubject.referral_id == Referral.id)
+    .correlate(Referral)
+    .scalar_subquery()
+)
+
+
+def page_referrals(
+    store: Store,
+    *,
+    scope: Scope,
+    shape: Callable[[Select[Any]], Select[Any]],
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[ReferralSummary]]:
+    """How many referrals within reach ``shape`` (a list's filters and order) keeps, and the
+    ``limit`` of them from ``offset`` (all with None)."""
+    if not scope.can(Permission.VIEW_REFERRALS) or (scope.bounded and not scope.countries):
+        return 0, []
+    query = shape(_within(select(Referral, SUBJECT_COUNT.label("n")), scope))
+    with store.session() as session:
+        if not scope.bounded:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.execute(query.offset(offset).limit(limit))
+            return total, [_summary(r, n or 0) for r, n in rows]
+        # A liaison: ``covers`` decides each row (agency names compare ignoring case and runs of
+        # spaces, which SQL cannot say alike on every engine), so its own countries' rows are
+        # counted and sliced here; paging must never let another jurisdiction's row through.
+        reached = [(r, n) for r, n in session.execute(query) if scope.covers(r.country, r.agency)]
+    end = None if limit is None else offset + limit
+    return len(reached), [_summary(r, n or 0) for r, n in reached[offset:end]]
 
 
 def _summary(r: Referral, subjects: int) -> ReferralSummary:

@@ -222,12 +222,20 @@ def annotations_get(user: CurrentUser = Needs.VIEW_REPORTS) -> AnnotationsOut:
 @router.get("/reports", response_model=list[ReportRow], responses=errors())
 def reports_list(
     request: Request,
+    response: Response,
     state: str | None = Query(None, max_length=20),
     subject_id: str | None = Query(None, max_length=40),
     user: CurrentUser = Needs.VIEW_REPORTS,
-) -> list[ReportRow]:
-    """Reports, oldest first, optionally of one state and/or one subject."""
-    return list_reports(store_of(request), state=state, subject_id=subject_id)
+) -> Any:
+    """Reports, oldest first, optionally of one state and/or one subject. Paged, sorted and
+    filtered as ``/reports`` is (``page``, ``per_page``, ``sort``, ``q``); the total in
+    ``X-Total-Count``."""
+    from kaitiaki.web import listing
+    from kaitiaki.web.lists import desk
+
+    query = listing.parse(request, desk.REPORTS)
+    found = desk.report_list(store_of(request), query)
+    return listing.api_listed(request, user, response, found)
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201, responses=errors(404, 409))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -137,8 +138,17 @@ def evidence_detail(store: Store, evidence_id: int) -> EvidenceDetail:
 
 
 @router.get("/evidence", response_model=list[EvidenceOut], responses=errors())
-def evidence_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> list[EvidenceOut]:
-    return list_evidence(store_of(request))
+def evidence_list(
+    request: Request, response: Response, user: CurrentUser = Needs.VIEW_FILES
+) -> Any:
+    """Evidence items by name. Paged, sorted and filtered as ``/evidence`` is (``page``,
+    ``per_page``, ``sort``, ``q``); the total in ``X-Total-Count``."""
+    from kaitiaki.web import listing
+    from kaitiaki.web.lists import material
+
+    query = listing.parse(request, material.EVIDENCE)
+    found = material.evidence_list(store_of(request), query)
+    return listing.api_listed(request, user, response, found)
 
 
 @router.get("/evidence/{evidence_id}", response_model=EvidenceDetail, responses=errors(404))

@@ -174,9 +174,16 @@ def viewed_case(store: Store, user: CurrentUser, case_id: str) -> CaseDetail:
 
 
 @router.get("", response_model=list[CaseRow], responses=errors())
-def received(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> list[CaseRow]:
-    """The received cases within reach, highest priority first, then newest."""
-    return list_received(store_of(request), user)
+def received(request: Request, response: Response, user: CurrentUser = Needs.VIEW_REFERRALS) -> Any:
+    """The received cases within reach, highest priority first, then newest. Paged, sorted and
+    filtered as ``/received`` is (``page``, ``per_page``, ``sort``, ``q``, ``status``,
+    ``tier``, ``assigned``); the total in ``X-Total-Count``."""
+    from kaitiaki.web import listing
+    from kaitiaki.web.lists import cases as lists
+
+    query = listing.parse(request, lists.RECEIVED)
+    found = lists.received(store_of(request), user, query)
+    return listing.api_listed(request, user, response, found)
 
 
 def _accepting(fields: dict[str, str]) -> str | None:

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -136,8 +136,18 @@ def viewed_referral(store: Store, user: CurrentUser, referral_id: str) -> Referr
 
 
 @router.get("", response_model=list[ReferralRow], responses=errors())
-def referrals(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> list[ReferralRow]:
-    return list_referrals(store_of(request), user)
+def referrals(
+    request: Request, response: Response, user: CurrentUser = Needs.VIEW_REFERRALS
+) -> Any:
+    """The referrals within reach, newest first. Paged, sorted and filtered as ``/referrals``
+    is (``page``, ``per_page``, ``sort``, ``q``, ``status``, ``country``); the total in
+    ``X-Total-Count``."""
+    from kaitiaki.web import listing
+    from kaitiaki.web.lists import cases
+
+    query = listing.parse(request, cases.REFERRALS)
+    found = cases.referrals(store_of(request), user, query)
+    return listing.api_listed(request, user, response, found)
 
 
 @router.post("/build", response_model=JobOut, status_code=202, responses=errors())

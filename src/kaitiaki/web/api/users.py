@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from kaitiaki.store import Store
@@ -82,8 +82,14 @@ def _refused() -> Iterator[None]:
 
 
 @router.get("", response_model=list[UserOut], responses=errors())
-def users_list(request: Request, user: CurrentUser = Needs.VIEW_USERS) -> list[UserOut]:
-    return users(store_of(request))
+def users_list(request: Request, response: Response, user: CurrentUser = Needs.VIEW_USERS) -> Any:
+    """Users by name. Paged, sorted and filtered as ``/users`` is (``page``, ``per_page``,
+    ``sort``, ``q``, ``role``, ``disabled``); the total in ``X-Total-Count``."""
+    from kaitiaki.web import listing
+    from kaitiaki.web.lists import people
+
+    query = listing.parse(request, people.USERS)
+    return listing.api_listed(request, user, response, people.user_list(store_of(request), query))
 
 
 @router.post("", response_model=UserOut, status_code=201, responses=errors(400))

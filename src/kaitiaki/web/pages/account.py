@@ -102,4 +102,9 @@ async def logout_submit(request: Request, user: CurrentUser = Needs.SIGNED_IN) -
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, user: CurrentUser = Needs.SIGNED_IN) -> HTMLResponse:
-    return page(request, "home.html", user)
+    """The dashboard, with what waits on this person first ("Your work")."""
+    from kaitiaki.web.api.common import store_of
+    from kaitiaki.web.your_work import dashboard, your_work
+
+    store = store_of(request)
+    return page(request, "home.html", user, work=your_work(store, user), **dashboard(store, user))

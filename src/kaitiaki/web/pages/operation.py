@@ -3,50 +3,41 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kaitiaki.hashsets.profiles import PROFILES
-from kaitiaki.web.api import evidence, exchanges, files, hashsets, review, stats
-from kaitiaki.web.api.common import PathId, PathKey, QueryId, job_out, store_of
+from kaitiaki.web import listing
+from kaitiaki.web.api import evidence, exchanges, files, hashsets, review
+from kaitiaki.web.api.common import PathId, PathKey, job_out, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.lists import material
 from kaitiaki.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> HTMLResponse:
-    from kaitiaki.legal.holds import expiring_holds
-    from kaitiaki.users.roles import Permission
-    from kaitiaki.web.api import cybertip, holds
+@router.get("/dashboard", response_model=None)
+def dashboard(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> RedirectResponse:
+    # The home page is the dashboard now (with "Your work" first); old links still land there.
+    return RedirectResponse("/", status_code=303)
 
+
+@router.get("/evidence", response_model=None)
+def evidence_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> Response:
     store = store_of(request)
-    # The provider's desk only for those who may read it: a hold names what it preserves.
-    desk = user.can(Permission.VIEW_REPORTS)
-    return page(
+    query = listing.parse(request, material.EVIDENCE)
+    return listing.listed(
         request,
-        "dashboard.html",
         user,
-        figures=stats.dashboard(store, user.scope),
-        desk=desk,
-        expiring=[
-            holds.HoldOut.model_validate(h, from_attributes=True) for h in expiring_holds(store)
-        ]
-        if desk
-        else [],
-        report_states=cybertip.counts_by_state(store) if desk else {},
-    )
-
-
-@router.get("/evidence", response_class=HTMLResponse)
-def evidence_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> HTMLResponse:
-    store = store_of(request)
-    return page(
-        request,
-        "evidence.html",
-        user,
-        items=evidence.list_evidence(store),
-        hash_sets=hashsets.hash_sets(store),
+        material.evidence_list(store, query),
+        lambda found: page(
+            request,
+            "evidence.html",
+            user,
+            listing=found,
+            q=found.query,
+            hash_sets=hashsets.hash_sets(store),
+        ),
     )
 
 
@@ -64,33 +55,22 @@ def evidence_page(
     )
 
 
-@router.get("/files", response_class=HTMLResponse)
-def files_list(
-    request: Request,
-    evidence_id: QueryId = None,
-    label: str | None = Query(None, max_length=16),
-    category: str | None = Query(None, max_length=20),
-    series: str | None = Query(None, max_length=200),
-    kind: str | None = Query(None, max_length=16),
-    offset: int = Query(0, ge=0, le=10_000_000),
-    user: CurrentUser = Needs.VIEW_FILES,
-) -> HTMLResponse:
+@router.get("/files", response_model=None)
+def files_list(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> Response:
     store = store_of(request)
-    filters = {
-        "evidence_id": evidence_id,
-        "label": label or None,
-        "category": category or None,
-        "series": series or None,
-        "kind": kind or None,
-    }
-    result = files.list_files(store, offset=offset, limit=100, **filters)  # type: ignore[arg-type]
-    return page(
+    query = listing.parse(request, material.FILES)
+    return listing.listed(
         request,
-        "files.html",
         user,
-        result=result,
-        filters=filters,
-        evidence=evidence.list_evidence(store),
+        material.file_list(store, query),
+        lambda found: page(
+            request,
+            "files.html",
+            user,
+            listing=found,
+            q=found.query,
+            evidence=evidence.list_evidence(store),
+        ),
     )
 
 
@@ -103,15 +83,22 @@ def file_page(sha256: str, request: Request, user: CurrentUser = Needs.VIEW_FILE
     return page(request, "file_detail.html", user, file=detail)
 
 
-@router.get("/review", response_class=HTMLResponse)
-def review_index(request: Request, user: CurrentUser = Needs.REVIEW) -> HTMLResponse:
+@router.get("/review", response_model=None)
+def review_index(request: Request, user: CurrentUser = Needs.REVIEW) -> Response:
     store = store_of(request)
-    return page(
+    query = listing.parse(request, material.REVIEW)
+    return listing.listed(
         request,
-        "review_index.html",
         user,
-        items=evidence.list_evidence(store),
-        reveals=review.reveal_counts(store, user.actor),
+        material.evidence_list(store, query),
+        lambda found: page(
+            request,
+            "review_index.html",
+            user,
+            listing=found,
+            q=found.query,
+            reveals=review.reveal_counts(store, user.actor),
+        ),
     )
 
 
@@ -126,20 +113,28 @@ def review_page(
     return page(request, "review.html", user, queue=result)
 
 
-@router.get("/hashsets", response_class=HTMLResponse)
-def hashsets_page(request: Request, user: CurrentUser = Needs.VIEW_HASH_SETS) -> HTMLResponse:
-    return page(
+@router.get("/hashsets", response_model=None)
+def hashsets_page(request: Request, user: CurrentUser = Needs.VIEW_HASH_SETS) -> Response:
+    query = listing.parse(request, material.HASH_SETS)
+    return listing.listed(
         request,
-        "hashsets.html",
         user,
-        items=hashsets.hash_sets(store_of(request)),
-        profiles=list(PROFILES),
+        material.hash_set_list(store_of(request), query),
+        lambda found: page(
+            request, "hashsets.html", user, listing=found, q=found.query, profiles=list(PROFILES)
+        ),
     )
 
 
-@router.get("/exchanges", response_class=HTMLResponse)
-def exchanges_page(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> HTMLResponse:
-    return page(request, "exchanges.html", user, items=exchanges.exchanges(request))
+@router.get("/exchanges", response_model=None)
+def exchanges_page(request: Request, user: CurrentUser = Needs.VIEW_FILES) -> Response:
+    query = listing.parse(request, material.EXCHANGES)
+    return listing.listed(
+        request,
+        user,
+        material.exchange_list(store_of(request), query),
+        lambda found: page(request, "exchanges.html", user, listing=found, q=found.query),
+    )
 
 
 @router.get("/exchanges/{name}", response_class=HTMLResponse)
@@ -149,12 +144,15 @@ def exchange_page(
     return page(request, "exchange_detail.html", user, x=exchanges.exchange_detail(request, name))
 
 
-@router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> HTMLResponse:
-    from kaitiaki.jobs import list_jobs
-
-    items = [job_out(v) for v in list_jobs(store_of(request), limit=100)]
-    return page(request, "jobs.html", user, items=items)
+@router.get("/jobs", response_model=None)
+def jobs_page(request: Request, user: CurrentUser = Needs.VIEW_STATISTICS) -> Response:
+    query = listing.parse(request, material.JOBS)
+    return listing.listed(
+        request,
+        user,
+        material.job_list(store_of(request), query),
+        lambda found: page(request, "jobs.html", user, listing=found, q=found.query),
+    )
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from kaitiaki.receive.cases import hits_for_subject
 from kaitiaki.refer.lifecycle import STATUSES
 from kaitiaki.users.roles import Role
-from kaitiaki.web.api import audit, referrals, review, subjects, users
+from kaitiaki.web import listing
+from kaitiaki.web.api import audit, referrals, review, subjects
 from kaitiaki.web.api.common import MAX_ID, PathKey, audit_view, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.lists import cases as lists
+from kaitiaki.web.lists import people as people_lists
 from kaitiaki.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/subjects", response_class=HTMLResponse)
-def subjects_page(
-    request: Request,
-    country: str | None = Query(None, max_length=2),
-    tier: str | None = Query(None, max_length=20),
-    offset: int = Query(0, ge=0, le=10_000_000),
-    user: CurrentUser = Needs.VIEW_SUBJECTS,
-) -> HTMLResponse:
-    result = subjects.list_subjects(
-        store_of(request), country=country or None, tier=tier or None, offset=offset
-    )
-    return page(
+@router.get("/subjects", response_model=None)
+def subjects_page(request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS) -> Response:
+    query = listing.parse(request, people_lists.SUBJECTS)
+    return listing.listed(
         request,
-        "subjects.html",
         user,
-        result=result,
-        filters={"country": country or "", "tier": tier or ""},
+        people_lists.subject_list(store_of(request), query),
+        lambda found: page(request, "subjects.html", user, listing=found, q=found.query),
     )
 
 
@@ -48,21 +44,26 @@ def subject_page(
     return page(request, "subject_detail.html", user, subject=detail, received_hits=hits)
 
 
-@router.get("/accounts", response_class=HTMLResponse)
-def accounts_page(
-    request: Request,
-    subject_id: str | None = Query(None, max_length=40),
-    offset: int = Query(0, ge=0, le=10_000_000),
-    user: CurrentUser = Needs.VIEW_SUBJECTS,
-) -> HTMLResponse:
-    items = subjects.list_accounts(store_of(request), subject_id=subject_id or None, offset=offset)
-    return page(request, "accounts.html", user, items=items, offset=offset)
+@router.get("/accounts", response_model=None)
+def accounts_page(request: Request, user: CurrentUser = Needs.VIEW_SUBJECTS) -> Response:
+    query = listing.parse(request, people_lists.ACCOUNTS)
+    return listing.listed(
+        request,
+        user,
+        people_lists.account_list(store_of(request), query),
+        lambda found: page(request, "accounts.html", user, listing=found, q=found.query),
+    )
 
 
-@router.get("/referrals", response_class=HTMLResponse)
-def referrals_page(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> HTMLResponse:
-    items = referrals.list_referrals(store_of(request), user)
-    return page(request, "referrals.html", user, items=items)
+@router.get("/referrals", response_model=None)
+def referrals_page(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> Response:
+    query = listing.parse(request, lists.REFERRALS)
+    return listing.listed(
+        request,
+        user,
+        lists.referrals(store_of(request), user, query),
+        lambda found: page(request, "referrals.html", user, listing=found, q=found.query),
+    )
 
 
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
@@ -76,7 +77,7 @@ def referral_page(
 AUDIT_PAGE = 100
 
 
-@router.get("/audit", response_class=HTMLResponse)
+@router.get("/audit", response_model=None)
 def audit_page(
     request: Request,
     before_id: int | None = Query(None, ge=0, le=MAX_ID),
@@ -84,10 +85,15 @@ def audit_page(
     action: str | None = Query(None, max_length=60),
     verify: bool = False,
     user: CurrentUser = Needs.VIEW_AUDIT,
-) -> HTMLResponse:
+) -> Response:
     """Lists entries, newest first; the whole chain is checked only when asked (``verify=1``),
-    as its cost grows with the log."""
+    as its cost grows with the log. ``format=csv``: every entry the filters keep."""
     store = store_of(request)
+    if "format" in request.query_params:
+        query = listing.parse(request, people_lists.AUDIT)
+        if query.csv:
+            everything, fetch = people_lists.audit_export(store, query)
+            return listing.export(store, user, query, everything.total, fetch)
     check = audit.verification(store, request.app.state.settings.anchor_dir) if verify else None
     found = audit.entries(
         store,
@@ -105,17 +111,25 @@ def audit_page(
         check=check,
         broken=set(check.broken_ids) if check else set(),
         filters={"actor": actor or "", "action": action or ""},
+        export_url="?" + urlencode({"actor": actor or "", "action": action or "", "format": "csv"}),
     )
 
 
-@router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, user: CurrentUser = Needs.VIEW_USERS) -> HTMLResponse:
+@router.get("/users", response_model=None)
+def users_page(request: Request, user: CurrentUser = Needs.VIEW_USERS) -> Response:
     store = store_of(request)
-    return page(
+    query = listing.parse(request, people_lists.USERS)
+    return listing.listed(
         request,
-        "users.html",
         user,
-        items=users.users(store),
-        roles=list(Role),
-        welfare=review.all_reveal_counts(store),
+        people_lists.user_list(store, query),
+        lambda found: page(
+            request,
+            "users.html",
+            user,
+            listing=found,
+            q=found.query,
+            roles=list(Role),
+            welfare=review.all_reveal_counts(store),
+        ),
     )

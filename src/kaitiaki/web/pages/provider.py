@@ -5,19 +5,16 @@ is records and hashes, never the files themselves."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from kaitiaki.cybertip.reports import STATES
 from kaitiaki.jobs import list_jobs
 from kaitiaki.legal.holds import BASES
-from kaitiaki.legal.holds import list_holds as all_holds
-from kaitiaki.web.api import cybertip, holds
+from kaitiaki.web import listing
+from kaitiaki.web.api import cybertip
 from kaitiaki.web.api.common import JobOut, PathId, job_out, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.lists import desk
 from kaitiaki.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -27,22 +24,21 @@ router = APIRouter(include_in_schema=False)
 RECENT_JOBS = 200
 
 
-@router.get("/reports", response_class=HTMLResponse)
-def reports_page(
-    request: Request,
-    state: str | None = Query(None, max_length=20),
-    subject_id: str | None = Query(None, max_length=40),
-    user: CurrentUser = Needs.VIEW_REPORTS,
-) -> HTMLResponse:
-    items = cybertip.list_reports(store_of(request), state=state, subject_id=subject_id)
-    return page(
+@router.get("/reports", response_model=None)
+def reports_page(request: Request, user: CurrentUser = Needs.VIEW_REPORTS) -> Response:
+    query = listing.parse(request, desk.REPORTS)
+    return listing.listed(
         request,
-        "reports.html",
         user,
-        items=items,
-        states=STATES,
-        filters={"state": state or "", "subject_id": subject_id or ""},
-        annotations=cybertip.annotation_choices(),
+        desk.report_list(store_of(request), query),
+        lambda found: page(
+            request,
+            "reports.html",
+            user,
+            listing=found,
+            q=found.query,
+            annotations=cybertip.annotation_choices(),
+        ),
     )
 
 
@@ -73,25 +69,24 @@ def report_page(
     )
 
 
-def _soonest_first(hold: Any) -> tuple[int, datetime, int]:
-    # Holds without an expiry (a court order until released) last.
-    expires = hold.expires_at
-    return (expires is None, expires or datetime.max.replace(tzinfo=UTC), hold.id)
-
-
-@router.get("/holds", response_class=HTMLResponse)
+@router.get("/holds", response_model=None)
 def holds_page(
     request: Request,
     show_all: bool = Query(False, alias="all"),
     user: CurrentUser = Needs.VIEW_REPORTS,
-) -> HTMLResponse:
-    found = all_holds(store_of(request), active_only=not show_all)
-    items = [holds.HoldOut.model_validate(h, from_attributes=True) for h in found]
-    return page(
+) -> Response:
+    query = listing.parse(request, desk.HOLDS)
+    return listing.listed(
         request,
-        "holds.html",
         user,
-        items=sorted(items, key=_soonest_first),
-        show_all=show_all,
-        bases=BASES,
+        desk.hold_list(store_of(request), query, show_all=show_all),
+        lambda found: page(
+            request,
+            "holds.html",
+            user,
+            listing=found,
+            q=found.query,
+            show_all=show_all,
+            bases=BASES,
+        ),
     )

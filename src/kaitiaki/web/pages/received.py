@@ -7,16 +7,18 @@ They read through ``web.api.received`` (so the same scoping answers: a case out 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from kaitiaki.refer.steps import KINDS, LABELS, NEEDS_COUNT, NEEDS_REASON
 from kaitiaki.store import Store
 from kaitiaki.users.accounts import list_users_with_jurisdictions
 from kaitiaki.users.roles import Permission, Role
 from kaitiaki.users.scope import Scope
+from kaitiaki.web import listing
 from kaitiaki.web.api import received
 from kaitiaki.web.api.common import PathKey, store_of
 from kaitiaki.web.authz import CurrentUser, Needs
+from kaitiaki.web.lists import cases as lists
 from kaitiaki.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -40,10 +42,15 @@ def assignees(store: Store, case: received.CaseDetail) -> list[str]:
     return names
 
 
-@router.get("/received", response_class=HTMLResponse)
-def received_page(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> HTMLResponse:
-    items = received.list_received(store_of(request), user)
-    return page(request, "received.html", user, items=items)
+@router.get("/received", response_model=None)
+def received_page(request: Request, user: CurrentUser = Needs.VIEW_REFERRALS) -> Response:
+    query = listing.parse(request, lists.RECEIVED)
+    return listing.listed(
+        request,
+        user,
+        lists.received(store_of(request), user, query),
+        lambda found: page(request, "received.html", user, listing=found, q=found.query),
+    )
 
 
 @router.get("/received/{case_id}", response_class=HTMLResponse)

@@ -11,13 +11,15 @@ from fastapi.templating import Jinja2Templates
 
 from kaitiaki.users.roles import Permission
 from kaitiaki.web.authz import CurrentUser
+from kaitiaki.web.formatting import TZ_COOKIE, install, zone_named
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates"))
+install(TEMPLATES.env)
 DIST = Path(__file__).parents[1] / "static" / "dist"
 
 NAV: tuple[tuple[str, str, Permission | None], ...] = (
+    # Home is the dashboard ("Your work" first); ``/dashboard`` redirects there.
     ("Home", "/", None),
-    ("Dashboard", "/dashboard", Permission.VIEW_STATISTICS),
     ("Evidence", "/evidence", Permission.VIEW_FILES),
     ("Files", "/files", Permission.VIEW_FILES),
     ("Review", "/review", Permission.REVIEW),
@@ -59,6 +61,8 @@ def page(
         csrf_token=user.csrf_token if user else "",
         assets_built=assets_built(),
         Permission=Permission,
+        # The reader's time zone for the ``when`` filter (UTC until the browser has said).
+        tz=zone_named(request.cookies.get(TZ_COOKIE)),
     )
     return TEMPLATES.TemplateResponse(
         request, template, context, status_code=status_code, headers=headers
