@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
 
-.PHONY: setup system assets fixtures demo federation-demo serve test lint typecheck pytest fuzz bench bench-api bench-robust clean
+.PHONY: setup system assets fixtures demo federation-demo serve docs test lint typecheck pytest fuzz bench bench-api bench-robust clean
 
 setup:
 ifndef UV
@@ -32,6 +32,11 @@ federation-demo: setup
 # The operation room in a browser, on a demo operation (benign sample, simulated records).
 serve: setup assets
 	uv run kaitiaki serve --demo demo-web
+
+# The documentation site into site/ (strict: a broken link or anchor fails it); the reference
+# pages are generated from the code as it builds. tests/docs also runs every example on it.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 uv run mkdocs build --strict
 
 lint: setup
 	uv run ruff check .

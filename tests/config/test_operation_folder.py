@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import typer
-from in_process import kaitiaki
 
+from in_process import kaitiaki
 from kaitiaki.cli.app import _register, app
 from kaitiaki.cli.config import BINDINGS, commands
 from kaitiaki.config import ConfigError, load_config
@@ -71,7 +71,7 @@ def test_a_bad_settings_file_is_named_with_what_is_wrong(
 ) -> None:
     path = tmp_path / "kaitiaki.toml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match="kaitiaki.toml") as caught:
+    with pytest.raises(ConfigError, match=r"kaitiaki\.toml") as caught:
         load_config(path)
     assert says in str(caught.value)
     result = kaitiaki("--config", str(path), "hashset", "list")

@@ -75,7 +75,9 @@ def demo(
                 leftover.unlink()
     config = demo_folder(out, db)
     url = config.get("store.url")
-    sample = out / "sample"
+    # Absolute: the evidence's paths are stored as scanned, and commands run inside the
+    # folder (or a server started there) must find the files again.
+    sample = out.resolve() / "sample"
     with console.status("building the benign sample"):
         manifest = build_sample(sample)
     console.print(f"sample: {len(manifest.files)} files and archive members under {sample}")

@@ -231,6 +231,7 @@ def import_(
 
 @app.command("export")
 def export(
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     signed: Annotated[
         bool, typer.Option(help="A signed series update for other agencies, not VICS.")
@@ -266,7 +267,10 @@ def export(
             actor=_actor(),
         )
         return
-    if key or agency or series or since:
+    # An operation folder's signing key reaches --key as a default: not a misuse of --key.
+    source = ctx.get_parameter_source("key")
+    key_given = key is not None and (source is None or source.name != "DEFAULT_MAP")
+    if key_given or agency or series or since:
         raise typer.BadParameter("--key, --agency, --series and --since go with --signed")
     count = export_series_vics(store_from(db), output)
     console.print(f"wrote {count:,} records to {output}")
