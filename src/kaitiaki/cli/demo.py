@@ -59,7 +59,7 @@ def demo(
     """Make a demo operation folder: a benign sample scanned and checked against its manifest,
     a simulated provider export analysed and prioritised, the settings to carry on from."""
     from kaitiaki.audit import cli_actor
-    from kaitiaki.demo import analyse_demo_operation, demo_folder, import_sample_sets
+    from kaitiaki.demo import SAMPLE_SETS, analyse_demo_operation, demo_folder, import_sample_sets
     from kaitiaki.scan.export import export, result_rows
     from kaitiaki.scan.summary import summarise
     from kaitiaki.simulate.sample import build_sample
@@ -99,7 +99,7 @@ def demo(
             store,
             roots,
             EVIDENCE,
-            ["standin-vics", "standin-video"],
+            list(SAMPLE_SETS),
             workers,
             description="benign demo sample",
             acquired_by="kaitiaki demo",

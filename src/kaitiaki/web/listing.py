@@ -304,6 +304,17 @@ def export(
     )
 
 
+# What a list's read function answers: the page of rows, and what the template needs beside it.
+Found = tuple[Page[Any], Any]
+
+
+def cells(*names: str) -> tuple[Column, ...]:
+    """CSV columns that are attributes of the row, each headed by its name."""
+    from operator import attrgetter
+
+    return tuple(Column(n, attrgetter(n)) for n in names)
+
+
 def sql_list(
     store: Store, base: Select[Any], query: ListQuery, row: Callable[[Any], T]
 ) -> tuple[Page[T], Callable[[int, int], list[T]]]:

@@ -100,25 +100,28 @@ class RevealIn(BaseModel):
     colour: bool = False
 
 
+def file_row(result: Any) -> FileRow:
+    """One row of ``_base()``'s query (classification, file, hash set, group) as a FileRow."""
+    c, f, hash_set, group = result
+    return FileRow(
+        evidence_id=c.evidence_id,
+        sha256=c.sha256,
+        kind=f.kind,
+        mime=f.mime,
+        size=f.size,
+        label=c.label,
+        category=c.category,
+        series=c.series,
+        hash_set=hash_set,
+        signal=c.signal,
+        distance=c.distance,
+        group=group,
+    )
+
+
 def _rows(query: Any, store: Store) -> list[FileRow]:
     with store.session() as session:
-        return [
-            FileRow(
-                evidence_id=c.evidence_id,
-                sha256=c.sha256,
-                kind=f.kind,
-                mime=f.mime,
-                size=f.size,
-                label=c.label,
-                category=c.category,
-                series=c.series,
-                hash_set=hash_set,
-                signal=c.signal,
-                distance=c.distance,
-                group=group,
-            )
-            for c, f, hash_set, group in session.execute(query)
-        ]
+        return [file_row(r) for r in session.execute(query)]
 
 
 def _base() -> Any:

@@ -7,8 +7,6 @@ export of a liaison ever holds another jurisdiction's row.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kaitiaki.receive import cases
 from kaitiaki.refer import service
 from kaitiaki.refer.lifecycle import STATUSES
@@ -20,15 +18,13 @@ from kaitiaki.web.authz import CurrentUser
 from kaitiaki.web.listing import (
     Column,
     Filter,
+    Found,
     ListQuery,
     ListSpec,
-    Page,
     contains,
     domain_list,
     equals,
 )
-
-Found = tuple[Page[Any], Any]
 
 
 def _cell(name: str) -> Column:

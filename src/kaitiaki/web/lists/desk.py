@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Select
@@ -16,22 +15,15 @@ from kaitiaki.store import Store
 from kaitiaki.store.models import CyberTipReport, LegalHold
 from kaitiaki.web.api import cybertip, holds
 from kaitiaki.web.listing import (
-    Column,
     Filter,
+    Found,
     ListQuery,
     ListSpec,
-    Page,
+    cells,
     contains,
     domain_list,
     equals,
 )
-
-Found = tuple[Page[Any], Any]
-
-
-def _cells(*names: str) -> tuple[Column, ...]:
-    return tuple(Column(n, attrgetter(n)) for n in names)
-
 
 REPORTS = ListSpec(
     name="reports",
@@ -52,7 +44,7 @@ REPORTS = ListSpec(
         "state": Filter(equals(CyberTipReport.state), choices=reports.STATES),
         "subject_id": Filter(equals(CyberTipReport.subject_id), max_length=40),
     },
-    columns=_cells(
+    columns=cells(
         "id",
         "state",
         "ncmec_report_id",
@@ -91,7 +83,7 @@ HOLDS = ListSpec(
         "basis": Filter(equals(LegalHold.basis), choices=legal_holds.BASES),
         "target_type": Filter(equals(LegalHold.target_type), choices=tuple(TARGET_TYPES)),
     },
-    columns=_cells(
+    columns=cells(
         "id",
         "target_type",
         "target_id",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,21 +23,18 @@ from kaitiaki.web.api.common import job_out
 from kaitiaki.web.listing import (
     Column,
     Filter,
+    Found,
     ListQuery,
     ListSpec,
     Page,
+    cells,
     contains,
     domain_list,
     equals,
     sql_list,
 )
 
-Found = tuple[Page[Any], Any]
 YES_NO = ("yes", "no")
-
-
-def _cells(*names: str) -> tuple[Column, ...]:
-    return tuple(Column(n, attrgetter(n)) for n in names)
 
 
 def _label(name: str) -> Column:
@@ -64,9 +60,9 @@ EVIDENCE = ListSpec(
     tiebreak=Evidence.id,
     filters={"q": Filter(contains(Evidence.name, Evidence.description, Evidence.acquired_by))},
     columns=(
-        *_cells("id", "name", "description", "instances"),
+        *cells("id", "name", "description", "instances"),
         *(_label(n) for n in ("known", "new", "ignorable", "error")),
-        *_cells("acquired_by", "created_at", "legal_basis", "manifest_sha256"),
+        *cells("acquired_by", "created_at", "legal_basis", "manifest_sha256"),
     ),
 )
 # The review queue's index: the same rows, for reviewers.
@@ -112,7 +108,7 @@ FILES = ListSpec(
         "series": Filter(equals(Classification.series)),
         "kind": Filter(equals(File.kind), max_length=16),
     },
-    columns=_cells(
+    columns=cells(
         "evidence_id",
         "sha256",
         "kind",
@@ -130,24 +126,7 @@ FILES = ListSpec(
 
 
 def file_list(store: Store, query: ListQuery) -> Found:
-    def row(r: Any) -> files.FileRow:
-        c, f, hash_set, group = r
-        return files.FileRow(
-            evidence_id=c.evidence_id,
-            sha256=c.sha256,
-            kind=f.kind,
-            mime=f.mime,
-            size=f.size,
-            label=c.label,
-            category=c.category,
-            series=c.series,
-            hash_set=hash_set,
-            signal=c.signal,
-            distance=c.distance,
-            group=group,
-        )
-
-    return sql_list(store, files._base(), query, row)
+    return sql_list(store, files._base(), query, files.file_row)
 
 
 HASH_SETS = ListSpec(
@@ -169,7 +148,7 @@ HASH_SETS = ListSpec(
             lambda query, value: query.where(HashSet.enabled.is_(value == "yes")), choices=YES_NO
         ),
     },
-    columns=_cells(
+    columns=cells(
         "id",
         "name",
         "source",
@@ -207,7 +186,7 @@ JOBS = ListSpec(
         "status": Filter(equals(Job.status), choices=JOB_STATUSES),
         "kind": Filter(equals(Job.kind), max_length=40),
     },
-    columns=_cells(
+    columns=cells(
         "id",
         "kind",
         "status",
@@ -248,7 +227,7 @@ EXCHANGES = ListSpec(
             lambda query, value: query.where(Exchange.enabled.is_(value == "yes")), choices=YES_NO
         ),
     },
-    columns=_cells(
+    columns=cells(
         "name",
         "api",
         "hash_set",

@@ -4,7 +4,6 @@ the roles that may read them reach every row)."""
 from __future__ import annotations
 
 import json
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,21 +17,16 @@ from kaitiaki.web.api import subjects, users
 from kaitiaki.web.listing import (
     Column,
     Filter,
+    Found,
     ListQuery,
     ListSpec,
     Page,
+    cells,
     contains,
     count,
     equals,
     sql_list,
 )
-
-Found = tuple[Page[Any], Any]
-
-
-def _cells(*names: str) -> tuple[Column, ...]:
-    return tuple(Column(n, attrgetter(n)) for n in names)
-
 
 # Sortable in SQL as columns of the subject's row.
 ACCOUNT_COUNT = (
@@ -62,7 +56,7 @@ SUBJECTS = ListSpec(
         "country": Filter(equals(Subject.country, upper=True), max_length=2),
         "tier": Filter(equals(TIER), choices=TIERS),
     },
-    columns=_cells(
+    columns=cells(
         "id",
         "country",
         "confidence",
@@ -115,7 +109,7 @@ ACCOUNTS = ListSpec(
         "subject_id": Filter(equals(Account.subject_id), max_length=40),
         "platform": Filter(equals(Account.platform), max_length=100),
     },
-    columns=_cells(
+    columns=cells(
         "platform",
         "account_id",
         "subject_id",
@@ -156,12 +150,12 @@ USERS = ListSpec(
         ),
     },
     columns=(
-        *_cells("name", "role"),
+        *cells("name", "role"),
         Column(
             "jurisdictions",
             lambda u: "; ".join(f"{j.country}:{j.agency}" for j in u.jurisdictions),
         ),
-        *_cells("disabled", "created_at"),
+        *cells("disabled", "created_at"),
     ),
 )
 
@@ -192,9 +186,9 @@ AUDIT = ListSpec(
         "target_type": Filter(equals(AuditEvent.target_type), max_length=40),
     },
     columns=(
-        *_cells("id", "at", "actor", "action", "target_type", "target_id", "reason"),
+        *cells("id", "at", "actor", "action", "target_type", "target_id", "reason"),
         Column("details", lambda e: "" if e.details is None else json.dumps(e.details)),
-        *_cells("hash", "prev_hash"),
+        *cells("hash", "prev_hash"),
     ),
 )
 
