@@ -221,6 +221,45 @@ def _table(
     return out
 
 
+VIEWS = "PDQ+views"
+UNION = "kaitiaki scan (views or robust)"
+
+# The targets at kaitiaki's operating points: (column, edits, least recall). Pads up to
+# 20% against hash-only sets with the trimmed views; crops to 10% a side, rotations to 10
+# degrees either way, text and emoji overlays up to a quarter of the picture and meme frames
+# with the robust signal.
+_ROBUST_EDITS = (
+    ("crop@keep90%", "crop@10%/side", "rotate@5deg", "rotate@10deg", "rotate@-10deg"),
+    ("text@size0.08x1", "text@size0.15x2", "emoji@size0.15", "emoji@size0.3", "emoji@size0.5"),
+    ("meme@caption0.15", "meme@caption0.4"),
+)
+_PADS = ("pad@10%", "pad@20%", "pad@white-asym")
+TARGETS = (
+    (f"{VIEWS} @31", _PADS, 0.95),
+    *((f"robust @{MIN_INLIERS}", edits, 0.9) for edits in _ROBUST_EDITS),
+    *((UNION, edits, 0.9) for edits in _ROBUST_EDITS),
+    # The same at the threshold set for --fmr on all non-matching pairs (the measure).
+    (VIEWS, _PADS, 0.95),
+    *(("robust", edits, 0.9) for edits in _ROBUST_EDITS),
+)
+
+
+def _targets(rows: Sequence[str], cells: dict[str, NDArray[np.float64]]) -> list[str]:
+    out = ["Targets (the least recall over the edits named, in the column named):"]
+    for column, edits, least in TARGETS:
+        if column not in cells:
+            out.append(f"- {column}: not measured in this run")
+            continue
+        got = {e: cells[column][rows.index(e)] for e in edits if e in rows}
+        worst = min(got, key=got.__getitem__)
+        verdict = "met" if got[worst] >= least else "NOT met"
+        out.append(
+            f"- {column} on {', '.join(got)}: least {got[worst] * 100:.1f}% ({worst}); "
+            f"target >= {least:.0%}: {verdict}"
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--images", type=int, default=500, help="at most this many originals")
@@ -236,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--fmr", type=float, default=1e-5, help="target false-match rate")
     parser.add_argument("--methods", nargs="*", help="only these (e.g. PHash 'PDQ (today)')")
+    parser.add_argument(
+        "--inliers",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also report the robust signal at these inlier counts, beside MIN_INLIERS",
+    )
     parser.add_argument("--cost-images", type=int, default=40, help="originals timed for cost")
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
     args = parser.parse_args(argv)
@@ -293,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     columns: list[str] = []
     cells: dict[str, NDArray[np.float64]] = {}
     fmr_lines: list[str] = []
+    # Each method's (genuine, impostor) scores at its kaitiaki operating cut, for the union below.
+    matched_at_op: dict[str, tuple[NDArray[np.bool_], NDArray[np.bool_]]] = {}
     for m in all_methods:
         if m.metric == "robust":
             dist, how = robust_scoring.scores(queries[m.name], refs[m.name], console)
@@ -319,20 +367,34 @@ def main(argv: Sequence[str] | None = None) -> None:
                 (f"{m.name} @{m.op_threshold}", m.op_threshold + 1, f"distance <= {m.op_threshold}")
             )
         if m.metric == "robust":
-            operating.append(
-                (
-                    f"robust @{MIN_INLIERS}",
-                    -MIN_INLIERS + 1,
-                    f"inliers >= {MIN_INLIERS} (robust.MIN_INLIERS)",
+            for inliers in sorted({MIN_INLIERS, *args.inliers}, reverse=True):
+                named = " (robust.MIN_INLIERS)" if inliers == MIN_INLIERS else ""
+                operating.append(
+                    (f"robust @{inliers}", -inliers + 1, f"inliers >= {inliers}{named}")
                 )
-            )
         for label, cut, described in operating:
+            if label in (f"{VIEWS} @31", f"robust @{MIN_INLIERS}"):
+                matched_at_op[label] = (genuine < cut, impostor < cut)
             at = metrics.at_cut(impostor, cut)
             cells[label] = np.array(
                 [metrics.recall(genuine[edit_of == e], at.cut) for e in range(t)]
             )
             columns.append(label)
             fmr_lines.append(f"- {label}: {described}; false matches {metrics.fmt_fmr(at)}")
+
+    if len(matched_at_op) == 2:
+        # What a scan against a set made with --from-evidence reports: its entries carry PDQ and
+        # the robust signature, and a file matches when either signal does. A non-matching
+        # pair counts as a false match when either does.
+        (views_g, views_i), (robust_g, robust_i) = matched_at_op.values()
+        hit, false = views_g | robust_g, views_i | robust_i
+        cells[UNION] = np.array([hit[edit_of == e].mean() for e in range(t)])
+        columns.append(UNION)
+        union_op = metrics.Operating(0.5, int(false.sum()), false.size)
+        fmr_lines.append(
+            f"- {UNION}: PDQ+views <= 31 or robust >= {MIN_INLIERS} inliers; false matches "
+            f"{metrics.fmt_fmr(union_op)}"
+        )
 
     pairs = int(mask.sum())
     sources = sorted({name.split("/", 1)[0] for name in names})
@@ -351,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     report.append("Images from: " + ", ".join(f"{s} ({c})" for s, c in counts.items()) + ".")
     report.append("")
     report.extend(_table([e.key for e in edits], columns, cells))
+    report.append("")
+    report.extend(_targets([e.key for e in edits], cells))
     report.append("")
     report.append("Thresholds (set on all non-matching pairs, all edits together):")
     report.extend(fmr_lines)

@@ -23,6 +23,7 @@ import argparse
 import io
 import time
 import tracemalloc
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -181,8 +182,10 @@ def false_matches(
 
 
 def distractors(
-    originals: dict[str, Image.Image], count: int, rng: np.random.Generator
-) -> list[robust.RobustSignature]:
+    originals: dict[str, Image.Image], count: int, rng: np.random.Generator, batch: int = 4096
+) -> Iterator[list[robust.RobustSignature]]:
+    """``count`` fake signatures, ``batch`` at a time (a million would not fit in memory twice:
+    the list and the index's copy)."""
     pool = []
     for im in originals.values():
         for _ in range(12):
@@ -190,30 +193,37 @@ def distractors(
             pool.append(sig(v).descriptors)
     rows = np.concatenate(pool)
     per = 2 * robust.KEYPOINTS
-    out = []
-    for _ in range(count):
-        d = rows[rng.integers(0, len(rows), per)].copy()
-        flips = rng.integers(0, 256, (per, 8))
-        np.bitwise_xor.at(
-            d, (np.arange(per)[:, None], flips // 8), (1 << (flips % 8)).astype(np.uint8)
-        )
-        pts = rng.uniform(0, robust.SIDE - 1, (per, 2)).astype(np.float32)
-        out.append(robust.RobustSignature(robust.SIDE, robust.SIDE, pts, d))
-    return out
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        d = rows[rng.integers(0, len(rows), size * per)]
+        # 8 random bits of each row flipped (two draws of one bit flip it once, as near enough).
+        mask = np.zeros((size * per, 256), bool)
+        mask[np.arange(size * per)[:, None], rng.integers(0, 256, (size * per, 8))] = True
+        d ^= np.packbits(mask, axis=1)
+        pts = rng.uniform(0, robust.SIDE - 1, (size * per, 2)).astype(np.float32)
+        yield [
+            robust.RobustSignature(
+                robust.SIDE, robust.SIDE, pts[i * per : (i + 1) * per], d[i * per : (i + 1) * per]
+            )
+            for i in range(size)
+        ]
 
 
 def index_scale(
     originals: dict[str, Image.Image], queries: dict[str, dict[str, robust.RobustSignature]], n: int
 ) -> None:
     rng = np.random.default_rng(n)
-    fakes = distractors(originals, n - len(originals), rng)
     names = list(originals)
     tracemalloc.start()
     t = time.perf_counter()
     index = RobustIndex()
     index.add(list(range(len(names))), [sig(originals[m]) for m in names])
-    index.add(list(range(len(names), n)), fakes)
-    del fakes
+    made, generating = len(names), 0.0
+    for fakes in distractors(originals, n - len(originals), rng):
+        index.add(list(range(made, made + len(fakes))), fakes)
+        made += len(fakes)
+    generating = time.perf_counter() - t
+    t = time.perf_counter()
     index.candidates(sig(originals[names[0]]), 1)  # builds the tables
     build = time.perf_counter() - t
     _, peak = tracemalloc.get_traced_memory()
@@ -228,7 +238,8 @@ def index_scale(
             total += 1
     per_query = (time.perf_counter() - t) / total * 1e3
     print(
-        f"index of {n} references: build {build:.1f} s, {index.nbytes() / 2**20:.0f} MiB "
+        f"index of {n} references: made and added in {generating:.0f} s, "
+        f"build {build:.1f} s, {index.nbytes() / 2**20:.0f} MiB "
         f"(peak traced {peak / 2**20:.0f} MiB); query {per_query:.1f} ms; "
         f"recall through the index {hits / total:.2f} over {total} queries, {wrong} wrong hits"
     )

@@ -72,7 +72,9 @@ def transforms() -> list[Transform]:
             f"keep{keep:.0%}",
             lambda im, _, m=m: aug.crop(im, x1=m * 0.7, y1=m * 0.6, x2=1 - m * 0.3, y2=1 - m * 0.4),
         )
-    for f in (0.1, 0.25, 0.5):
+    # The target: 10% off every side (80% of each length kept, centred).
+    add("crop", "10%/side", lambda im, _: aug.crop(im, x1=0.1, y1=0.1, x2=0.9, y2=0.9))
+    for f in (0.1, 0.2, 0.25, 0.5):
         add(
             "pad",
             f"{f:.0%}",
@@ -83,7 +85,7 @@ def transforms() -> list[Transform]:
         "white-asym",
         lambda im, _: aug.pad(im, w_factor=0.05, h_factor=0.4, color=(255, 255, 255)),
     )
-    for deg in (5, 15, 45):
+    for deg in (5, 10, -10, 15, 45):
         # AugLy crops a rotated image to the largest upright rectangle inside it.
         add("rotate", f"{deg}deg", lambda im, _, d=deg: aug.rotate(im, degrees=d))
     for sigma in (0.02, 0.06):
