@@ -18,8 +18,9 @@ PAGE = "reference/cli.md"
 
 def _text(value: str) -> str:
     """Help text as Markdown prose: code spans (``x`` or `x`) kept as code, the rest
-    HTML-escaped with Markdown's emphasis, link and table marks escaped."""
-    parts = re.split(r"``?([^`]+?)``?", value.strip())
+    HTML-escaped with Markdown's emphasis, link and table marks escaped. A ``\\[`` that keeps
+    Rich from reading ``[name]`` as markup in the terminal is a plain ``[`` here."""
+    parts = re.split(r"``?([^`]+?)``?", value.strip().replace("\\[", "["))
     out = []
     for index, part in enumerate(parts):
         if index % 2:  # inside a code span

@@ -199,7 +199,7 @@ def apply_cmd(
         Path | None,
         typer.Option(
             "--policy",
-            help="A TOML file with a [retention] table. Default: the file "
+            help="A TOML file with a \\[retention] table. Default: the file "
             "$KAITIAKI_RETENTION_POLICY names, else keep everything.",
         ),
     ] = None,
