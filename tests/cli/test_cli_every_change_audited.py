@@ -281,6 +281,19 @@ def _received(w: World) -> Change:
 
 
 def _revise(w: World) -> Change:
+    # Something new since the package was built (a person raises a subject's priority): a
+    # revision that would say nothing new is refused and writes nothing.
+    from kaitiaki.priority import override
+    from kaitiaki.store.models import ReferralSubject
+
+    with w.store.session() as session:
+        subject = session.scalar(
+            select(ReferralSubject.subject_id)
+            .where(ReferralSubject.referral_id == w.found["referral"])
+            .limit(1)
+        )
+    assert subject is not None
+    override(w.store, subject, "very high", "a second victim identified", by="test:setup")
     args = ["referral", "revise", w.found["referral"], "-o", str(w.root / "revised")]
     args += ["--analysis", str(w.root / "analysis"), "--key", str(w.root / "keys" / "sender.key")]
     return Change(args, ("referral.revised",))

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from in_process import kaitiaki
 from kaitiaki.hashsets import import_hash_set
 from kaitiaki.hashsets.enabled import NO_ENABLED_SET
 from kaitiaki.simulate.operation import simulate_operation
 from kaitiaki.store import Store
+from kaitiaki.store.models import AuditEvent, Referral
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
@@ -118,3 +120,39 @@ def test_analyse_flagging_nobody_and_refer_say_why(
     high = kaitiaki(*refer, "--tier-at-least", "high", env=env)
     assert high.exit_code == 0, high.output
     assert "nothing new to refer: no subject is at tier high or above" in high.stdout
+
+
+def test_revise_with_nothing_new_says_so(
+    sqlite_store: Store, operation: Path, tmp_path: Path
+) -> None:
+    db = sqlite_store.url
+    listing = ["hashset", "import", str(operation / "hashset.json"), "--name", "op", "--db", db]
+    assert kaitiaki(*listing).exit_code == 0
+    out = tmp_path / "analysis"
+    inputs = ["-r", str(operation / "records.csv"), "--accounts", str(operation / "accounts.csv")]
+    analysed = kaitiaki(
+        "operation", "analyse", *inputs, "--catalog", str(operation / "catalog.csv"), "-o",
+        str(out), "--db", db,
+    )  # fmt: skip
+    assert analysed.exit_code == 0, analysed.output
+    env = {"KAITIAKI_KEYS": str(tmp_path / "keys")}
+    assert kaitiaki("keys", "generate", env=env).exit_code == 0
+    refer = ["refer", "--analysis", str(out), "-o", str(tmp_path / "packages"), "--db", db]
+    assert kaitiaki(*refer, env=env).exit_code == 0
+    with sqlite_store.session() as session:
+        first = session.scalar(select(Referral.id).order_by(Referral.id).limit(1))
+        audited = session.scalar(select(func.count()).select_from(AuditEvent))
+    assert first is not None
+    revised = tmp_path / "revised"
+    revise = ["referral", "revise", first, "-o", str(revised), "--analysis", str(out), "--db", db]
+    again = kaitiaki(*revise, env=env)
+    assert again.exit_code == 0 and again.stdout == "", again.output
+    assert again.stderr.strip() == (
+        f"referral {first}: nothing new since version 1 (the same subjects, priority and "
+        "events); no version built"
+    )
+    assert not revised.exists()
+    with sqlite_store.session() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == audited
+        referral = session.get(Referral, first)
+        assert referral is not None and referral.package_version in (None, 1)

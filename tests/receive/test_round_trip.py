@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from kaitiaki.hashsets import import_hash_set
 from kaitiaki.operation.analyse import analyse_operation
-from kaitiaki.priority import prioritise
+from kaitiaki.priority import override, prioritise
 from kaitiaki.receive.cases import case_detail, list_cases
 from kaitiaki.receive.importing import import_package
 from kaitiaki.receive.package_reader import PackageError, UnknownSenderError
@@ -27,7 +27,7 @@ from kaitiaki.receive.report import export_outcomes
 from kaitiaki.receive.work import add_step, assign_case
 from kaitiaki.refer.lifecycle import apply_status
 from kaitiaki.refer.outcome_import import import_outcome_file
-from kaitiaki.refer.package import build_referrals, revise_referral
+from kaitiaki.refer.package import NothingNewError, build_referrals, revise_referral
 from kaitiaki.refer.service import figures
 from kaitiaki.refer.trust import add_trusted_key
 from kaitiaki.simulate.operation import simulate_operation
@@ -209,7 +209,20 @@ def test_two_installations_round_trip(tmp_path: Path, receiver: Store) -> None:
     ).already_imported
     assert figures(sender, scope=OPERATOR).arrests == 1
 
-    # The sender learns more and sends version 2: merged, with its differences listed.
+    # A revision that would say what version 1 said is not built.
+    with pytest.raises(NothingNewError, match="nothing new since version 1"):
+        revise_referral(
+            sender,
+            workspace,
+            tmp_path / "out",
+            us.referral_id,
+            key_path=sender_key,
+            built_by="cli:lead",
+        )
+    assert not (tmp_path / "out" / f"{us.referral_id}-v2").exists()
+    # The sender learns more (a person raises a subject's priority) and sends version 2:
+    # merged, with its differences listed.
+    override(sender, us.subjects[0], "very high", "a second victim identified", by="cli:lead")
     revised = revise_referral(
         sender,
         workspace,

@@ -121,7 +121,7 @@ def revise(
 ) -> None:
     """Rebuild a sent referral's package about the same subjects as its next version."""
     from kaitiaki.audit import cli_actor
-    from kaitiaki.refer.package import revise_referral
+    from kaitiaki.refer.package import NothingNewError, revise_referral
     from kaitiaki.refer.signing import SigningKeyError, default_key_path
 
     if workspace is None:
@@ -129,15 +129,20 @@ def revise(
             raise typer.BadParameter("give --analysis DIR or --workspace DIR")
         workspace = analysis / "workspace"
     with user_errors(SigningKeyError, LookupError, FileNotFoundError, ValueError):
-        built = revise_referral(
-            store_from(db),
-            workspace,
-            out,
-            referral,
-            key_path=key or default_key_path(),
-            built_by=cli_actor(),
-            agencies=agencies,
-        )
+        try:
+            built = revise_referral(
+                store_from(db),
+                workspace,
+                out,
+                referral,
+                key_path=key or default_key_path(),
+                built_by=cli_actor(),
+                agencies=agencies,
+            )
+        except NothingNewError as exc:
+            # Nothing to do is no error (as elsewhere): said on stderr, exit status 0.
+            typer.echo(str(exc), err=True)
+            return
     console.print(
         f"referral {built.referral_id}: new version in {built.folder} "
         f"({len(built.subjects)} subject(s), {built.events} event(s))",

@@ -244,7 +244,7 @@ def revise_referral(
 
     The receiving kaitiaki merges it into the case it already holds and lists the differences.
     The folder is ``<out>/<referral id>-v<version>``, so the earlier version is never
-    overwritten."""
+    overwritten. ``NothingNewError`` when it would say what the last version said."""
     key = load_private(key_path)
     now = datetime.now(UTC).replace(microsecond=0)
     built_at = now.isoformat().replace("+00:00", "Z")
@@ -282,6 +282,11 @@ def revise_referral(
         )
         doc["chain_of_custody"] = custody(session, workspace, built_by, built_at)
         rows = [e for e in data.events if e.get("subject_id") in set(ids)]
+        if _says_the_same(referral.package_path, subject_docs, rows):
+            raise NothingNewError(
+                f"referral {referral_id}: nothing new since version {version - 1} (the same "
+                f"subjects, priority and events); no version built"
+            )
         out.mkdir(parents=True, exist_ok=True)
         digest = _write_package(folder, doc, rows, key)
         previous = referral.manifest_sha256
@@ -314,6 +319,31 @@ def revise_referral(
             sum(len(d["flagged_files"]) for d in subject_docs),
             digest,
         )
+
+
+class NothingNewError(Exception):
+    """A revision would say exactly what the last version said: none is built."""
+
+
+def _says_the_same(
+    folder: str | None, subject_docs: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> bool:
+    """Whether the last version's package (``folder``) already holds these subjects and events.
+
+    Its package.json's subjects are compared as JSON (its build time and chain of custody
+    differ every time), its events.csv byte for byte. A last version that cannot be read (moved,
+    an older layout) counts as different: a new version is built, as before."""
+    if not folder:
+        return False
+    try:
+        before = json.loads((Path(folder) / "package.json").read_text(encoding="utf-8"))
+        events = (Path(folder) / "events.csv").read_bytes()
+    except (OSError, ValueError):
+        return False
+    now = json.loads(json.dumps(subject_docs, default=str))
+    # Bytes, not text: the CSV's lines end in \r\n, which reading as text would turn into \n.
+    same_events = events == render.events_csv_text(rows).encode("utf-8")
+    return bool(before.get("subjects") == now and same_events)
 
 
 def _build_one(

@@ -10,11 +10,12 @@ attributed country get UTC only.
 from __future__ import annotations
 
 import importlib.resources
+import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
@@ -95,14 +96,25 @@ def times(moment: datetime, zone: ZoneInfo | None) -> tuple[str, str, str]:
 
 
 def write_events_csv(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        # Partners open events.csv in spreadsheets; file names and user names come from suspects.
-        writer = csvcells.DictWriter(handle, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-            count += 1
+        return _write_events(handle, rows)
+
+
+def events_csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """What ``write_events_csv`` would write, as text (to compare with a written package)."""
+    buffer = io.StringIO(newline="")
+    _write_events(buffer, rows)
+    return buffer.getvalue()
+
+
+def _write_events(handle: TextIO, rows: Iterable[Mapping[str, Any]]) -> int:
+    # Partners open events.csv in spreadsheets; file names and user names come from suspects.
+    writer = csvcells.DictWriter(handle, fieldnames=EVENT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
     return count
 
 
