@@ -27,7 +27,8 @@ from kaitiaki.receive.report import export_outcomes
 from kaitiaki.receive.work import add_step, assign_case
 from kaitiaki.refer.lifecycle import apply_status
 from kaitiaki.refer.outcome_import import import_outcome_file
-from kaitiaki.refer.package import NothingNewError, build_referrals, revise_referral
+from kaitiaki.refer.package import build_referrals
+from kaitiaki.refer.revise import NothingNewError, revise_referral
 from kaitiaki.refer.service import figures
 from kaitiaki.refer.trust import add_trusted_key
 from kaitiaki.simulate.operation import simulate_operation

@@ -121,7 +121,7 @@ def revise(
 ) -> None:
     """Rebuild a sent referral's package about the same subjects as its next version."""
     from kaitiaki.audit import cli_actor
-    from kaitiaki.refer.package import NothingNewError, revise_referral
+    from kaitiaki.refer.revise import NothingNewError, revise_referral
     from kaitiaki.refer.signing import SigningKeyError, default_key_path
 
     if workspace is None:

@@ -72,7 +72,7 @@ class ReferralBatch(list[ReferralPackage]):
         self.already_referred = {}
 
 
-def _document(
+def package_document(
     referral: Referral,
     agency_name: str,
     agency: Any,
@@ -102,9 +102,7 @@ def _document(
     }
 
 
-def _write_package(
-    folder: Path, doc: dict[str, Any], events: list[dict[str, Any]], key: Any
-) -> str:
+def write_package(folder: Path, doc: dict[str, Any], events: list[dict[str, Any]], key: Any) -> str:
     """Write and sign the package folder (which must not exist); returns the manifest's
     SHA-256. A failure removes the half-written folder."""
     try:
@@ -184,7 +182,7 @@ def build_referrals(
             ]
         batch.already_referred = {s.id: referred[s.id] for s in subjects if s.id in referred}
         subjects = [s for s in subjects if s.id not in referred]
-        members = _accounts_of(session, [s.id for s in subjects])
+        members = accounts_of(session, [s.id for s in subjects])
     data = workspace_data(store, workspace, members)
     groups: dict[tuple[str, str], list[Subject]] = defaultdict(list)
     for s in subjects:
@@ -214,7 +212,7 @@ def build_referrals(
     return batch
 
 
-def _accounts_of(session: Any, subject_ids: list[str]) -> set[str]:
+def accounts_of(session: Any, subject_ids: list[str]) -> set[str]:
     """The subjects' accounts plus those one kept link away (what the package describes)."""
     members = set(
         session.scalars(select(Account.account_id).where(Account.subject_id.in_(subject_ids)))
@@ -227,123 +225,6 @@ def _accounts_of(session: Any, subject_ids: list[str]) -> set[str]:
             session.scalars(select(far).where(near.in_(members), AccountLink.rejected.is_(False)))
         )
     return members
-
-
-def revise_referral(
-    store: Store,
-    workspace: Path,
-    out: Path,
-    referral_id: str,
-    *,
-    key_path: Path,
-    built_by: str,
-    agencies: Path | None = None,
-) -> ReferralPackage:
-    """Rebuild a referral's package about the same subjects from what the store and workspace
-    know now (new events, a changed priority), as the next package version.
-
-    The receiving kaitiaki merges it into the case it already holds and lists the differences.
-    The folder is ``<out>/<referral id>-v<version>``, so the earlier version is never
-    overwritten. ``NothingNewError`` when it would say what the last version said."""
-    key = load_private(key_path)
-    now = datetime.now(UTC).replace(microsecond=0)
-    built_at = now.isoformat().replace("+00:00", "Z")
-    table = load_agencies(agencies)
-    with store.session() as session:
-        referral = session.get(Referral, referral_id)
-        if referral is None:
-            raise LookupError(f"no referral {referral_id!r}")
-        ids = list(
-            session.scalars(
-                select(ReferralSubject.subject_id)
-                .where(ReferralSubject.referral_id == referral_id)
-                .order_by(ReferralSubject.subject_id)
-            )
-        )
-        members = _accounts_of(session, ids)
-    data = workspace_data(store, workspace, members)
-    with store.session() as session:
-        referral = session.get(Referral, referral_id)
-        assert referral is not None  # read above; referrals are never deleted
-        subjects = list(session.scalars(select(Subject).where(Subject.id.in_(ids))))
-        version = (referral.package_version or 1) + 1
-        folder = out / f"{referral_id}-v{version}"
-        agency = table.for_country(referral.country)
-        subject_docs = [subject_doc(session, s, data) for s in subjects]
-        doc = _document(
-            referral,
-            referral.agency,
-            agency,
-            subject_docs,
-            built_by,
-            built_at,
-            version,
-            referral.manifest_sha256,
-        )
-        doc["chain_of_custody"] = custody(session, workspace, built_by, built_at)
-        rows = [e for e in data.events if e.get("subject_id") in set(ids)]
-        if _says_the_same(referral.package_path, subject_docs, rows):
-            raise NothingNewError(
-                f"referral {referral_id}: nothing new since version {version - 1} (the same "
-                f"subjects, priority and events); no version built"
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        digest = _write_package(folder, doc, rows, key)
-        previous = referral.manifest_sha256
-        referral.manifest_sha256, referral.package_version = digest, version
-        referral.package_path = str(folder)
-        session.add(
-            ReferralEvent(
-                referral_id=referral_id,
-                status=referral.status,
-                at=now,
-                by=built_by,
-                note=f"package version {version} built for {len(subjects)} subject(s)",
-            )
-        )
-        record(
-            session,
-            actor=built_by,
-            action="referral.revised",
-            target_type="referral",
-            target_id=referral_id,
-            details={"version": version, "manifest_sha256": digest, "supersedes": previous},
-        )
-        return ReferralPackage(
-            referral_id,
-            referral.agency,
-            referral.country,
-            folder,
-            ids,
-            len(rows),
-            sum(len(d["flagged_files"]) for d in subject_docs),
-            digest,
-        )
-
-
-class NothingNewError(Exception):
-    """A revision would say exactly what the last version said: none is built."""
-
-
-def _says_the_same(
-    folder: str | None, subject_docs: list[dict[str, Any]], rows: list[dict[str, Any]]
-) -> bool:
-    """Whether the last version's package (``folder``) already holds these subjects and events.
-
-    Its package.json's subjects are compared as JSON (its build time and chain of custody
-    differ every time), its events.csv byte for byte. A last version that cannot be read (moved,
-    an older layout) counts as different: a new version is built, as before."""
-    if not folder:
-        return False
-    try:
-        before = json.loads((Path(folder) / "package.json").read_text(encoding="utf-8"))
-        events = (Path(folder) / "events.csv").read_bytes()
-    except (OSError, ValueError):
-        return False
-    now = json.loads(json.dumps(subject_docs, default=str))
-    # Bytes, not text: the CSV's lines end in \r\n, which reading as text would turn into \n.
-    same_events = events == render.events_csv_text(rows).encode("utf-8")
-    return bool(before.get("subjects") == now and same_events)
 
 
 def _build_one(
@@ -388,11 +269,13 @@ def _build_one(
         session.flush()
         agency = table.for_country(None if cc == UNKNOWN_CC else cc)
         subject_docs = [subject_doc(session, s, data) for s in subjects]
-        doc = _document(referral, agency_name, agency, subject_docs, built_by, built_at, 1, None)
+        doc = package_document(
+            referral, agency_name, agency, subject_docs, built_by, built_at, 1, None
+        )
         doc["chain_of_custody"] = custody(session, workspace, built_by, built_at)
         ids = {s.id for s in subjects}
         rows = [e for e in data.events if e.get("subject_id") in ids]
-        digest = _write_package(folder, doc, rows, key)
+        digest = write_package(folder, doc, rows, key)
         referral.manifest_sha256 = digest
         record(
             session,
