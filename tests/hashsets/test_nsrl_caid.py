@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from kaitiaki.hashsets import store as hs
 from kaitiaki.hashsets.entry import HashSetError, HashSetFormatError
+from kaitiaki.hashsets.export import iter_entries
 from kaitiaki.hashsets.profiles import PROFILES, get_profile
 from kaitiaki.store import Store
 
@@ -63,7 +64,7 @@ def test_caid_file_imports_with_every_profile(
     row = hs.import_hash_set(store, path, "nsrl", profile=profile, notes=notes, actor="t")
     assert row.entry_count == RECORDS
     used = get_profile(row.profile)
-    entries = list(hs.iter_entries(store, "nsrl"))
+    entries = list(iter_entries(store, "nsrl"))
     assert [e.md5 for e in entries] == [r["MD5"] for r in records]  # already lower case
     assert [e.sha1 for e in entries] == [r["SHA1"] for r in records]
     assert {e.category for e in entries} == {"8"}  # kept as the file wrote it
@@ -86,7 +87,7 @@ def test_category_map_makes_the_set_non_pertinent(
         store, path, "nsrl", profile="dhs-legacy", category_map=["8=5"], notes=notes, actor="t"
     )
     assert row.entry_count == RECORDS
-    entries = list(hs.iter_entries(store, "nsrl"))
+    entries = list(iter_entries(store, "nsrl"))
     assert {e.category for e in entries} == {"5"}  # DHS legacy's non-pertinent code
     assert {e.extra["SourceCategory"] for e in entries} == {"8"}  # the file's code is kept
     assert get_profile("dhs-legacy").is_ignorable("5")
@@ -123,7 +124,7 @@ def test_media_size_that_is_no_number_is_kept_and_noted(store: Store, tmp_path: 
     records[1]["MediaSize"] = "unknown"
     notes: list[str] = []
     hs.import_hash_set(store, write_caid(tmp_path / "c.json", records), "c", notes=notes, actor="t")
-    sizes = [e.extra["MediaSize"] for e in hs.iter_entries(store, "c")]
+    sizes = [e.extra["MediaSize"] for e in iter_entries(store, "c")]
     assert sizes == [int(records[0]["MediaSize"]), "unknown", int(records[2]["MediaSize"])]
     assert notes[-1] == (
         "1 entry with a MediaSize that is not a number: kept as written, not used as a size"

@@ -18,6 +18,7 @@ from kaitiaki.hashsets.entry import (
     HashSetFormatError,
     HashSetMissingError,
 )
+from kaitiaki.hashsets.export import export_hash_set, iter_entries
 from kaitiaki.hashsets.profiles import UnknownProfileError
 from kaitiaki.hashsets.vics import iter_vics_file
 from kaitiaki.store import Store
@@ -37,7 +38,7 @@ def test_import_vics_records_set_and_entries(store: Store, write_vics: WriteVics
     assert row.entry_count == 7 and row.pdq_threshold == 31 and row.enabled
     assert row.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert row.source_format == "vics" and row.source == "CAID"
-    got = list(hs.iter_entries(store, "caid"))
+    got = list(iter_entries(store, "caid"))
     assert [e.md5 for e in got] == [r["MD5"].lower() for r in records]
     assert [e.category for e in got] == ["A"] + ["0"] * 6
     assert got[0].photodna == records[0]["PhotoDNA"]
@@ -50,7 +51,7 @@ def test_us_header_and_explicit_profile(store: Store, write_vics: WriteVics) -> 
     row = hs.import_hash_set(store, path, "us", notes=notes, actor="cli:tester")
     # 5 is no Project VIC US code: kept, reported, not refused.
     assert row.profile == "projectvic-us-2.0"
-    assert [e.category for e in hs.iter_entries(store, "us")] == ["5"]
+    assert [e.category for e in iter_entries(store, "us")] == ["5"]
     assert notes == [
         "1 entry with category 5, not known to profile projectvic-us-2.0: treated as not "
         "pertinent; map with --category-map 5=0 if it is non-pertinent"
@@ -111,7 +112,7 @@ def test_plain_list_with_bad_line_leaves_nothing(store: Store, tmp_path: Path) -
     path.write_text(f"\ufeff{'a' * 32}\n{'b' * 40}\n{'c' * 64}\npdq:{'d' * 64}\n")
     row = hs.import_hash_set(store, path, "list", hex64="sha256", actor="cli:tester")
     assert (row.source_format, row.profile, row.entry_count) == ("list", "none", 4)
-    got = [e.hashes() for e in hs.iter_entries(store, "list")]
+    got = [e.hashes() for e in iter_entries(store, "list")]
     assert got == [{"md5": "a" * 32}, {"sha1": "b" * 40}, {"sha256": "c" * 64}, {"pdq": "d" * 64}]
 
 
@@ -123,7 +124,7 @@ def test_csv_with_column_map_and_bad_row(store: Store, tmp_path: Path) -> None:
     hs.import_hash_set(store, path, "n1", columns=columns, notes=notes, actor="cli:tester")
     # No profile is "none": its codes are unknown to it, kept and reported (ncmec has no
     # non-pertinent code, so the hint names a profile that has one).
-    assert [e.category for e in hs.iter_entries(store, "n1")] == ["A1", "B3"]
+    assert [e.category for e in iter_entries(store, "n1")] == ["A1", "B3"]
     assert [n.split(":")[0] for n in notes] == [
         "1 entry with category A1, not known to profile none",
         "1 entry with category B3, not known to profile none",
@@ -131,7 +132,7 @@ def test_csv_with_column_map_and_bad_row(store: Store, tmp_path: Path) -> None:
     assert "e.g. --profile projectvic-us-2.0 --category-map A1=0" in notes[0]
     path.write_text(f"Hash,Cat\n{'a' * 32},a1\n{'b' * 32},\n")
     row = hs.import_hash_set(store, path, "n", profile="ncmec", columns=columns, actor="cli:tester")
-    assert [e.category for e in hs.iter_entries(store, "n")] == ["A1", None]
+    assert [e.category for e in iter_entries(store, "n")] == ["A1", None]
     assert row.source_format == "csv"
 
 
@@ -144,17 +145,17 @@ def test_store_roundtrip_vics(store: Store, write_vics: WriteVics, tmp_path: Pat
     records[3]["AlternativeHashes"] = [{"HashName": "SHA256", "HashValue": "AB" * 32}]
     hs.import_hash_set(store, write_vics(records), "first", actor="cli:tester")
     out = tmp_path / "export.json"
-    assert hs.export_hash_set(store, "first", "vics", out) == 20
+    assert export_hash_set(store, "first", "vics", out) == 20
     assert json.loads(out.read_text())["@odata.context"] == v2_context("US")
     hs.import_hash_set(store, out, "second", actor="cli:tester")
-    assert list(hs.iter_entries(store, "second")) == list(hs.iter_entries(store, "first"))
-    assert [p.entry for p in iter_vics_file(out)] == list(hs.iter_entries(store, "first"))
+    assert list(iter_entries(store, "second")) == list(iter_entries(store, "first"))
+    assert [p.entry for p in iter_vics_file(out)] == list(iter_entries(store, "first"))
 
 
 def test_export_list(store: Store, write_vics: WriteVics, tmp_path: Path) -> None:
     hs.import_hash_set(store, write_vics([media(1), media(2)]), "pv", actor="cli:tester")
     out = tmp_path / "pv.txt"
-    assert hs.export_hash_set(store, "pv", "list", out) == 2
+    assert export_hash_set(store, "pv", "list", out) == 2
     lines = out.read_text().splitlines()
     assert lines[0].startswith("#") and lines[1:] == [
         media(1)["MD5"].lower(),
@@ -170,7 +171,7 @@ def test_vics_export_of_set_without_md5_fails_without_leaving_a_file(
     hs.import_hash_set(store, path, "sha", actor="cli:tester")
     out = tmp_path / "sha.json"
     with pytest.raises(HashSetError, match="no MD5"):
-        hs.export_hash_set(store, "sha", "vics", out)
+        export_hash_set(store, "sha", "vics", out)
     assert list(tmp_path.glob("*sha.json*")) == []
 
 

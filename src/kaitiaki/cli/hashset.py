@@ -18,6 +18,7 @@ from kaitiaki.cli.errors import user_errors
 from kaitiaki.cli.hashset_import import hashset_session, register_import
 from kaitiaki.cli.options import DbOption
 from kaitiaki.hashsets import store as hashsets
+from kaitiaki.hashsets.export import export_hash_set
 from kaitiaki.hashsets.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def export_cmd(
 ) -> None:
     """Write a hash set as VICS 2.0 JSON or a plain list (one hash a line)."""
     with hashset_session(db) as store:
-        count = hashsets.export_hash_set(store, name, fmt.value, output)
+        count = export_hash_set(store, name, fmt.value, output)
     typer.echo(f"exported {count} entries of {name!r} to {output}")
 
 

@@ -9,13 +9,12 @@ from kaitiaki.hashsets.entry import (
     HashSetMissingError,
     Parsed,
 )
+from kaitiaki.hashsets.export import export_hash_set, iter_entries
 from kaitiaki.hashsets.profiles import CategoryProfile, UnknownProfileError, get_profile
 from kaitiaki.hashsets.store import (
     count_entries,
-    export_hash_set,
     get_hash_set,
     import_hash_set,
-    iter_entries,
     list_hash_sets,
     remove_hash_set,
     set_enabled,

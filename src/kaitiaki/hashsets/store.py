@@ -1,4 +1,4 @@
-"""Hash sets in the store: import in one transaction, export streamed, list, enable, remove.
+"""Hash sets in the store: import in one transaction, list, enable, remove (export: ``export``).
 
 An import is all or nothing. The set row and its entries are written in one transaction, in
 bulk batches; an error that makes the file unreadable (syntax, a missing MD5, a malformed value)
@@ -9,12 +9,10 @@ is no such error: it is kept, mapped if the user asked, and reported (``summary`
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -31,19 +29,18 @@ from kaitiaki.hashsets.entry import (
     Hex64,
     Parsed,
 )
-from kaitiaki.hashsets.plain import export_plain, read_plain
+from kaitiaki.hashsets.plain import read_plain
 from kaitiaki.hashsets.profiles import get_profile, profile_for_vics_region
 from kaitiaki.hashsets.source import Progress, SourceFile, text_lines
 from kaitiaki.hashsets.summary import ImportSummary, SignalCounts, check_map_syntax, parse_map
 from kaitiaki.hashsets.versions import touch
-from kaitiaki.hashsets.vics import export_vics, read_header, read_vics
+from kaitiaki.hashsets.vics import read_header, read_vics
 from kaitiaki.match.retro_trigger import request_retro_match
 from kaitiaki.signals import PDQ
 from kaitiaki.store import Store
 from kaitiaki.store.models import HashSet, HashSetEntry
 
 ImportFormat = Literal["vics", "list", "csv"]
-ExportFormat = Literal["vics", "list"]
 # A set's PDQ threshold: the signal type's default, at most its largest.
 DEFAULT_THRESHOLD = PDQ.threshold
 MAX_THRESHOLD = PDQ.max_threshold
@@ -284,74 +281,6 @@ def entry_row(
         "is_distributed": entry.is_distributed,
         "extra": extra or None,
     }
-
-
-def to_entry(row: HashSetEntry) -> Entry:
-    return Entry(
-        md5=row.md5,
-        sha1=row.sha1,
-        sha256=row.sha256,
-        pdq=row.pdq,
-        vpdq=row.vpdq,
-        photodna=row.photodna,
-        media_id=row.media_id,
-        category=row.category,
-        series=row.series,
-        victim_identified=row.victim_identified,
-        offender_identified=row.offender_identified,
-        is_distributed=row.is_distributed,
-        extra=dict(row.extra or {}),
-    )
-
-
-def iter_entries(store: Store, name: str, *, chunk: int = BATCH) -> Iterator[Entry]:
-    """The entries of a set in import order, fetched ``chunk`` rows at a time."""
-    with store.session() as session:
-        found = find_hash_set(session, name)
-        if found is None:
-            raise HashSetMissingError(name)
-        query = (
-            select(HashSetEntry)
-            .where(HashSetEntry.hash_set_id == found.id)
-            .order_by(HashSetEntry.id)
-            .execution_options(yield_per=chunk)
-        )
-        for row in session.scalars(query):
-            yield to_entry(row)
-            session.expunge(row)  # keep the identity map from growing with the set
-
-
-def export_hash_set(store: Store, name: str, fmt: ExportFormat, out: Path | str | TextIO) -> int:
-    """Write the set as VICS 2.0 JSON or a plain list; return the number of entries written.
-
-    A path is written through a temporary file beside it and renamed at the end, so a failed
-    export never leaves a partial file that looks complete.
-    """
-    if fmt not in get_args(ExportFormat):
-        raise HashSetError(f"unknown export format {fmt!r}; use vics or list")
-    with store.session() as session:
-        found = find_hash_set(session, name)
-        if found is None:
-            raise HashSetMissingError(name)
-        region = get_profile(found.profile).vics_region
-
-    def writer(stream: TextIO) -> int:
-        if fmt == "vics":
-            return export_vics(iter_entries(store, name), stream, region=region)
-        return export_plain(iter_entries(store, name), stream, title=f"kaitiaki hash set {name}")
-
-    if not isinstance(out, str | Path):
-        return writer(out)
-    target = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or None)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-            count = writer(stream)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
 
 
 def list_hash_sets(store: Store) -> list[HashSet]:

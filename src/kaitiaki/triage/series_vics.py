@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kaitiaki.audit import record
 from kaitiaki.exports.pdq import OutgoingPdq
 from kaitiaki.hashsets import Entry, export_vics
-from kaitiaki.hashsets.store import to_entry
+from kaitiaki.hashsets.export import to_entry
 from kaitiaki.store import Store
 from kaitiaki.store.models import File, HashSet, HashSetEntry, Offender, Series, SeriesLink
 
