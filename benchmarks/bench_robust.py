@@ -386,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         # What a scan against a set made with --from-evidence reports: its entries carry PDQ and
         # the robust signature, and a file matches when either signal does. A non-matching
         # pair counts as a false match when either does.
-        (views_g, views_i), (robust_g, robust_i) = matched_at_op.values()
+        views_g, views_i = matched_at_op[f"{VIEWS} @31"]
+        robust_g, robust_i = matched_at_op[f"robust @{MIN_INLIERS}"]
         hit, false = views_g | robust_g, views_i | robust_i
         cells[UNION] = np.array([hit[edit_of == e].mean() for e in range(t)])
         columns.append(UNION)

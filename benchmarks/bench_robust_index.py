@@ -218,7 +218,7 @@ def index_scale(
     t = time.perf_counter()
     index = RobustIndex()
     index.add(list(range(len(names))), [sig(originals[m]) for m in names])
-    made, generating = len(names), 0.0
+    made = len(names)
     for fakes in distractors(originals, n - len(originals), rng):
         index.add(list(range(made, made + len(fakes))), fakes)
         made += len(fakes)

@@ -67,7 +67,9 @@ def revise_referral(
     with store.session() as session:
         referral = session.get(Referral, referral_id)
         assert referral is not None  # read above; referrals are never deleted
-        subjects = list(session.scalars(select(Subject).where(Subject.id.in_(ids))))
+        subjects = list(
+            session.scalars(select(Subject).where(Subject.id.in_(ids)).order_by(Subject.id))
+        )
         version = (referral.package_version or 1) + 1
         folder = out / f"{referral_id}-v{version}"
         agency = table.for_country(referral.country)
@@ -143,6 +145,11 @@ def _says_the_same(
     except (OSError, ValueError):
         return False
     now = json.loads(json.dumps(subject_docs, default=str))
+    try:
+        # In subject order: the first version listed them as its batch grouped them.
+        said = sorted(before["subjects"], key=lambda d: str(d["subject_id"]))
+    except (KeyError, TypeError):
+        return False  # not a package this version of kaitiaki reads
+    now.sort(key=lambda d: str(d["subject_id"]))
     # Bytes, not text: the CSV's lines end in \r\n, which reading as text would turn into \n.
-    same_events = events == render.events_csv_text(rows).encode("utf-8")
-    return bool(before.get("subjects") == now and same_events)
+    return bool(said == now and events == render.events_csv_text(rows).encode("utf-8"))
