@@ -4,6 +4,7 @@ exit status stays what it was (nothing to do is no error) (issue 18)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -96,17 +97,22 @@ def operation(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_analyse_flagging_nobody_and_refer_say_why(
-    sqlite_store: Store, operation: Path, tmp_path: Path
-) -> None:
-    db = sqlite_store.url
-    out = tmp_path / "analysis"
+def _analyse(operation: Path, out: Path, db: str) -> Any:
     inputs = ["-r", str(operation / "records.csv"), "--accounts", str(operation / "accounts.csv")]
     analysed = kaitiaki(
         "operation", "analyse", *inputs, "--catalog", str(operation / "catalog.csv"), "-o",
         str(out), "--db", db,
     )  # fmt: skip
     assert analysed.exit_code == 0, analysed.output
+    return analysed
+
+
+def test_analyse_flagging_nobody_and_refer_say_why(
+    sqlite_store: Store, operation: Path, tmp_path: Path
+) -> None:
+    db = sqlite_store.url
+    out = tmp_path / "analysis"
+    analysed = _analyse(operation, out, db)
     assert (
         f"no account is flagged: no catalog object could be flagged: {NO_ENABLED_SET}; there "
         "are no subjects to refer"
@@ -129,12 +135,7 @@ def test_revise_with_nothing_new_says_so(
     listing = ["hashset", "import", str(operation / "hashset.json"), "--name", "op", "--db", db]
     assert kaitiaki(*listing).exit_code == 0
     out = tmp_path / "analysis"
-    inputs = ["-r", str(operation / "records.csv"), "--accounts", str(operation / "accounts.csv")]
-    analysed = kaitiaki(
-        "operation", "analyse", *inputs, "--catalog", str(operation / "catalog.csv"), "-o",
-        str(out), "--db", db,
-    )  # fmt: skip
-    assert analysed.exit_code == 0, analysed.output
+    _analyse(operation, out, db)
     env = {"KAITIAKI_KEYS": str(tmp_path / "keys")}
     assert kaitiaki("keys", "generate", env=env).exit_code == 0
     refer = ["refer", "--analysis", str(out), "-o", str(tmp_path / "packages"), "--db", db]

@@ -7,6 +7,7 @@ crosses as files written by one and read by the other.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Iterator
@@ -211,20 +212,8 @@ def test_two_installations_round_trip(tmp_path: Path, receiver: Store) -> None:
     assert figures(sender, scope=OPERATOR).arrests == 1
 
     # A revision that would say what version 1 said is not built.
-    with pytest.raises(NothingNewError, match="nothing new since version 1"):
-        revise_referral(
-            sender,
-            workspace,
-            tmp_path / "out",
-            us.referral_id,
-            key_path=sender_key,
-            built_by="cli:lead",
-        )
-    assert not (tmp_path / "out" / f"{us.referral_id}-v2").exists()
-    # The sender learns more (a person raises a subject's priority) and sends version 2:
-    # merged, with its differences listed.
-    override(sender, us.subjects[0], "very high", "a second victim identified", by="cli:lead")
-    revised = revise_referral(
+    revise = functools.partial(
+        revise_referral,
         sender,
         workspace,
         tmp_path / "out",
@@ -232,6 +221,13 @@ def test_two_installations_round_trip(tmp_path: Path, receiver: Store) -> None:
         key_path=sender_key,
         built_by="cli:lead",
     )
+    with pytest.raises(NothingNewError, match="nothing new since version 1"):
+        revise()
+    assert not (tmp_path / "out" / f"{us.referral_id}-v2").exists()
+    # The sender learns more (a person raises a subject's priority) and sends version 2:
+    # merged, with its differences listed.
+    override(sender, us.subjects[0], "very high", "a second victim identified", by="cli:lead")
+    revised = revise()
     with sender.session() as s:
         assert s.get(Referral, us.referral_id).package_version == 2
     merged = import_package(receiver, revised.folder, actor="web:officer", scope=liaison)
